@@ -1,0 +1,140 @@
+"""Notice agents' answers given from their own mail client in the shared support mailbox.
+
+Two signals, both read-only on the server:
+- a new message in the Sent folder that inboxd did not send itself and that threads onto a
+  ticket (In-Reply-To / References, or the ``[#id]`` tag): the agent's reply, with its time;
+- the ``\\Answered`` flag on a ticket's message in a queue folder (set by the client when an
+  agent replies, even when the reply was saved elsewhere): the ticket is answered by then.
+Either one stops the ticket's clock and records the first human response.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from inboxd.core.message import ParsedMessage, parse_message, thread_keys
+from inboxd.core.render import TICKET_HEADER
+from inboxd.runtime import Runtime
+from inboxd.store import Ticket, iso
+
+log = logging.getLogger(__name__)
+
+WAITING_STATES = ("open", "auto_answered")
+
+
+class AgentWatch:
+    """Remembers which answered messages it has already looked at, within one process."""
+
+    def __init__(self) -> None:
+        self.seen_answered: set[tuple[str, int, int]] = set()
+
+    def scan(self, rt: Runtime) -> list[int]:
+        """Tickets found answered by a person in this scan."""
+        return scan_sent(rt) + self.scan_answered_flags(rt)
+
+    def scan_answered_flags(self, rt: Runtime) -> list[int]:
+        if not rt.store.tickets("state in ('open', 'auto_answered')", order_by="id limit 1"):
+            return []
+        found = []
+        for folder in queue_folders(rt):
+            if not rt.mailbox.folder_exists(folder):
+                continue
+            state = rt.mailbox.select(folder)
+            uids = [u for u in rt.mailbox.answered_uids(folder)
+                    if (folder, state.uidvalidity, u) not in self.seen_answered]
+            for uid, header in rt.mailbox.fetch_headers(folder, uids).items():
+                self.seen_answered.add((folder, state.uidvalidity, uid))
+                ticket_id = _answered(rt, parse_message(header))
+                if ticket_id is not None:
+                    found.append(ticket_id)
+        return found
+
+
+def queue_folders(rt: Runtime) -> list[str]:
+    queue = rt.config.folders.queue
+    teams = sorted({e.team for e in rt.faq.entries if e.team})
+    return [queue, *(f"{queue}/{team}" for team in teams)]
+
+
+def scan_sent(rt: Runtime) -> list[int]:
+    sent = rt.config.folders.sent
+    rt.mailbox.ensure_folder(sent)
+    state = rt.mailbox.select(sent)
+    checkpoint = rt.store.checkpoint(sent)
+    if checkpoint is None or checkpoint.uidvalidity != state.uidvalidity:
+        rt.store.set_checkpoint(sent, state.uidvalidity, state.uidnext - 1)
+        return []
+    found = []
+    for fetched in rt.mailbox.fetch(sent, rt.mailbox.uids_after(sent, checkpoint.last_uid)):
+        ticket_id = _agent_reply(rt, fetched.raw, fetched.internaldate, fetched.uid,
+                                 state.uidvalidity)
+        if ticket_id is not None:
+            found.append(ticket_id)
+        rt.store.set_checkpoint(sent, state.uidvalidity, fetched.uid)
+    return found
+
+
+def _agent_reply(rt: Runtime, raw: bytes, internaldate: datetime | None, uid: int,
+                 uidvalidity: int) -> int | None:
+    msg = parse_message(raw)
+    if _is_own(rt, raw, msg):
+        return None
+    ticket = _ticket_of(rt, msg)
+    if ticket is None:
+        return None
+    now = rt.clock()
+    at = _response_time(msg.date or internaldate, ticket, now)
+    with rt.store.transaction():
+        rt.store.insert_message({
+            "ticket_id": ticket.id, "direction": "agent", "folder": rt.config.folders.sent,
+            "uidvalidity": uidvalidity, "uid": uid, "message_id": msg.message_id,
+            "sender": msg.sender, "subject": msg.subject, "received_at": iso(at),
+            "decision": "AgentReply", "reason": "an agent replied from the shared mailbox",
+            "raw": raw})
+        _record_response(rt, ticket, at, now, f"agent {msg.sender or '?'} replied")
+    return ticket.id
+
+
+def _is_own(rt: Runtime, raw: bytes, msg: ParsedMessage) -> bool:
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].lower()
+    if TICKET_HEADER.lower().encode() + b":" in head:
+        return True
+    return bool(msg.message_id and rt.store.known_message_id(msg.message_id))
+
+
+def _ticket_of(rt: Runtime, msg: ParsedMessage) -> Ticket | None:
+    ticket = rt.store.ticket_for_message_ids(thread_keys(msg))
+    if ticket is None and msg.ticket_tag is not None:
+        ticket = rt.store.ticket(msg.ticket_tag)
+    return ticket
+
+
+def _answered(rt: Runtime, msg: ParsedMessage) -> int | None:
+    if not msg.message_id:
+        return None
+    row = rt.store.inbound_by_message_id(msg.message_id)
+    ticket = rt.store.ticket(row["ticket_id"]) if row and row["ticket_id"] else None
+    if ticket is None or ticket.state not in WAITING_STATES:
+        return None
+    now = rt.clock()
+    with rt.store.transaction():
+        _record_response(rt, ticket, now, now, "marked answered in the mail client")
+    return ticket.id
+
+
+def _record_response(rt: Runtime, ticket: Ticket, at: datetime, now: datetime,
+                     detail: str) -> None:
+    values: dict[str, object] = {"state": "answered", "updated_at": iso(now)}
+    if ticket.first_response_at is None:
+        values |= {"first_response_at": iso(at), "first_response_by": "agent"}
+    rt.store.update_ticket(ticket.id, values)
+    rt.store.add_event(ticket.id, now, "agent-reply", detail)
+    log.info("ticket #%d answered by a person (%s)", ticket.id, detail)
+
+
+def _response_time(stated: datetime | None, ticket: Ticket, now: datetime) -> datetime:
+    """The reply's own time, kept between the ticket's arrival and now (clocks can be off)."""
+    if stated is None:
+        return now
+    return min(max(stated, ticket.awaiting_since or ticket.created_at), now)

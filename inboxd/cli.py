@@ -1,0 +1,84 @@
+"""The command line. Maps inboxd's errors to messages and exit codes.
+
+Exit codes: 0 success, 1 a server or runtime problem, 2 a configuration, FAQ or model problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from inboxd.config import Config, load_config
+from inboxd.errors import ConfigError, InboxdError, ModelError
+
+log = logging.getLogger("inboxd")
+
+EXIT_RUNTIME = 1
+EXIT_CONFIG = 2
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("INBOXD_CONFIG", "inboxd.toml"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inboxd", description="Support-inbox triage: answers frequent questions, "
+        "acknowledges and queues the rest for people, and keeps every ticket's deadlines.")
+    parser.add_argument("-c", "--config", type=Path, default=None,
+                        help="configuration file (default: $INBOXD_CONFIG or ./inboxd.toml)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from inboxd import commands
+
+    for register in commands.REGISTRY:
+        register(sub)
+    return parser
+
+
+def setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        for noisy in ("apscheduler", "imapclient", "aiosmtplib", "mail.log"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose, args.quiet)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"inboxd: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ModelError as exc:
+        print(f"inboxd: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except InboxdError as exc:
+        print(f"inboxd: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except KeyboardInterrupt:
+        return 130
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    return load_config(args.config or default_config_path())
+
+
+def print_json(value: object) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

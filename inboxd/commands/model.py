@@ -1,0 +1,102 @@
+"""``inboxd train``, ``inboxd classify`` and ``inboxd eval``: the FAQ model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from inboxd.cli import config_from, print_json
+from inboxd.core.classify import FaqClassifier
+from inboxd.core.decide import AutoAnswer, Acknowledge
+from inboxd.faq import load_faq
+from inboxd.mail.imap import Fetched
+from inboxd.pipeline import Triage, triage
+from inboxd.runtime import Runtime, build_runtime
+from inboxd.store import Store
+
+
+def register_train(sub: Any) -> None:
+    p = sub.add_parser("train", help="build the classifier from the FAQ file")
+    p.set_defaults(handler=cmd_train)
+
+
+def register_classify(sub: Any) -> None:
+    p = sub.add_parser("classify", help="print the decision for one message (FILE.eml or -)")
+    p.add_argument("file", help="a message file in RFC 5322 format, or - for standard input")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.set_defaults(handler=cmd_classify)
+
+
+def register_eval(sub: Any) -> None:
+    p = sub.add_parser("eval", help="train on labelled rows and report accuracy and coverage")
+    p.add_argument("--train", type=Path, required=True, help="CSV with text,category")
+    p.add_argument("--test", type=Path, required=True, help="CSV with text,category")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="confidence threshold (default: chosen by cross-validation)")
+    p.add_argument("--target-precision", type=float, default=0.97)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_eval)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    faq = load_faq(config.faq.path)
+    texts, labels = faq.training_rows()
+    started = time.perf_counter()
+    model = FaqClassifier.train(texts, labels)
+    model.save(config.faq.model)
+    took_s = time.perf_counter() - started
+    print(f"trained on {len(texts)} examples for {len(faq.entries)} FAQs "
+          f"(languages: {', '.join(sorted(faq.languages))}) in {took_s:.1f} s")
+    print(f"model written to {config.faq.model}")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    rt = _offline_runtime(config)
+    t = triage(rt, Fetched(uid=0, raw=raw, flags=(), internaldate=None))
+    rt.store.close()
+    result = triage_json(t)
+    if args.json:
+        print_json(result)
+    else:
+        for key, value in result.items():
+            print(f"{key:>12}: {value}")
+    return 0
+
+
+def _offline_runtime(config: Any) -> Runtime:
+    """A runtime that reads the store if it exists and never connects or writes."""
+    store_path = config.store_path if config.store_path.is_file() else ":memory:"
+    rt = build_runtime(replace(config, store_path=Path(store_path)))
+    return rt
+
+
+def triage_json(t: Triage) -> dict[str, Any]:
+    d = t.decision
+    best = t.match
+    return {"decision": type(d).__name__, "reason": d.reason,
+            "faq": d.faq_id if isinstance(d, (AutoAnswer, Acknowledge)) else None,
+            "confidence": round(best.confidence, 4) if best else None,
+            "best_faq": best.faq_id if best else None,
+            "language": t.language, "folder": t.folder, "automated": t.parsed.automated,
+            "from": t.parsed.sender, "subject": t.parsed.subject,
+            "defects": list(t.parsed.defects)}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from inboxd.evaluate import evaluate, format_report, read_labelled_csv
+
+    report = evaluate(read_labelled_csv(args.train), read_labelled_csv(args.test),
+                      threshold=args.threshold, target_precision=args.target_precision)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print(format_report(report))
+    return 0

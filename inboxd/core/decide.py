@@ -1,0 +1,130 @@
+"""Triage policy: what to do with one incoming message, as a value.
+
+``decide`` is pure: it is handed the parsed message, the classifier's best match, the ticket
+the message belongs to (if any) and a few counts the pipeline looked up, and it returns a
+decision. The pipeline applies decisions; ``--dry-run`` prints them instead.
+
+Read it top to bottom: the first rule that fits wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inboxd.core.classify import Match
+from inboxd.core.message import ParsedMessage
+
+
+@dataclass(frozen=True)
+class Policy:
+    threshold: float  # below this confidence nothing is answered automatically
+    route_threshold: float  # at or above this, an unanswered message goes to its FAQ's team
+    auto_replies_per_sender_per_day: int
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    """The existing ticket a message belongs to, as far as policy cares."""
+
+    id: int
+    customer: str
+    state: str
+    team: str | None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the pipeline looked up before deciding."""
+
+    ticket: TicketRef | None = None  # the thread's ticket (participants already checked)
+    duplicate_of: int | None = None  # ticket of an earlier copy of this very message
+    auto_replies_today: int = 0  # automatic mails sent to this sender in the last 24 h
+    backlog: bool = False  # the message was in the mailbox before inboxd first started
+    answerable_faqs: frozenset[str] = frozenset()  # FAQs with an answer to send
+
+
+@dataclass(frozen=True)
+class Record:
+    """Automated mail or a duplicate: kept and filed, never answered."""
+
+    reason: str
+    ticket_id: int | None = None
+
+
+@dataclass(frozen=True)
+class AutoAnswer:
+    """A new ticket answered from the FAQ."""
+
+    faq_id: str
+    confidence: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Acknowledge:
+    """A new ticket for a human; the customer gets its number and the promised time."""
+
+    reason: str
+    team: str | None = None
+    faq_id: str | None = None
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A new ticket for a human, without any mail to the customer."""
+
+    reason: str
+    team: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """The customer wrote again in an existing ticket: it goes (back) to a human."""
+
+    ticket_id: int
+    reason: str
+    team: str | None = None
+
+
+Decision = Record | AutoAnswer | Acknowledge | Queue | FollowUp
+
+
+def decide(msg: ParsedMessage, match: Match | None, facts: Facts, policy: Policy,
+           team_of: dict[str, str | None]) -> Decision:
+    """The triage decision for one message. ``team_of`` maps FAQ ids to their team."""
+    if facts.duplicate_of is not None:
+        return Record("duplicate of a message already handled", facts.duplicate_of)
+    if msg.automated:
+        return Record(f"automated mail ({msg.automated})",
+                      facts.ticket.id if facts.ticket else None)
+    if facts.ticket is not None:
+        return _follow_up(facts.ticket)
+    if facts.backlog:
+        return Queue("was in the mailbox before inboxd started; left for a person")
+    if msg.reply_to is None:
+        return Queue("no address to reply to; left for a person")
+    if facts.auto_replies_today >= policy.auto_replies_per_sender_per_day:
+        return Queue(f"sender already got {facts.auto_replies_today} automatic replies today")
+    if msg.defects:
+        return Acknowledge(f"could not read the message fully ({msg.defects[0]})")
+    return _new_question(match, facts, policy, team_of)
+
+
+def _follow_up(ticket: TicketRef) -> FollowUp:
+    if ticket.state == "auto_answered":
+        return FollowUp(ticket.id, "replied to an automatic answer: it did not help", ticket.team)
+    return FollowUp(ticket.id, "wrote again in an existing ticket", ticket.team)
+
+
+def _new_question(match: Match | None, facts: Facts, policy: Policy,
+                  team_of: dict[str, str | None]) -> Decision:
+    if match is None:
+        return Acknowledge("no FAQ model to compare with")
+    if match.confidence >= policy.threshold and match.faq_id in facts.answerable_faqs:
+        return AutoAnswer(match.faq_id, match.confidence,
+                          f"matches FAQ {match.faq_id} ({match.confidence:.2f} >= "
+                          f"{policy.threshold:.2f})")
+    team = team_of.get(match.faq_id) if match.confidence >= policy.route_threshold else None
+    return Acknowledge(f"not sure enough (best FAQ {match.faq_id} at {match.confidence:.2f} "
+                       f"< {policy.threshold:.2f})", team, match.faq_id, match.confidence)

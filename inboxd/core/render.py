@@ -1,0 +1,125 @@
+"""Outgoing mail: Jinja2 text templates in the customer's language, threaded reply headers.
+
+Customer text is only ever data: it is passed to templates as variables, never compiled as a
+template, and the sandboxed environment keeps operator templates from reaching Python internals.
+Headers are built with ``email.policy.default``, which refuses CR/LF inside a header, and every
+value taken from a customer is folded onto one line first, so no header can be injected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
+
+from inboxd.core.message import ParsedMessage, reply_subject
+
+MAX_REFERENCES = 20
+TICKET_HEADER = "X-Inboxd-Ticket"
+
+WEEKDAY_NAMES = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "sv": ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"),
+    "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
+    "zh": ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"),
+}
+
+
+def packaged_templates_dir() -> Path:
+    """The templates shipped with inboxd (installed package or source checkout)."""
+    here = Path(__file__).resolve().parents[1]
+    for candidate in (here / "templates", here.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("inboxd's templates folder is missing from the installation")
+
+
+def format_when(at: datetime, language: str) -> str:
+    """A due time as a customer reads it: weekday, date, time, zone abbreviation and name."""
+    names = WEEKDAY_NAMES.get(language, WEEKDAY_NAMES["en"])
+    zone = getattr(at.tzinfo, "key", None) or at.strftime("%Z")
+    stamp = at.strftime("%Y-%m-%d %H:%M")
+    return f"{names[at.weekday()]} {stamp} {at.strftime('%Z')} ({zone})"
+
+
+class Templates:
+    """Finds ``<kind>.<language>.txt.j2`` in the operator's folder, then inboxd's own."""
+
+    def __init__(self, folders: Sequence[Path]) -> None:
+        loaders = [FileSystemLoader(str(f)) for f in folders]
+        self.env = SandboxedEnvironment(loader=ChoiceLoader(loaders), autoescape=False,
+                                        undefined=StrictUndefined, keep_trailing_newline=True)
+
+    def languages(self, kind: str) -> frozenset[str]:
+        names = self.env.list_templates(filter_func=lambda n: n.startswith(kind + "."))
+        return frozenset(n.split(".")[1] for n in names)
+
+    def render(self, kind: str, languages: Sequence[str], values: Mapping[str, Any]) -> str:
+        for language in languages:
+            try:
+                template = self.env.get_template(f"{kind}.{language}.txt.j2")
+            except TemplateNotFound:
+                continue
+            return template.render(**values)
+        raise TemplateNotFound(f"{kind}.{{{','.join(languages)}}}.txt.j2")
+
+    def render_file(self, path: Path, values: Mapping[str, Any]) -> str:
+        return self.env.from_string(path.read_text(encoding="utf-8")).render(**values)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Everything needed to build one automatic reply."""
+
+    original: ParsedMessage
+    ticket_id: int
+    body: str
+    language: str
+    sender: str  # "Example Support <support@example.com>"
+    message_id: str
+    now: datetime
+
+
+def build_reply(reply: Reply) -> EmailMessage:
+    """The reply as a message, threaded under the original and marked as automatic."""
+    original = reply.original
+    msg = EmailMessage()
+    msg["From"] = reply.sender
+    msg["To"] = _recipient(original)
+    msg["Subject"] = reply_subject(original.subject, reply.ticket_id)
+    msg["Date"] = format_datetime(reply.now)
+    msg["Message-ID"] = reply.message_id
+    if original.message_id:
+        msg["In-Reply-To"] = original.message_id
+        msg["References"] = " ".join(_references(original))
+    msg["Auto-Submitted"] = "auto-replied"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["Content-Language"] = reply.language
+    msg[TICKET_HEADER] = str(reply.ticket_id)
+    msg.set_content(reply.body, charset="utf-8")
+    return msg
+
+
+def _recipient(original: ParsedMessage) -> Address:
+    name = " ".join(original.sender_name.split())
+    address = original.reply_to or ""
+    local, _, domain = address.rpartition("@")
+    return Address(display_name=name, username=local, domain=domain)
+
+
+def _references(original: ParsedMessage) -> list[str]:
+    refs = [r for r in original.references if r != original.message_id]
+    refs = refs[-(MAX_REFERENCES - 1):]
+    return [*refs, original.message_id] if original.message_id else refs
+
+
+def sender_domain(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"

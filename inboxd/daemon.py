@@ -1,0 +1,100 @@
+"""The long-running daemon: apscheduler jobs on one worker thread.
+
+The IMAP watch is a job that handles new mail, looks for agents' replies, then waits on the
+inbox (IDLE where the server has it and ``imap.idle`` is on, otherwise a plain sleep of
+``imap.poll_interval_s``) and schedules its own next run. Network trouble closes the connection
+and retries with exponential backoff (1 s doubling to 5 min); nothing is lost meanwhile, since
+the store holds every step still to do. One worker thread runs all jobs in turn, so the IMAP
+connection and the SQLite store are never used by two threads at once.
+
+SIGTERM or SIGINT stops it cleanly within about a second: the current message is finished, the
+IDLE is ended and the connection logged out.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime, timedelta, timezone
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from inboxd.agents import AgentWatch
+from inboxd.errors import InboxdError, MailboxUnavailable, SendUnavailable
+from inboxd.outbox import flush
+from inboxd.pipeline import process_inbox
+from inboxd.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S = 1.0
+BACKOFF_MAX_S = 300.0
+
+
+class Daemon:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.stop = threading.Event()
+        self.agents = AgentWatch()
+        self.backoff_s = BACKOFF_START_S
+        self.connected = False
+        self.scheduler = BlockingScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=timezone.utc)
+
+    def run(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        self._schedule_watch(datetime.now(timezone.utc))
+        log.info("inboxd watching %s on %s", self.rt.config.imap.inbox, self.rt.config.imap.host)
+        self.scheduler.start()
+        self.rt.close()
+        log.info("inboxd stopped")
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        log.info("stopping (%s)", signal.Signals(signum).name)
+        self.stop.set()
+        self.scheduler.shutdown(wait=True)
+
+    def _schedule_watch(self, at: datetime) -> None:
+        if not self.stop.is_set():
+            self.scheduler.add_job(self.watch_cycle, trigger="date", run_date=at, id="watch",
+                                   replace_existing=True)
+
+    def watch_cycle(self) -> None:
+        """Handle what is new, then wait for the inbox to change; always schedules the next."""
+        next_at = datetime.now(timezone.utc)
+        try:
+            self._cycle()
+            self.backoff_s = BACKOFF_START_S
+        except (MailboxUnavailable, SendUnavailable) as exc:
+            next_at = self._back_off(f"server unavailable: {exc}")
+        except InboxdError as exc:
+            next_at = self._back_off(f"error: {exc}")
+        self._schedule_watch(next_at)
+
+    def _cycle(self) -> None:
+        rt = self.rt
+        if not self.connected:
+            rt.mailbox.connect()
+            self.connected = True
+        flush(rt)
+        process_inbox(rt)
+        self.agents.scan(rt)
+        interval_s = rt.config.imap.poll_interval_s
+        if rt.config.imap.idle and rt.mailbox.has_idle:
+            rt.mailbox.wait_for_change(rt.config.imap.inbox, interval_s, self.stop)
+        else:
+            self.stop.wait(interval_s)
+
+    def _back_off(self, reason: str) -> datetime:
+        log.warning("%s; retrying in %.0f s", reason, self.backoff_s)
+        self.rt.mailbox.close()
+        self.connected = False
+        at = datetime.now(timezone.utc) + timedelta(seconds=self.backoff_s)
+        self.backoff_s = min(self.backoff_s * 2, BACKOFF_MAX_S)
+        return at

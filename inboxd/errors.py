@@ -1,0 +1,65 @@
+"""inboxd's exceptions, in one tree.
+
+    InboxdError                     base of everything inboxd raises on purpose
+    ├── ConfigError                 a TOML key is missing or wrong; names the key (exit 2)
+    ├── FaqError                    the FAQ file is wrong; names the entry and key (exit 2)
+    ├── ModelError                  no trained model, or one that does not fit the FAQ
+    ├── StoreError                  the SQLite store cannot be opened or migrated
+    ├── MailboxError                the IMAP server refused an operation (permanent)
+    │   ├── MailboxAuthFailed       login refused
+    │   └── MailboxUnavailable      network trouble, timeout, server gone (transient: retry)
+    └── SendFailed                  the SMTP server refused a message (permanent)
+        └── SendUnavailable         network trouble, timeout, server gone (transient: retry)
+
+Adapters (``inboxd.mail.imap``, ``inboxd.mail.smtp``, ``inboxd.store``) turn their library's
+exceptions into these at their boundary; nothing above them sees an imapclient, aiosmtplib or
+sqlite3 exception. The command line maps them to messages and exit codes. Messages never carry
+passwords.
+"""
+
+from __future__ import annotations
+
+
+class InboxdError(Exception):
+    """Base class of inboxd's own errors."""
+
+
+class ConfigError(InboxdError):
+    """A configuration value is missing or invalid; ``key`` is its dotted TOML path."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+class FaqError(ConfigError):
+    """The FAQ file is invalid; ``key`` names the entry and field, e.g. ``faq[2].answer``."""
+
+
+class ModelError(InboxdError):
+    """The classifier model is missing, unreadable or out of date."""
+
+
+class StoreError(InboxdError):
+    """The SQLite store cannot be used."""
+
+
+class MailboxError(InboxdError):
+    """The IMAP server refused an operation."""
+
+
+class MailboxAuthFailed(MailboxError):
+    """The IMAP server refused the login."""
+
+
+class MailboxUnavailable(MailboxError):
+    """The IMAP server cannot be reached right now; worth retrying."""
+
+
+class SendFailed(InboxdError):
+    """The SMTP server refused a message."""
+
+
+class SendUnavailable(SendFailed):
+    """The SMTP server cannot be reached right now; worth retrying."""

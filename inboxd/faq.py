@@ -1,0 +1,142 @@
+"""The operator's FAQ file: TOML in, validated :class:`FaqEntry` values out.
+
+```toml
+[[faq]]
+id = "shipping-time"
+team = "orders"                        # optional: queue subfolder for follow-ups
+examples = ["How long does delivery take?", "¿Cuánto tarda el envío?"]
+answer.en = "Orders ship within 2 business days ..."
+answer.es = "Los pedidos se envían en 2 días hábiles ..."
+# template = "shipping-time.txt.j2"    # alternative to answer.*: a Jinja2 file next to the FAQ
+```
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inboxd.errors import FaqError
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
+TEAM_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
+ENTRY_KEYS = {"id", "team", "examples", "answer", "template"}
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    id: str
+    examples: tuple[str, ...]
+    answers: dict[str, str]  # language code -> answer text (plain text, not a template)
+    team: str | None = None
+    template: Path | None = None  # a Jinja2 file used instead of answers
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.answers)
+
+
+@dataclass(frozen=True)
+class Faq:
+    entries: tuple[FaqEntry, ...]
+
+    def get(self, faq_id: str) -> FaqEntry | None:
+        return next((e for e in self.entries if e.id == faq_id), None)
+
+    @property
+    def languages(self) -> frozenset[str]:
+        return frozenset(lang for e in self.entries for lang in e.languages)
+
+    def training_rows(self) -> tuple[list[str], list[str]]:
+        texts = [ex for e in self.entries for ex in e.examples]
+        labels = [e.id for e in self.entries for _ in e.examples]
+        return texts, labels
+
+
+def load_faq(path: Path) -> Faq:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FaqError("faq.path", f"FAQ file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FaqError("faq.path", f"cannot read FAQ file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise FaqError("faq.path", f"{path} is not valid TOML: {exc}") from None
+    return parse_faq(data, path.parent)
+
+
+def parse_faq(data: dict[str, Any], base_dir: Path) -> Faq:
+    unknown = set(data) - {"faq"}
+    if unknown:
+        raise FaqError(sorted(unknown)[0], "unknown key in the FAQ file (expected [[faq]] entries)")
+    raw_entries = data.get("faq")
+    if not isinstance(raw_entries, list) or not raw_entries:
+        raise FaqError("faq", "the FAQ file needs at least one [[faq]] entry")
+    entries = tuple(_entry(raw, f"faq[{i}]", base_dir) for i, raw in enumerate(raw_entries))
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        if entry.id in seen:
+            raise FaqError(f"faq[{i}].id", f"duplicate id {entry.id!r}")
+        seen.add(entry.id)
+    return Faq(entries)
+
+
+def _entry(raw: Any, key: str, base_dir: Path) -> FaqEntry:
+    if not isinstance(raw, dict):
+        raise FaqError(key, "must be a table")
+    for name in raw:
+        if name not in ENTRY_KEYS:
+            raise FaqError(f"{key}.{name}", "unknown key (expected id, team, examples, answer, template)")
+    faq_id = raw.get("id")
+    if not isinstance(faq_id, str) or not ID_PATTERN.match(faq_id):
+        raise FaqError(f"{key}.id", "must be a lower-case id like \"shipping-time\"")
+    key = f"{key} ({faq_id})"
+    return FaqEntry(id=faq_id, examples=_examples(raw, key), answers=_answers(raw, key),
+                    team=_team(raw, key), template=_template(raw, key, base_dir))
+
+
+def _examples(raw: dict[str, Any], key: str) -> tuple[str, ...]:
+    examples = raw.get("examples")
+    if not isinstance(examples, list) or not examples:
+        raise FaqError(f"{key}.examples", "must be a non-empty list of example questions")
+    for i, example in enumerate(examples):
+        if not isinstance(example, str) or not example.strip():
+            raise FaqError(f"{key}.examples[{i}]", "must be a non-empty string")
+    return tuple(e.strip() for e in examples)
+
+
+def _answers(raw: dict[str, Any], key: str) -> dict[str, str]:
+    answers = raw.get("answer", {})
+    if not isinstance(answers, dict):
+        raise FaqError(f"{key}.answer", 'must be a table of languages, e.g. answer.en = "..."')
+    for lang, text in answers.items():
+        if not LANGUAGE_PATTERN.match(lang):
+            raise FaqError(f"{key}.answer.{lang}", "must be an ISO 639-1 language code like en, zh, sv")
+        if not isinstance(text, str) or not text.strip():
+            raise FaqError(f"{key}.answer.{lang}", "must be a non-empty string")
+    if not answers and "template" not in raw:
+        raise FaqError(f"{key}.answer", "give at least one answer.<language> or a template")
+    return {lang: text.strip() for lang, text in answers.items()}
+
+
+def _team(raw: dict[str, Any], key: str) -> str | None:
+    team = raw.get("team")
+    if team is not None and (not isinstance(team, str) or not TEAM_PATTERN.match(team)):
+        raise FaqError(f"{key}.team", "must be a short folder-safe name like \"orders\"")
+    return team
+
+
+def _template(raw: dict[str, Any], key: str, base_dir: Path) -> Path | None:
+    name = raw.get("template")
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise FaqError(f"{key}.template", "must be a file name")
+    path = (base_dir / name).resolve()
+    if not path.is_file():
+        raise FaqError(f"{key}.template", f"template file not found: {path}")
+    return path

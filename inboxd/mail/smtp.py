@@ -1,0 +1,144 @@
+"""The SMTP adapter: sends one message per connection with aiosmtplib, callable from sync code.
+
+aiosmtplib's exceptions become inboxd's here: a 5xx answer or a refused login -> ``SendFailed``
+(do not retry the same message), a 4xx answer, a timeout or network trouble -> ``SendUnavailable``
+(retry later). Certificates are always verified; an untrusted one is a ``SendFailed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.message
+import logging
+import ssl
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+import aiosmtplib
+
+from inboxd.config import SmtpSettings
+from inboxd.errors import SendFailed, SendUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Sender:
+    """Sends mail through the configured SMTP server; safe to share between threads."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self._runner = asyncio.Runner()
+        self._lock = threading.Lock()  # one event loop, one transaction at a time
+
+    @property
+    def address(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def send(self, message: email.message.EmailMessage, *, sender: str | None = None,
+             recipients: Sequence[str] | None = None) -> None:
+        """Send ``message``; envelope sender and recipients default to its headers (Bcc dropped)."""
+        async def transaction(smtp: aiosmtplib.SMTP) -> None:
+            refused, _ = await smtp.send_message(
+                message, sender=sender, recipients=list(recipients) if recipients else None)
+            if refused:
+                log.warning("SMTP %s refused some recipients of %s: %s", self.address,
+                            message.get("Message-ID", "a message"), ", ".join(refused))
+
+        self._run(transaction)
+
+    def check_login(self) -> None:
+        """Connect, say EHLO, upgrade to TLS and log in as configured, then QUIT."""
+        async def nothing(smtp: aiosmtplib.SMTP) -> None:
+            return None
+
+        self._run(nothing)
+
+    def close(self) -> None:
+        with self._lock:
+            self._runner.close()
+
+    def __enter__(self) -> Sender:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _run(self, transaction: Callable[[aiosmtplib.SMTP], Awaitable[T]]) -> T:
+        try:
+            with self._lock:
+                return self._runner.run(self._session(transaction))
+        except (aiosmtplib.SMTPException, OSError, ValueError) as exc:  # ValueError: no recipients
+            raise self._translate(exc) from None
+
+    async def _session(self, transaction: Callable[[aiosmtplib.SMTP], Awaitable[T]]) -> T:
+        s = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.host, port=s.port, timeout=s.timeout_s,
+            use_tls=s.security == "tls", start_tls=True if s.security == "starttls" else False,
+            tls_context=ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None))
+        await smtp.connect()
+        try:
+            await self._login(smtp)
+            result = await transaction(smtp)
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                pass  # the message is already accepted; a lost QUIT must not cause a resend
+            return result
+        finally:
+            smtp.close()
+
+    async def _login(self, smtp: aiosmtplib.SMTP) -> None:
+        s = self.settings
+        if not s.username:
+            return
+        if s.security == "none" and not smtp.supports_extension("auth"):
+            return  # a loopback relay without AUTH accepts mail from this host as it is
+        await smtp.login(s.username, s.password.value)
+
+    def _translate(self, exc: BaseException) -> SendFailed:
+        """The inboxd error for an aiosmtplib, ssl or socket exception."""
+        if _untrusted_certificate(exc):
+            return SendFailed(f"SMTP {self.address}: the server's TLS certificate is not "
+                              f"trusted; set smtp.ca_file to the CA that signed it")
+        if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+            return SendFailed(self._message(f"login refused for {self.settings.username!r}", exc))
+        if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+            permanent = any(r.code >= 500 for r in exc.recipients)
+            kind = SendFailed if permanent else SendUnavailable
+            return kind(self._message("recipients refused", exc))
+        if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500:
+            return SendFailed(self._message("refused", exc))
+        if isinstance(exc, (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPConnectError,
+                            aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                            TimeoutError, OSError)):
+            return SendUnavailable(self._message("unavailable", exc))
+        return SendFailed(self._message("failed", exc))
+
+    def _message(self, what: str, exc: BaseException) -> str:
+        detail = _describe(exc)
+        password = self.settings.password.value
+        if password:
+            detail = detail.replace(password, "********")
+        return f"SMTP {self.address}: {what}: {detail}"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"{exc.code} {exc.message}"
+    return str(exc) or type(exc).__name__
+
+
+def _untrusted_certificate(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return True
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False

@@ -1,0 +1,145 @@
+"""Apply what the store says is still to do: send replies, file copies in Sent, move messages.
+
+Each outgoing mail goes ``pending`` -> ``sending`` -> ``sent`` (-> copied to the Sent folder).
+``sending`` is committed before the SMTP transaction starts, so after a crash a mail still in
+``sending`` may or may not have reached the customer. inboxd then never sends it again: if its
+copy is not in the Sent folder it is marked ``uncertain`` and its ticket goes back to a person,
+with an event that says so. A mail is therefore sent at most once, and a customer whose reply
+may have been lost is always left to a human, never to silence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any
+
+from inboxd.errors import MailboxError, MailboxUnavailable, SendFailed, SendUnavailable
+from inboxd.faults import crash_point
+from inboxd.runtime import Runtime
+from inboxd.store import iso
+
+log = logging.getLogger(__name__)
+
+
+def flush(rt: Runtime) -> None:
+    """Finish every step left in the store; transient server trouble propagates (retry later)."""
+    resolve_interrupted(rt)
+    send_pending(rt)
+    copy_to_sent(rt)
+    apply_actions(rt)
+
+
+def resolve_interrupted(rt: Runtime) -> None:
+    for row in rt.store.outbox("sending"):
+        if rt.mailbox.find_by_message_id(rt.config.folders.sent, row["message_id"]):
+            _mark_sent(rt, row, copied=True)
+            continue
+        now = rt.clock()
+        with rt.store.transaction():
+            rt.store.db["outbox"].update(row["id"], {"state": "uncertain",
+                                                    "error": "interrupted while sending"})
+            _hand_to_person(rt, row["ticket_id"], now)
+            rt.store.add_event(row["ticket_id"], now, "send-uncertain",
+                               f"the {row['kind']} to {row['recipient']} was interrupted while "
+                               "sending and may not have arrived; it is not sent again")
+        log.warning("ticket #%s: %s to %s may not have been sent; left to a person",
+                    row["ticket_id"], row["kind"], row["recipient"])
+
+
+def send_pending(rt: Runtime) -> None:
+    for row in rt.store.outbox("pending"):
+        rt.store.update_outbox(row["id"], {"state": "sending"})
+        try:
+            rt.sender.send(_message(row["raw"]))
+        except SendUnavailable:
+            rt.store.update_outbox(row["id"], {"state": "pending"})
+            raise
+        except SendFailed as exc:
+            _mark_failed(rt, row, str(exc))
+            continue
+        crash_point("after-send")
+        _mark_sent(rt, row, copied=False)
+
+
+def _mark_sent(rt: Runtime, row: dict[str, Any], copied: bool) -> None:
+    now = rt.clock()
+    with rt.store.transaction():
+        values = {"state": "sent", "sent_at": iso(now)}
+        rt.store.db["outbox"].update(row["id"], values | ({"copied_at": iso(now)} if copied else {}))
+        rt.store.add_event(row["ticket_id"], now, f"sent-{row['kind']}",
+                           f"to {row['recipient']} as {row['message_id']}")
+        ticket = rt.store.ticket(row["ticket_id"])
+        if row["kind"] == "answer" and ticket and ticket.first_response_at is None:
+            rt.store.update_ticket(ticket.id, {"first_response_at": iso(now),
+                                               "first_response_by": "auto"})
+
+
+def _mark_failed(rt: Runtime, row: dict[str, Any], error: str) -> None:
+    now = rt.clock()
+    with rt.store.transaction():
+        rt.store.db["outbox"].update(row["id"], {"state": "failed", "error": error})
+        _hand_to_person(rt, row["ticket_id"], now)
+        rt.store.add_event(row["ticket_id"], now, "send-failed",
+                           f"the {row['kind']} to {row['recipient']} was refused: {error}")
+    log.error("ticket #%s: %s to %s refused: %s", row["ticket_id"], row["kind"],
+              row["recipient"], error)
+
+
+def _hand_to_person(rt: Runtime, ticket_id: int, now: datetime) -> None:
+    """The ticket waits for a person, and its message goes to the queue, not to Answered."""
+    ticket = rt.store.ticket(ticket_id)
+    queue = rt.config.folders.queue
+    target = f"{queue}/{ticket.team}" if ticket and ticket.team else queue
+    rt.store.update_ticket(ticket_id, {"state": "open", "first_response_at": None,
+                                       "first_response_by": None, "updated_at": iso(now)})
+    rt.store.retarget_actions(ticket_id, target)
+
+
+def copy_to_sent(rt: Runtime) -> None:
+    sent = rt.config.folders.sent
+    for row in rt.store.outbox_uncopied():
+        if not rt.mailbox.find_by_message_id(sent, row["message_id"]):
+            rt.mailbox.append(sent, row["raw"], flags=("\\Seen",))
+        rt.store.update_outbox(row["id"], {"copied_at": iso(rt.clock())})
+
+
+def apply_actions(rt: Runtime) -> None:
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
+    for action in rt.store.pending_actions():
+        groups[(action["folder"], action["uidvalidity"], action["target"])].append(action)
+    for (folder, uidvalidity, target), actions in groups.items():
+        _move_group(rt, folder, uidvalidity, target, actions)
+
+
+def _move_group(rt: Runtime, folder: str, uidvalidity: int, target: str,
+                actions: list[dict[str, Any]]) -> None:
+    error = None
+    try:
+        state = rt.mailbox.select(folder)
+        if state.uidvalidity != uidvalidity:
+            error = f"{folder} was recreated; message not moved"
+        else:
+            uids = [a["uid"] for a in actions]
+            present = set(rt.mailbox.uids_after(folder, min(uids) - 1)) & set(uids)
+            if present:
+                rt.mailbox.move(folder, sorted(present), target)
+            crash_point("after-move")
+    except MailboxUnavailable:
+        raise
+    except MailboxError as exc:
+        error = str(exc)
+    now = rt.clock()
+    for action in actions:
+        rt.store.finish_action(action["id"], now, error)
+    if error:
+        log.error("could not move %d message(s) from %s to %s: %s", len(actions), folder,
+                  target, error)
+
+
+def _message(raw: bytes) -> EmailMessage:
+    return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]

@@ -1,0 +1,262 @@
+"""One pass over the inbox: fetch -> parse -> classify -> decide -> commit, then apply.
+
+For each new message (by UID, above the folder's checkpoint) ``triage`` reads what it needs and
+returns a :class:`Triage` value; nothing is written. ``commit`` then records, in one
+transaction, the ticket, the raw message, the reply to send (outbox), the move to make
+(actions) and the new checkpoint. Only after that does ``inboxd.outbox.flush`` talk to the SMTP
+and IMAP servers, marking each step done. A dry run stops after ``triage``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+
+from inboxd.core.classify import Match
+from inboxd.core.deadlines import due_24h, due_business_day
+from inboxd.core.decide import (Acknowledge, AutoAnswer, Decision, Facts, FollowUp, Queue,
+                                Record, TicketRef, decide)
+from inboxd.core.language import detect_language
+from inboxd.core.message import ParsedMessage, parse_message, strip_ticket_tag, thread_keys
+from inboxd.core.render import Reply, build_reply, format_when, sender_domain
+from inboxd.faults import crash_point
+from inboxd.mail.imap import Fetched
+from inboxd.outbox import flush
+from inboxd.runtime import Runtime
+from inboxd.store import iso
+
+log = logging.getLogger(__name__)
+
+FETCH_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Triage:
+    """One message and what inboxd decided about it."""
+
+    fetched: Fetched
+    parsed: ParsedMessage
+    language: str
+    match: Match | None
+    decision: Decision
+    folder: str  # where the message goes in the mailbox
+
+    @property
+    def arrival(self) -> datetime | None:
+        return self.fetched.internaldate
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one message, for people reading the output."""
+
+    triage: Triage
+    ticket_id: int | None
+
+
+def process_inbox(rt: Runtime, dry_run: bool = False) -> list[Outcome]:
+    """Handle every message that arrived since the last run; returns what was done."""
+    inbox = rt.config.imap.inbox
+    state = rt.mailbox.select(inbox)
+    checkpoint = rt.store.checkpoint(inbox)
+    backlog = checkpoint is None
+    if backlog and rt.config.policy.backlog == "ignore":
+        if not dry_run:
+            rt.store.set_checkpoint(inbox, state.uidvalidity, state.uidnext - 1)
+            log.info("first start: %d message(s) already in %s left alone", state.uidnext - 1, inbox)
+        return []
+    last_uid = checkpoint.last_uid if checkpoint else 0
+    if checkpoint and checkpoint.uidvalidity != state.uidvalidity:
+        log.warning("%s was recreated (UIDVALIDITY changed); re-reading it, skipping "
+                    "messages already handled", inbox)
+        last_uid = 0
+    outcomes = []
+    for uids in _chunks(rt.mailbox.uids_after(inbox, last_uid), FETCH_BATCH):
+        for fetched in rt.mailbox.fetch(inbox, uids):
+            if rt.store.has_message(inbox, state.uidvalidity, fetched.uid):
+                continue  # committed before a crash; its pending steps are replayed by flush
+            outcomes.append(_handle(rt, fetched, state.uidvalidity, backlog, dry_run))
+        if not dry_run:
+            flush(rt)
+    if backlog and not dry_run and rt.store.checkpoint(inbox) is None:
+        rt.store.set_checkpoint(inbox, state.uidvalidity, state.uidnext - 1)
+    return outcomes
+
+
+def _handle(rt: Runtime, fetched: Fetched, uidvalidity: int, backlog: bool,
+            dry_run: bool) -> Outcome:
+    t = triage(rt, fetched, backlog)
+    log.info("uid %d from %s: %s (%s)", fetched.uid, t.parsed.sender or "?",
+             type(t.decision).__name__, t.decision.reason)
+    if dry_run:
+        return Outcome(t, None)
+    return Outcome(t, commit(rt, t, uidvalidity))
+
+
+def triage(rt: Runtime, fetched: Fetched, backlog: bool = False) -> Triage:
+    """Parse, look up, classify and decide; writes nothing."""
+    parsed = parse_message(fetched.raw, own_addresses={rt.config.support_address})
+    facts = _facts(rt, parsed, backlog)
+    match = None
+    if not (parsed.automated or facts.ticket or facts.duplicate_of):
+        match = rt.classifier.predict(parsed.question)
+    language = detect_language(parsed.question, _languages(rt), rt.config.faq.default_language)
+    team_of = {e.id: e.team for e in rt.faq.entries}
+    decision = decide(parsed, match, facts, rt.policy, team_of)
+    return Triage(fetched, parsed, language, match, decision, _folder(rt, decision))
+
+
+def _facts(rt: Runtime, parsed: ParsedMessage, backlog: bool) -> Facts:
+    duplicate = rt.store.inbound_by_message_id(parsed.message_id) if parsed.message_id else None
+    since = rt.clock() - timedelta(hours=24)
+    recent = rt.store.auto_replies_since(parsed.reply_to, since) if parsed.reply_to else 0
+    return Facts(ticket=_thread_ticket(rt, parsed),
+                 duplicate_of=duplicate["ticket_id"] if duplicate else None,
+                 auto_replies_today=recent, backlog=backlog,
+                 answerable_faqs=frozenset(e.id for e in rt.faq.entries))
+
+
+def _thread_ticket(rt: Runtime, parsed: ParsedMessage) -> TicketRef | None:
+    ticket = rt.store.ticket_for_message_ids(thread_keys(parsed))
+    if ticket is None and parsed.ticket_tag is not None:
+        tagged = rt.store.ticket(parsed.ticket_tag)
+        participants = {parsed.sender, parsed.reply_to} - {None}
+        if tagged is not None and tagged.customer in participants:
+            ticket = tagged
+    if ticket is None:
+        return None
+    return TicketRef(ticket.id, ticket.customer, ticket.state, ticket.team)
+
+
+def _languages(rt: Runtime) -> frozenset[str]:
+    return rt.faq.languages | rt.templates.languages("acknowledgement")
+
+
+def _folder(rt: Runtime, decision: Decision) -> str:
+    folders = rt.config.folders
+    if isinstance(decision, Record):
+        return folders.automated
+    if isinstance(decision, AutoAnswer):
+        return folders.answered
+    team = decision.team
+    return f"{folders.queue}/{team}" if team else folders.queue
+
+
+def commit(rt: Runtime, t: Triage, uidvalidity: int) -> int | None:
+    """Record the message, its ticket, reply and move in one transaction."""
+    now = rt.clock()
+    arrival = t.arrival or now
+    inbox = rt.config.imap.inbox
+    with rt.store.transaction():
+        ticket_id = _ticket(rt, t, arrival, now)
+        row = rt.store.insert_message({
+            "ticket_id": ticket_id, "direction": "in", "folder": inbox,
+            "uidvalidity": uidvalidity, "uid": t.fetched.uid,
+            "message_id": t.parsed.message_id, "sender": t.parsed.sender,
+            "subject": t.parsed.subject, "received_at": iso(arrival),
+            "decision": type(t.decision).__name__, "reason": t.decision.reason,
+            "automated": t.parsed.automated, "defects": "; ".join(t.parsed.defects) or None,
+            "raw": t.fetched.raw})
+        if ticket_id is not None:
+            rt.store.add_event(ticket_id, now, "received", t.decision.reason)
+            _queue_reply(rt, t, ticket_id, now)
+        rt.store.queue_action({"message_row": row, "folder": inbox, "uidvalidity": uidvalidity,
+                               "uid": t.fetched.uid, "kind": "move", "target": t.folder,
+                               "created_at": iso(now)})
+        rt.store.set_checkpoint(inbox, uidvalidity, t.fetched.uid)
+    crash_point("after-commit")
+    return ticket_id
+
+
+def _ticket(rt: Runtime, t: Triage, arrival: datetime, now: datetime) -> int | None:
+    d = t.decision
+    if isinstance(d, Record):
+        return d.ticket_id
+    if isinstance(d, FollowUp):
+        _follow_up(rt, d, arrival, now)
+        return d.ticket_id
+    answered = isinstance(d, AutoAnswer)
+    return rt.store.insert_ticket({
+        "customer": t.parsed.reply_to or t.parsed.sender or "unknown",
+        "subject": strip_ticket_tag(t.parsed.subject), "language": t.language,
+        "faq": d.faq_id if answered else None,
+        "confidence": d.confidence if answered else None,
+        "state": "auto_answered" if answered else "open",
+        "team": getattr(d, "team", None), "created_at": iso(arrival),
+        "awaiting_since": iso(arrival), "updated_at": iso(now),
+        **_due(rt, arrival)})
+
+
+def _due(rt: Runtime, arrival: datetime) -> dict[str, str]:
+    return {"due_24h": iso(due_24h(arrival)),
+            "due_business_day": iso(due_business_day(arrival, rt.calendar))}
+
+
+def _follow_up(rt: Runtime, d: FollowUp, arrival: datetime, now: datetime) -> None:
+    ticket = rt.store.ticket(d.ticket_id)
+    assert ticket is not None
+    values: dict[str, object] = {"state": "open", "updated_at": iso(now)}
+    if ticket.state == "auto_answered":
+        values |= {"first_response_at": None, "first_response_by": None}
+    elif ticket.state == "answered":
+        values |= {"awaiting_since": iso(arrival), **_due(rt, arrival)}
+    rt.store.update_ticket(d.ticket_id, values)
+
+
+def _queue_reply(rt: Runtime, t: Triage, ticket_id: int, now: datetime) -> None:
+    composed = compose(rt, t, ticket_id, now)
+    if composed is None:
+        return
+    kind, body, language = composed
+    reply = build_reply(Reply(original=t.parsed, ticket_id=ticket_id, body=body,
+                              language=language, sender=rt.config.smtp.sender,
+                              message_id=make_msgid(domain=sender_domain(rt.config.smtp.sender)),
+                              now=now))
+    rt.store.queue_outgoing({"ticket_id": ticket_id, "kind": kind,
+                             "message_id": reply["Message-ID"], "recipient": t.parsed.reply_to,
+                             "raw": bytes(reply), "created_at": iso(now)})
+
+
+def compose(rt: Runtime, t: Triage, ticket_id: int,
+            now: datetime) -> tuple[str, str, str] | None:
+    """(kind, body, language) of the mail a decision sends, or None when it sends nothing."""
+    d = t.decision
+    values = {"ticket_id": ticket_id, "customer_name": t.parsed.sender_name,
+              "support_name": rt.config.policy.support_name}
+    if isinstance(d, AutoAnswer):
+        entry = rt.faq.get(d.faq_id)
+        assert entry is not None
+        language = _pick(t.language, entry.languages, rt.config.faq.default_language)
+        answer = (rt.templates.render_file(entry.template, values) if entry.template
+                  else entry.answers[language])
+        body = rt.templates.render("auto_answer", _fallbacks(rt, language), {**values,
+                                   "answer": answer})
+        return "answer", body, language
+    if isinstance(d, Acknowledge):
+        ticket = rt.store.ticket(ticket_id)
+        assert ticket is not None
+        due = min(ticket.due_24h, ticket.due_business_day)  # type: ignore[type-var]
+        when = format_when(due.astimezone(rt.tz), t.language)
+        body = rt.templates.render("acknowledgement", _fallbacks(rt, t.language),
+                                   {**values, "due_at": when})
+        return "acknowledgement", body, t.language
+    return None
+
+
+def _pick(language: str, available: Sequence[str], default: str) -> str:
+    for candidate in (language, default):
+        if candidate in available:
+            return candidate
+    return available[0] if available else default
+
+
+def _fallbacks(rt: Runtime, language: str) -> list[str]:
+    return list(dict.fromkeys([language, rt.config.faq.default_language, "en"]))
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

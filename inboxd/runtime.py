@@ -1,0 +1,74 @@
+"""Everything a run needs, built once from the configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from inboxd.config import Config
+from inboxd.core.classify import FaqClassifier
+from inboxd.core.deadlines import BusinessCalendar, calendar_from_settings
+from inboxd.core.decide import Policy
+from inboxd.core.render import Templates, packaged_templates_dir
+from inboxd.errors import ConfigError
+from inboxd.faq import Faq, load_faq
+from inboxd.mail.imap import Mailbox
+from inboxd.mail.smtp import Sender
+from inboxd.store import Store
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Runtime:
+    config: Config
+    store: Store
+    mailbox: Mailbox
+    sender: Sender
+    faq: Faq
+    classifier: FaqClassifier
+    templates: Templates
+    calendar: BusinessCalendar
+    clock: Clock
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.config.deadlines.timezone)
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(threshold=self.config.faq.threshold,
+                      route_threshold=self.config.faq.route_threshold,
+                      auto_replies_per_sender_per_day=self.config.policy.auto_replies_per_sender_per_day)
+
+    def close(self) -> None:
+        self.mailbox.close()
+        self.sender.close()
+        self.store.close()
+
+
+def load_calendar(config: Config) -> BusinessCalendar:
+    try:
+        return calendar_from_settings(config.deadlines)
+    except ValueError as exc:
+        raise ConfigError("deadlines.holidays", str(exc)) from None
+
+
+def load_templates(config: Config) -> Templates:
+    folders = [config.templates_dir] if config.templates_dir else []
+    return Templates([*folders, packaged_templates_dir()])
+
+
+def build_runtime(config: Config, clock: Clock = system_clock) -> Runtime:
+    """Open the store and load FAQ, model, templates and calendar; connects nothing yet."""
+    faq = load_faq(config.faq.path)
+    classifier = FaqClassifier.load(config.faq.model)
+    return Runtime(config=config, store=Store(config.store_path), mailbox=Mailbox(config.imap),
+                   sender=Sender(config.smtp), faq=faq, classifier=classifier,
+                   templates=load_templates(config), calendar=load_calendar(config), clock=clock)

@@ -1,0 +1,260 @@
+"""The SQLite store (sqlite-utils): tickets, messages, outbox, pending mailbox actions, checkpoints.
+
+Times are stored as ISO 8601 strings in UTC (``2026-11-22T15:30:00+00:00``), so they sort as
+text. Schema changes are plain functions in ``MIGRATIONS``, each applied once inside a
+transaction together with its record in ``_migrations``.
+
+The store is the journal that makes "nothing lost, nothing twice" hold: a message's ticket,
+its raw bytes, the replies to send (outbox) and the mailbox moves to make (actions) are
+committed in one transaction before anything happens on the servers; each step is then marked
+done, so a restart replays exactly what is left.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from inboxd.errors import StoreError
+
+
+def iso(at: datetime) -> str:
+    if at.tzinfo is None:
+        raise ValueError("naive datetime")
+    return at.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db["checkpoints"].create({"folder": str, "uidvalidity": int, "last_uid": int}, pk="folder")
+    db["tickets"].create({
+        "id": int, "customer": str, "subject": str, "language": str, "faq": str,
+        "confidence": float, "state": str, "team": str, "created_at": str,
+        "first_response_at": str, "first_response_by": str, "awaiting_since": str,
+        "due_24h": str, "due_business_day": str, "updated_at": str,
+    }, pk="id", not_null={"customer", "state", "created_at"})
+    db["tickets"].create_index(["customer"])
+    db["tickets"].create_index(["state", "due_business_day"])
+    db["messages"].create({
+        "id": int, "ticket_id": int, "direction": str, "folder": str, "uidvalidity": int,
+        "uid": int, "message_id": str, "sender": str, "subject": str, "received_at": str,
+        "decision": str, "reason": str, "automated": str, "defects": str, "raw": bytes,
+    }, pk="id", foreign_keys=[("ticket_id", "tickets", "id")])
+    db["messages"].create_index(["message_id"])
+    db["messages"].create_index(["ticket_id"])
+    db["messages"].create_index(["folder", "uidvalidity", "uid"], unique=True)
+    db["outbox"].create({
+        "id": int, "ticket_id": int, "kind": str, "message_id": str, "recipient": str,
+        "raw": bytes, "state": str, "created_at": str, "sent_at": str, "copied_at": str,
+        "error": str,
+    }, pk="id", foreign_keys=[("ticket_id", "tickets", "id")])
+    db["outbox"].create_index(["message_id"], unique=True)
+    db["outbox"].create_index(["state"])
+    db["outbox"].create_index(["recipient", "created_at"])
+    db["actions"].create({
+        "id": int, "message_row": int, "folder": str, "uidvalidity": int, "uid": int,
+        "kind": str, "target": str, "state": str, "created_at": str, "done_at": str,
+        "error": str,
+    }, pk="id")
+    db["actions"].create_index(["state"])
+    db["events"].create({"id": int, "ticket_id": int, "at": str, "kind": str, "detail": str},
+                        pk="id")
+    db["events"].create_index(["ticket_id"])
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("001_initial", _m001_initial),
+]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    folder: str
+    uidvalidity: int
+    last_uid: int
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    customer: str
+    subject: str
+    language: str
+    faq: str | None
+    confidence: float | None
+    state: str
+    team: str | None
+    created_at: datetime
+    first_response_at: datetime | None
+    first_response_by: str | None
+    awaiting_since: datetime | None
+    due_24h: datetime | None
+    due_business_day: datetime | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Ticket:
+        return cls(id=row["id"], customer=row["customer"], subject=row["subject"] or "",
+                   language=row["language"] or "", faq=row["faq"], confidence=row["confidence"],
+                   state=row["state"], team=row["team"],
+                   created_at=from_iso(row["created_at"]),  # type: ignore[arg-type]
+                   first_response_at=from_iso(row["first_response_at"]),
+                   first_response_by=row["first_response_by"],
+                   awaiting_since=from_iso(row["awaiting_since"]),
+                   due_24h=from_iso(row["due_24h"]),
+                   due_business_day=from_iso(row["due_business_day"]))
+
+
+class Store:
+    """One SQLite database; used from one thread at a time."""
+
+    def __init__(self, path: Path | str) -> None:
+        try:
+            if str(path) != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+            self.db = sqlite_utils.Database(conn)
+            if str(path) != ":memory:":
+                self.db.enable_wal()
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA synchronous = FULL")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store {path}: {exc}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        applied = set()
+        if self.db["_migrations"].exists():
+            applied = {r["name"] for r in self.db["_migrations"].rows}
+        for name, migration in MIGRATIONS:
+            if name in applied:
+                continue
+            with self.db.atomic():
+                migration(self.db)
+                self.db["_migrations"].insert(
+                    {"name": name, "applied_at": iso(datetime.now(timezone.utc))}, pk="name")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        try:
+            with self.db.atomic():
+                yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"database error: {exc}") from exc
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def checkpoint(self, folder: str) -> Checkpoint | None:
+        rows = list(self.db["checkpoints"].rows_where("folder = ?", [folder]))
+        return Checkpoint(**rows[0]) if rows else None
+
+    def set_checkpoint(self, folder: str, uidvalidity: int, last_uid: int) -> None:
+        self.db["checkpoints"].upsert(
+            {"folder": folder, "uidvalidity": uidvalidity, "last_uid": last_uid}, pk="folder")
+
+    # -- tickets -------------------------------------------------------------------------------
+    def insert_ticket(self, values: dict[str, Any]) -> int:
+        return int(self.db["tickets"].insert(values).last_pk)  # type: ignore[arg-type]
+
+    def update_ticket(self, ticket_id: int, values: dict[str, Any]) -> None:
+        self.db["tickets"].update(ticket_id, values)
+
+    def ticket(self, ticket_id: int) -> Ticket | None:
+        rows = list(self.db["tickets"].rows_where("id = ?", [ticket_id]))
+        return Ticket.from_row(rows[0]) if rows else None
+
+    def tickets(self, where: str | None = None, params: Sequence[Any] = (),
+                order_by: str = "id") -> list[Ticket]:
+        rows = self.db["tickets"].rows_where(where, params, order_by=order_by)
+        return [Ticket.from_row(r) for r in rows]
+
+    def ticket_for_message_ids(self, message_ids: Sequence[str]) -> Ticket | None:
+        """The ticket of the first id (in the given order) that inboxd has seen, in or out."""
+        for message_id in message_ids:
+            for table in ("messages", "outbox"):
+                rows = self.db.execute(
+                    f"select ticket_id from {table} where message_id = ? and ticket_id is not null "
+                    "limit 1", [message_id]).fetchall()
+                if rows:
+                    return self.ticket(rows[0][0])
+        return None
+
+    def add_event(self, ticket_id: int | None, at: datetime, kind: str, detail: str) -> None:
+        self.db["events"].insert({"ticket_id": ticket_id, "at": iso(at), "kind": kind,
+                                  "detail": detail})
+
+    def events(self, ticket_id: int) -> list[dict[str, Any]]:
+        return list(self.db["events"].rows_where("ticket_id = ?", [ticket_id], order_by="id"))
+
+    # -- messages ------------------------------------------------------------------------------
+    def insert_message(self, values: dict[str, Any]) -> int:
+        return int(self.db["messages"].insert(values).last_pk)  # type: ignore[arg-type]
+
+    def has_message(self, folder: str, uidvalidity: int, uid: int) -> bool:
+        return bool(self.db.execute(
+            "select 1 from messages where folder = ? and uidvalidity = ? and uid = ?",
+            [folder, uidvalidity, uid]).fetchall())
+
+    def inbound_by_message_id(self, message_id: str) -> dict[str, Any] | None:
+        rows = list(self.db["messages"].rows_where(
+            "message_id = ? and direction = 'in'", [message_id], order_by="id", limit=1))
+        return rows[0] if rows else None
+
+    def known_message_id(self, message_id: str) -> bool:
+        return bool(self.db.execute(
+            "select 1 from messages where message_id = ? union all "
+            "select 1 from outbox where message_id = ? limit 1",
+            [message_id, message_id]).fetchall())
+
+    def messages(self, ticket_id: int) -> list[dict[str, Any]]:
+        return list(self.db["messages"].rows_where("ticket_id = ?", [ticket_id], order_by="id"))
+
+    # -- outbox --------------------------------------------------------------------------------
+    def queue_outgoing(self, values: dict[str, Any]) -> int:
+        return int(self.db["outbox"].insert({"state": "pending", **values}).last_pk)  # type: ignore[arg-type]
+
+    def outbox(self, state: str) -> list[dict[str, Any]]:
+        return list(self.db["outbox"].rows_where("state = ?", [state], order_by="id"))
+
+    def outbox_uncopied(self) -> list[dict[str, Any]]:
+        return list(self.db["outbox"].rows_where(
+            "state = 'sent' and copied_at is null", order_by="id"))
+
+    def update_outbox(self, outbox_id: int, values: dict[str, Any]) -> None:
+        with self.transaction():
+            self.db["outbox"].update(outbox_id, values)
+
+    def auto_replies_since(self, recipient: str, since: datetime) -> int:
+        return int(self.db.execute(
+            "select count(*) from outbox where recipient = ? and created_at >= ?",
+            [recipient, iso(since)]).fetchone()[0])
+
+    # -- mailbox actions -----------------------------------------------------------------------
+    def queue_action(self, values: dict[str, Any]) -> int:
+        return int(self.db["actions"].insert({"state": "pending", **values}).last_pk)  # type: ignore[arg-type]
+
+    def pending_actions(self) -> list[dict[str, Any]]:
+        return list(self.db["actions"].rows_where("state = 'pending'", order_by="id"))
+
+    def retarget_actions(self, ticket_id: int, target: str) -> None:
+        """Pending moves of the ticket's incoming messages go to ``target`` instead."""
+        self.db.execute(
+            "update actions set target = ? where state = 'pending' and message_row in "
+            "(select id from messages where ticket_id = ? and direction = 'in')",
+            [target, ticket_id])
+
+    def finish_action(self, action_id: int, at: datetime, error: str | None = None) -> None:
+        with self.transaction():
+            self.db["actions"].update(action_id, {"state": "failed" if error else "done",
+                                                  "done_at": iso(at), "error": error})

@@ -1,0 +1,206 @@
+"""Nothing lost, nothing twice: crashes between steps, outages, first starts, bad mail, dry runs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from harness import Installation, body_text, mail
+from servers import Dovecot, SmtpServer
+
+from inboxd.faults import CRASH_ENV, CRASH_EXIT_CODE
+
+CUSTOMER = "customer@example.test"
+FAQ_QUESTION = "How long does delivery take?"
+
+
+@pytest.fixture
+def inboxd(tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer) -> Installation:
+    return Installation(tmp_path, fresh_dovecot, fresh_smtp).start()
+
+
+def db(setup: Installation) -> sqlite3.Connection:
+    return sqlite3.connect(setup.folder_path("inboxd.sqlite3"))
+
+
+def crash_at(setup: Installation, point: str) -> None:
+    result = setup.run_process("once", env={CRASH_ENV: point})
+    assert result.returncode == CRASH_EXIT_CODE, result.stderr
+
+
+# -- crashes between steps -----------------------------------------------------------------------
+
+def test_crash_after_commit_sends_once_on_restart(inboxd: Installation) -> None:
+    inboxd.send(mail(CUSTOMER, "Delivery", FAQ_QUESTION))
+    crash_at(inboxd, "after-commit")
+    assert inboxd.replies_to(CUSTOMER) == [], "nothing was sent before the crash"
+    assert len(inboxd.folder("INBOX")) == 1, "nothing was moved before the crash"
+
+    assert inboxd.run("once") == 0
+    assert len(inboxd.replies_to(CUSTOMER)) == 1
+    assert len(inboxd.folder("Support/Answered")) == 1
+    assert inboxd.folder("INBOX") == []
+    assert db(inboxd).execute("select count(*) from tickets").fetchone()[0] == 1
+    assert inboxd.run("once") == 0
+    assert len(inboxd.replies_to(CUSTOMER)) == 1, "a third run changes nothing"
+
+
+def test_crash_after_send_never_sends_twice_and_leaves_it_to_a_person(
+        inboxd: Installation) -> None:
+    inboxd.send(mail(CUSTOMER, "Delivery", FAQ_QUESTION))
+    crash_at(inboxd, "after-send")
+    assert len(inboxd.replies_to(CUSTOMER)) == 1, "the server took the reply before the crash"
+
+    assert inboxd.run("once") == 0
+    assert len(inboxd.replies_to(CUSTOMER)) == 1, "not sent again"
+    conn = db(inboxd)
+    assert conn.execute("select state from outbox").fetchone()[0] == "uncertain"
+    assert conn.execute("select state from tickets").fetchone()[0] == "open"
+    assert conn.execute("select count(*) from events where kind = 'send-uncertain'"
+                        ).fetchone()[0] == 1
+    assert len(inboxd.folder("Support/Queue/orders")) == 1, "a person sees the question"
+    assert inboxd.folder("Support/Answered") == []
+
+
+def test_crash_after_move_finishes_cleanly(inboxd: Installation) -> None:
+    inboxd.send(mail(CUSTOMER, "Delivery", FAQ_QUESTION))
+    crash_at(inboxd, "after-move")
+    assert inboxd.folder("INBOX") == []
+    assert inboxd.run("once") == 0
+    assert len(inboxd.replies_to(CUSTOMER)) == 1
+    assert len(inboxd.folder("Support/Answered")) == 1
+    conn = db(inboxd)
+    assert conn.execute("select state from actions").fetchall() == [("done",)]
+
+
+def test_smtp_outage_keeps_the_reply_until_the_server_is_back(
+        inboxd: Installation, fresh_smtp: SmtpServer) -> None:
+    inboxd.send(mail(CUSTOMER, "Delivery", FAQ_QUESTION))
+    fresh_smtp.stop()
+    try:
+        assert inboxd.run("once") == 1
+    finally:
+        fresh_smtp.start()
+    assert inboxd.replies_to(CUSTOMER) == []
+    assert db(inboxd).execute("select state from outbox").fetchone()[0] == "pending"
+    assert inboxd.run("once") == 0
+    assert len(inboxd.replies_to(CUSTOMER)) == 1
+    assert len(inboxd.folder("Support/Answered")) == 1
+
+
+def test_refused_reply_leaves_the_ticket_to_a_person(
+        inboxd: Installation, fresh_smtp: SmtpServer) -> None:
+    fresh_smtp.refuse(CUSTOMER)
+    inboxd.send(mail(CUSTOMER, "Delivery", FAQ_QUESTION))
+    assert inboxd.run("once") == 0
+    conn = db(inboxd)
+    assert conn.execute("select state from outbox").fetchone()[0] == "failed"
+    assert conn.execute("select state from tickets").fetchone()[0] == "open"
+    assert len(inboxd.folder("Support/Queue/orders")) == 1
+
+
+def test_same_message_twice_is_answered_once(inboxd: Installation) -> None:
+    raw = mail(CUSTOMER, "Delivery", FAQ_QUESTION, message_id="<same@customer.example>")
+    inboxd.send(raw)
+    inboxd.send(raw)
+    assert inboxd.run("once") == 0
+    assert len(inboxd.replies_to(CUSTOMER)) == 1
+    assert db(inboxd).execute("select count(*) from tickets").fetchone()[0] == 1
+
+
+# -- first start on a mailbox that already holds mail ----------------------------------------------
+
+@pytest.mark.parametrize("backlog", ["ignore", "ticket"])
+def test_first_start_never_replies_to_the_backlog(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer, backlog: str) -> None:
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, policy={"backlog": backlog})
+    setup.train()
+    for i in range(3):
+        setup.send(mail(CUSTOMER, f"Old {i}", FAQ_QUESTION))
+    assert setup.run("once") == 0
+    assert fresh_smtp.received == []
+    count = db(setup).execute("select count(*) from tickets").fetchone()[0]
+    if backlog == "ignore":
+        assert count == 0 and len(setup.folder("INBOX")) == 3
+    else:
+        assert count == 3 and len(setup.folder("Support/Queue")) == 3
+    setup.send(mail(CUSTOMER, "New", FAQ_QUESTION))
+    assert setup.run("once") == 0
+    assert len(setup.replies_to(CUSTOMER)) == 1, "new mail after the first start is answered"
+
+
+# -- bad mail becomes a ticket for a person, raw bytes kept ---------------------------------------
+
+BROKEN = [
+    ("garbage charset", b"From: Ana <customer@example.test>\r\nSubject: =?x-nope?B?SGVq?=\r\n"
+     b"Message-ID: <g1@customer.example>\r\nContent-Type: text/plain; charset=x-unknown-8\r\n\r\n"
+     b"Hej \xff\xfe\x80 where is my \x00 order\r\n"),
+    ("broken multipart", b"From: customer@example.test\r\nSubject: Order\r\n"
+     b"Message-ID: <g2@customer.example>\r\nMIME-Version: 1.0\r\n"
+     b"Content-Type: multipart/mixed; boundary=\"never\"\r\n\r\nno boundary ever appears\r\n"),
+    ("html only", b"From: customer@example.test\r\nSubject: Pedido\r\n"
+     b"Message-ID: <g3@customer.example>\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+     b"<html><style>p{}</style><p>Mi l&aacute;mpara lleg&oacute; rota</p></html>\r\n"),
+]
+
+
+@pytest.mark.parametrize("kind, raw", BROKEN, ids=[b[0] for b in BROKEN])
+def test_bad_mail_becomes_a_ticket_with_raw_bytes(inboxd: Installation, kind: str,
+                                                  raw: bytes) -> None:
+    inboxd.send(raw)
+    assert inboxd.run("once") == 0
+    conn = db(inboxd)
+    [(ticket_id, stored)] = conn.execute("select ticket_id, raw from messages")
+    assert ticket_id == 1
+    assert stored.endswith(raw), "the bytes as received, not a re-encoding"
+    assert len(inboxd.folder("INBOX")) == 0
+    assert inboxd.folder("Support/Answered") == []
+
+
+def test_mail_without_sender_is_queued_without_reply(inboxd: Installation) -> None:
+    inboxd.send(b"Subject: no from\r\nMessage-ID: <nf@x>\r\n\r\nwho am I\r\n")
+    assert inboxd.run("once") == 0
+    assert inboxd.smtp.received == []
+    assert len(inboxd.folder("Support/Queue")) == 1
+
+
+def test_huge_message_is_handled(inboxd: Installation) -> None:
+    blob = ("x" * 76 + "\r\n").encode() * 200_000  # about 15 MB
+    raw = (b"From: customer@example.test\r\nSubject: Photos\r\nMessage-ID: <big@customer.example>"
+           b"\r\nContent-Type: text/plain\r\n\r\nMy lamp broke, see below.\r\n" + blob)
+    inboxd.send(raw)
+    assert inboxd.run("once") == 0
+    assert len(inboxd.folder("Support/Queue")) == 1
+    [ack] = inboxd.replies_to(CUSTOMER)
+    assert "ticket #1" in body_text(ack)
+
+
+# -- dry run --------------------------------------------------------------------------------------
+
+def test_dry_run_changes_nothing(inboxd: Installation, capsys: pytest.CaptureFixture[str]) -> None:
+    inboxd.send(mail(CUSTOMER, "Delivery", FAQ_QUESTION))
+    inboxd.send(mail(CUSTOMER, "Lamp", "My lamp arrived broken."))
+    before = Path(inboxd.folder_path("inboxd.sqlite3")).read_bytes()
+    capsys.readouterr()
+    assert inboxd.run("once", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "AutoAnswer" in out and "Acknowledge" in out and "dry run" in out
+    assert inboxd.smtp.received == []
+    assert len(inboxd.folder("INBOX")) == 2
+    assert Path(inboxd.folder_path("inboxd.sqlite3")).read_bytes() == before
+    assert inboxd.run("once") == 0
+    assert len(inboxd.replies_to(CUSTOMER)) == 2
+
+
+def test_classify_prints_the_decision(inboxd: Installation, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    eml = tmp_path / "q.eml"
+    eml.write_bytes(mail(CUSTOMER, "Envío", "¿Cuánto tarda el envío a Sevilla?"))
+    capsys.readouterr()
+    assert inboxd.run("classify", str(eml), "--json") == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["decision"] == "AutoAnswer"
+    assert result["faq"] == "shipping-time"
+    assert result["language"] == "es"
