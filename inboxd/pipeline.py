@@ -179,13 +179,15 @@ def _ticket(rt: Runtime, t: Triage, arrival: datetime, now: datetime) -> int | N
         _follow_up(rt, d, arrival, now)
         return d.ticket_id
     answered = isinstance(d, AutoAnswer)
+    entry = rt.faq.get(d.faq_id) if isinstance(d, AutoAnswer) else None
+    team = entry.team if entry else getattr(d, "team", None)
     return rt.store.insert_ticket({
         "customer": t.parsed.reply_to or t.parsed.sender or "unknown",
         "subject": strip_ticket_tag(t.parsed.subject), "language": t.language,
         "faq": d.faq_id if answered else None,
         "confidence": d.confidence if answered else None,
         "state": "auto_answered" if answered else "open",
-        "team": getattr(d, "team", None), "created_at": iso(arrival),
+        "team": team, "created_at": iso(arrival),
         "awaiting_since": iso(arrival), "updated_at": iso(now),
         **_due(rt, arrival)})
 

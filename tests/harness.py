@@ -64,11 +64,11 @@ answer.sv = "Du kan returnera alla varor inom 30 dagar."
 class Installation:
     """One inboxd setup in ``folder``: inboxd.toml, faq.toml, store and model."""
 
-    def __init__(self, folder: Path, dovecot: Dovecot, smtp: SmtpServer,
+    def __init__(self, folder: Path, dovecot: Dovecot, smtp_server: SmtpServer,
                  **overrides: dict[str, Any]) -> None:
-        self.folder = folder
+        self.dir = folder
         self.dovecot = dovecot
-        self.smtp = smtp
+        self.smtp = smtp_server
         (folder / "faq.toml").write_text(FAQ_TOML, encoding="utf-8")
         self.config_path = folder / "inboxd.toml"
         self.config_path.write_text(self._toml(overrides), encoding="utf-8")
@@ -103,7 +103,7 @@ class Installation:
                               timeout=timeout_s)
 
     def folder_path(self, name: str) -> str:
-        return str(self.folder / name)
+        return str(self.dir / name)
 
     def train(self) -> None:
         assert self.run("train") == 0
@@ -122,7 +122,15 @@ class Installation:
         return [parse(raw) for raw in self.dovecot.messages(user)]
 
     def folder(self, name: str, user: str | None = None) -> list[EmailMessage]:
-        return [parse(raw) for raw in self.dovecot.messages(user or self.dovecot.support, name)]
+        """The messages in a folder of the support mailbox; none if it does not exist."""
+        return [parse(raw) for raw in self.raw_folder(name, user)]
+
+    def raw_folder(self, name: str, user: str | None = None) -> list[bytes]:
+        user = user or self.dovecot.support
+        with self.dovecot.imap(user) as client:
+            if not client.folder_exists(name):
+                return []
+        return self.dovecot.messages(user, name)
 
 
 def _toml_value(value: Any) -> str:

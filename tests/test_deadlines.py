@@ -25,8 +25,9 @@ NINE_TO_FIVE = {day: "09:00-17:00" for day in WORKDAYS}
 def make(tz: str = "Europe/Stockholm", hours: dict[str, str] | None = None,
          holidays: str | None = "SE", closed: tuple[str, ...] = (),
          opened: tuple[str, ...] = ()) -> BusinessCalendar:
-    settings = DeadlineSettings(timezone=tz, business_hours=dict(NINE_TO_FIVE if hours is None else hours),
-                                holidays=holidays, closed_dates=closed, open_dates=opened)
+    hours = NINE_TO_FIVE if hours is None else hours
+    settings = DeadlineSettings(timezone=tz, business_hours=dict(hours), holidays=holidays,
+                                closed_dates=closed, open_dates=opened)
     return calendar_from_settings(settings)
 
 
@@ -141,6 +142,8 @@ BETWEEN_CASES = [
     (ALWAYS, "2026-03-29T00:00", "2026-03-30T00:00", 23 * 60),
     (ALWAYS, "2026-10-25T00:00", "2026-10-26T00:00", 25 * 60),
     (AUCKLAND, "2026-03-01T20:00+00:00", "2026-03-02T04:00+00:00", 480),  # Mon 09-17 local
+    (KIRITIMATI, "2026-03-08T19:00+00:00", "2026-03-08T20:00+00:00", 60),  # Mon 09-10 local
+    (PAGO_PAGO, "2026-03-10T03:00+00:00", "2026-03-10T05:00+00:00", 60),  # Mon 16-18 local
     (NEVER, "2026-03-02T10:00", "2026-03-09T10:00", 0),
 ]
 
@@ -196,20 +199,24 @@ def test_naive_datetimes_are_rejected(call) -> None:  # type: ignore[no-untyped-
 # --- the calendar itself -----------------------------------------------------------------------
 
 IS_OPEN_CASES = [
-    ("2026-03-02T09:00", True),
-    ("2026-03-02T16:59:59", True),
-    ("2026-03-02T17:00", False),
-    ("2026-03-02T08:59:59", False),
-    ("2026-03-07T12:00", False),  # Saturday
-    ("2026-12-25T12:00", False),  # Christmas Day
-    ("2026-12-24T12:00", False),  # Christmas Eve (de-facto holiday)
-    ("2026-03-02T08:30+00:00", True),  # 09:30 local
+    (STOCKHOLM, "2026-03-02T09:00", True),
+    (STOCKHOLM, "2026-03-02T16:59:59", True),
+    (STOCKHOLM, "2026-03-02T17:00", False),
+    (STOCKHOLM, "2026-03-02T08:59:59", False),
+    (STOCKHOLM, "2026-03-07T12:00", False),  # Saturday
+    (STOCKHOLM, "2026-12-25T12:00", False),  # Christmas Day
+    (STOCKHOLM, "2026-12-24T12:00", False),  # Christmas Eve (de-facto holiday)
+    (STOCKHOLM, "2026-03-02T08:30+00:00", True),  # 09:30 local
+    (AUCKLAND, "2026-03-01T20:30+00:00", True),  # Sunday UTC, Monday 09:30 local
+    (KIRITIMATI, "2026-03-08T19:30+00:00", True),  # Sunday UTC, Monday 09:30 local
+    (PAGO_PAGO, "2026-03-10T03:00+00:00", True),  # Tuesday UTC, Monday 16:00 local
+    (PAGO_PAGO, "2026-03-09T03:00+00:00", False),  # Monday UTC, Sunday 16:00 local
 ]
 
 
-@pytest.mark.parametrize(("moment", "expected"), IS_OPEN_CASES)
-def test_is_open(moment: str, expected: bool) -> None:
-    assert STOCKHOLM.is_open(at(STOCKHOLM, moment)) is expected
+@pytest.mark.parametrize(("cal", "moment", "expected"), IS_OPEN_CASES)
+def test_is_open(cal: BusinessCalendar, moment: str, expected: bool) -> None:
+    assert cal.is_open(at(cal, moment)) is expected
 
 
 @pytest.mark.parametrize(("moment", "expected"), [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from harness import Installation, body_text, mail
-from servers import Dovecot, SmtpServer
+from servers import Dovecot, SmtpServer, free_port
 
 from inboxd.faults import CRASH_ENV, CRASH_EXIT_CODE
 
@@ -76,18 +76,18 @@ def test_crash_after_move_finishes_cleanly(inboxd: Installation) -> None:
 
 
 def test_smtp_outage_keeps_the_reply_until_the_server_is_back(
-        inboxd: Installation, fresh_smtp: SmtpServer) -> None:
-    inboxd.send(mail(CUSTOMER, "Delivery", FAQ_QUESTION))
-    fresh_smtp.stop()
-    try:
-        assert inboxd.run("once") == 1
-    finally:
-        fresh_smtp.start()
-    assert inboxd.replies_to(CUSTOMER) == []
-    assert db(inboxd).execute("select state from outbox").fetchone()[0] == "pending"
-    assert inboxd.run("once") == 0
-    assert len(inboxd.replies_to(CUSTOMER)) == 1
-    assert len(inboxd.folder("Support/Answered")) == 1
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer) -> None:
+    down = Installation(tmp_path, fresh_dovecot, fresh_smtp, smtp={"port": free_port()}).start()
+    down.send(mail(CUSTOMER, "Delivery", FAQ_QUESTION))
+    assert down.run("once") == 1, "an unreachable SMTP server is a runtime error"
+    assert down.replies_to(CUSTOMER) == []
+    assert db(down).execute("select state from outbox").fetchone()[0] == "pending"
+    assert len(down.folder("INBOX")) == 1, "not moved before its reply is sent"
+
+    back = Installation(tmp_path, fresh_dovecot, fresh_smtp)  # same store, server reachable
+    assert back.run("once") == 0
+    assert len(back.replies_to(CUSTOMER)) == 1
+    assert len(back.folder("Support/Answered")) == 1
 
 
 def test_refused_reply_leaves_the_ticket_to_a_person(
@@ -140,23 +140,32 @@ BROKEN = [
     ("broken multipart", b"From: customer@example.test\r\nSubject: Order\r\n"
      b"Message-ID: <g2@customer.example>\r\nMIME-Version: 1.0\r\n"
      b"Content-Type: multipart/mixed; boundary=\"never\"\r\n\r\nno boundary ever appears\r\n"),
-    ("html only", b"From: customer@example.test\r\nSubject: Pedido\r\n"
-     b"Message-ID: <g3@customer.example>\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
-     b"<html><style>p{}</style><p>Mi l&aacute;mpara lleg&oacute; rota</p></html>\r\n"),
 ]
 
 
 @pytest.mark.parametrize("kind, raw", BROKEN, ids=[b[0] for b in BROKEN])
-def test_bad_mail_becomes_a_ticket_with_raw_bytes(inboxd: Installation, kind: str,
-                                                  raw: bytes) -> None:
+def test_bad_mail_becomes_a_ticket_for_a_person_with_raw_bytes(inboxd: Installation, kind: str,
+                                                               raw: bytes) -> None:
     inboxd.send(raw)
     assert inboxd.run("once") == 0
     conn = db(inboxd)
-    [(ticket_id, stored)] = conn.execute("select ticket_id, raw from messages")
-    assert ticket_id == 1
-    assert stored.endswith(raw), "the bytes as received, not a re-encoding"
-    assert len(inboxd.folder("INBOX")) == 0
-    assert inboxd.folder("Support/Answered") == []
+    [(ticket_id, stored, defects)] = conn.execute("select ticket_id, raw, defects from messages")
+    assert ticket_id == 1 and defects
+    [on_server] = inboxd.raw_folder("Support/Queue")
+    assert stored == on_server, "the bytes as the server holds them, not a re-encoding"
+    assert raw.split(b"\r\n\r\n")[1][:4] in stored
+    [ack] = inboxd.replies_to(CUSTOMER)
+    assert "ticket #1" in body_text(ack)
+
+
+def test_html_only_mail_is_read(inboxd: Installation) -> None:
+    inboxd.send(b"From: customer@example.test\r\nSubject: Pedido\r\n"
+                b"Message-ID: <g3@customer.example>\r\nContent-Type: text/html; charset=utf-8\r\n"
+                b"\r\n<html><style>p{}</style><p>Hola, &iquest;cu&aacute;nto tarda el env&iacute;o?"
+                b"</p></html>\r\n")
+    assert inboxd.run("once") == 0
+    [reply] = inboxd.replies_to(CUSTOMER)
+    assert "Los pedidos se envían en 2 días hábiles." in body_text(reply)
 
 
 def test_mail_without_sender_is_queued_without_reply(inboxd: Installation) -> None:

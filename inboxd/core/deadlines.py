@@ -64,7 +64,7 @@ HOLIDAY_CATEGORIES = ("public", "de_facto")
 _UTC = timezone.utc
 _DAY = timedelta(days=1)
 _MINUTE = timedelta(minutes=1)
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})")
 _SPANS_EXAMPLE = 'write spans like "09:00-17:00" or "09:00-12:00,13:00-17:00"'
 
 
@@ -88,9 +88,9 @@ def parse_spans(text: str) -> Spans:
 
 def _parse_span(part: str) -> tuple[int, int]:
     """One "HH:MM-HH:MM" as minutes since midnight."""
-    pieces = part.split("-")
     if not part:
         raise ValueError(f"empty span (a stray comma?); {_SPANS_EXAMPLE}")
+    pieces = part.split("-")
     if len(pieces) != 2:
         raise ValueError(f'span "{part}" is not a start-end pair; {_SPANS_EXAMPLE}')
     start, end = (_parse_clock(piece.strip(), part) for piece in pieces)

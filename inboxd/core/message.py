@@ -27,7 +27,7 @@ MAX_QUESTION_CHARS = 5_000
 MAX_SUBJECT_CHARS = 998
 MAX_HEADER_CHARS = 16_384
 MAX_PRECISE_HEADER_CHARS = 2_048
-MAX_HTML_CHARS = 2_000_000
+MAX_HTML_CHARS = 1_000_000
 SHORT_QUESTION_CHARS = 200
 MAX_REFERENCES = 100
 MAX_DEFECTS = 20
@@ -108,24 +108,24 @@ def _parse(raw: bytes, own_addresses: Collection[str], defects: list[str]) -> Pa
     _guard(defects, "MIME structure", lambda: _collect_defects(msg, defects), None)
     subject = _guard(defects, "Subject", lambda: _subject(msg), "")
     sender_name, sender = _guard(defects, "From", lambda: _sender(msg, defects), ("", None))
-    reply_to = _guard(defects, "Reply-To", lambda: next((a for _, a in _addresses(msg, "reply-to")), None), None)
     text = _guard(defects, "body", lambda: _body_text(msg, defects), "")
     _guard(defects, "MIME structure", lambda: _collect_defects(msg, defects), None)  # + decoding
     own = {a.strip().lower() for a in own_addresses}
-    return ParsedMessage(
-        message_id=_guard(defects, "Message-ID", lambda: _first(_ids(_raw(msg, "message-id"))), None),
+    return ParsedMessage(  # keyword arguments run in order: `defects` is read after every guard
+        message_id=_guard(defects, "Message-ID", lambda: _one_id(msg, "message-id"), None),
         subject=subject,
         sender=sender,
         sender_name=sender_name,
-        reply_to=reply_to or sender,
+        reply_to=_guard(defects, "Reply-To", lambda: _reply_to(msg), None) or sender,
         recipients=_guard(defects, "To/Cc", lambda: _recipients(msg), ()),
         date=_guard(defects, "Date", lambda: _date(_raw(msg, "date"), defects), None),
-        in_reply_to=_guard(defects, "In-Reply-To", lambda: _first(_ids(_raw(msg, "in-reply-to"))), None),
+        in_reply_to=_guard(defects, "In-Reply-To", lambda: _one_id(msg, "in-reply-to"), None),
         references=_guard(defects, "References", lambda: _references(msg), ()),
         ticket_tag=_ticket_tag(subject),
         text=text,
         question=_guard(defects, "question", lambda: question_text(text, subject), ""),
-        automated=_guard(defects, "automation check", lambda: _automated(msg, sender, subject, own), None),
+        automated=_guard(defects, "automation check",
+                         lambda: _automated(msg, sender, subject, own), None),
         defects=tuple(dict.fromkeys(defects))[:MAX_DEFECTS],
         size=len(raw),
     )
@@ -169,7 +169,8 @@ def _collect_defects(msg: Message, defects: list[str]) -> None:
         for defect in part.defects:
             name = type(defect).__name__
             words = re.sub(r"(?<!^)(?=[A-Z])", " ", name.removesuffix("Defect")).lower()
-            defects.append(f"MIME structure broken: {words}" if name in _STRUCTURE_DEFECTS else words)
+            structural = name in _STRUCTURE_DEFECTS
+            defects.append(f"MIME structure broken: {words}" if structural else words)
 
 
 # --- headers -------------------------------------------------------------------------------
@@ -241,8 +242,8 @@ def _valid_addr(addr: str) -> bool:
     return bool(at and local and domain and "@" not in domain and clean)
 
 
-def _first(items: list[str]) -> str | None:
-    return items[0] if items else None
+def _reply_to(msg: Message) -> str | None:
+    return next((addr for _, addr in _addresses(msg, "reply-to")), None)
 
 
 def _sender(msg: Message, defects: list[str]) -> tuple[str, str | None]:
@@ -272,6 +273,11 @@ def _ids(value: str | None) -> list[str]:
     inner = _MSGID.findall(value) or [t for t in value.split() if "@" in t]
     ids = ("".join(ch for ch in i if ch.isprintable() and not ch.isspace()) for i in inner)
     return [f"<{i}>" for i in ids if i and len(i) < MAX_SUBJECT_CHARS]
+
+
+def _one_id(msg: Message, name: str) -> str | None:
+    ids = _ids(_raw(msg, name))
+    return ids[0] if ids else None
 
 
 def _references(msg: Message) -> tuple[str, ...]:
@@ -516,7 +522,9 @@ def _token(msg: Message, name: str) -> str | None:
 
 def _auto_submitted(msg: Message) -> str | None:
     value = _token(msg, "auto-submitted")
-    return None if value is None or value == "no" else f"auto-submitted: {value}".strip()
+    if value is None or value == "no":
+        return None
+    return f"auto-submitted: {value}" if value else "auto-submitted"
 
 
 def _suppressed(msg: Message) -> str | None:

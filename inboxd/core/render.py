@@ -102,9 +102,9 @@ def build_reply(reply: Reply) -> EmailMessage:
         msg["References"] = " ".join(_references(original))
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
-    msg["Content-Language"] = reply.language
     msg[TICKET_HEADER] = str(reply.ticket_id)
     msg.set_content(reply.body, charset="utf-8")
+    msg["Content-Language"] = reply.language  # after set_content, which drops Content-* headers
     return msg
 
 

@@ -26,6 +26,7 @@ from proxyprotocol.reader import ProxyProtocolReader
 from pymap.backend.dict import DictBackend
 from pymap.concurrent import Subsystem
 from pymap.imap import IMAPServer
+from pysasl.hashing import Cleartext
 
 HOST = "127.0.0.1"
 SUPPORT_USER = "support@demo.example"
@@ -119,7 +120,9 @@ class ImapServer:
                          passlib_cfg=None, proxy_protocol=None, inherited_sockets=None,
                          demo_data=False, demo_user=self.username,
                          demo_password=self.password)
+        # the password is random and lives only in this process's memory: no slow hashing
         backend, config = await DictBackend.init(args, invalid_user_sleep=0.0,
+                                                 hash_context=Cleartext(),
                                                  cpu_subsystem=Subsystem.for_asyncio())
         config.apply_context()
         callback = ProxyProtocolReader(config.proxy_protocol).get_callback(
@@ -148,6 +151,9 @@ class MailboxClient:
 
     def __init__(self, port: int, username: str, password: str) -> None:
         self._client = IMAPClient(HOST, port=port, ssl=False, timeout=CLIENT_TIMEOUT_S)
+        # imaplib sends a literal and its closing CRLF in two writes; without this, Nagle's
+        # algorithm holds the CRLF until the server's delayed ACK, 40 ms per APPEND
+        self._client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._client.login(username, password)
 
     def close(self) -> None:

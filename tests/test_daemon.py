@@ -1,0 +1,83 @@
+"""`inboxd run` as its own process: new mail is handled as it arrives, and SIGTERM stops it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from harness import Installation, mail
+from servers import Dovecot, SmtpServer
+
+CUSTOMER = "customer@example.test"
+WAIT_S = 20.0
+
+
+def start_daemon(setup: Installation) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "inboxd", "-c", str(setup.config_path), "run"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
+    return process
+
+
+def wait_for(predicate, timeout_s: float = WAIT_S) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
+    process.send_signal(signal.SIGTERM)
+    try:
+        out, _ = process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, _ = process.communicate()
+        pytest.fail(f"inboxd did not stop within 10 s of SIGTERM:\n{out}")
+    return process.returncode, out
+
+
+@pytest.mark.parametrize("idle", [True, False], ids=["idle", "polling"])
+def test_daemon_answers_mail_as_it_arrives_and_stops_on_sigterm(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer, idle: bool) -> None:
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp,
+                         imap={"idle": idle, "poll_interval_s": 1 if not idle else 30})
+    setup.start()
+    process = start_daemon(setup)
+    try:
+        time.sleep(1.0)  # let it connect and settle into its wait
+        for i in range(2):
+            setup.send(mail(CUSTOMER, f"Delivery {i}", "How long does delivery take?"))
+            assert wait_for(lambda: len(fresh_smtp.received) == i + 1), \
+                f"no reply to message {i} within {WAIT_S} s"
+    finally:
+        code, out = stop(process)
+    assert code == 0, out
+    assert "stopping (SIGTERM)" in out
+    assert len(fresh_smtp.received) == 2
+    assert len(setup.folder("Support/Answered")) == 2
+
+
+def test_daemon_survives_imap_outage(tmp_path: Path, fresh_dovecot: Dovecot,
+                                     fresh_smtp: SmtpServer) -> None:
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp).start()
+    process = start_daemon(setup)
+    try:
+        time.sleep(1.0)
+        fresh_dovecot.stop()
+        time.sleep(2.0)
+        fresh_dovecot.start()
+        setup.send(mail(CUSTOMER, "Delivery", "How long does delivery take?"))
+        assert wait_for(lambda: len(fresh_smtp.received) == 1, timeout_s=30), \
+            "no reply after the IMAP server came back"
+    finally:
+        code, out = stop(process)
+    assert code == 0, out
+    assert "retrying in" in out

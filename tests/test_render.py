@@ -1,0 +1,129 @@
+"""Outgoing mail: threading headers, automatic markers, templates, no header injection."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from jinja2.exceptions import SecurityError
+
+from inboxd.core.message import parse_message
+from inboxd.core.render import Reply, Templates, build_reply, format_when, packaged_templates_dir
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+SENDER = "Example Support <support@example.com>"
+
+
+def original(headers: bytes) -> bytes:
+    return headers + b"\r\n\r\nHello\r\n"
+
+
+def reply_to(raw: bytes, body: str = "Answer") -> bytes:
+    msg = parse_message(raw)
+    return bytes(build_reply(Reply(original=msg, ticket_id=12, body=body, language="en",
+                                   sender=SENDER, message_id="<r1@example.com>", now=NOW)))
+
+
+def header(raw: bytes, name: bytes) -> bytes:
+    for line in raw.split(b"\r\n\r\n")[0].split(b"\n"):
+        if line.lower().startswith(name.lower() + b":"):
+            return line.split(b":", 1)[1].strip()
+    raise AssertionError(f"no {name!r} header")
+
+
+def test_reply_is_threaded_and_marked_automatic() -> None:
+    raw = reply_to(original(b"From: Ana <ana@example.org>\r\nSubject: Where is it?\r\n"
+                            b"Message-ID: <m2@example.org>\r\nReferences: <m0@x> <m1@x>\r\n"
+                            b"In-Reply-To: <m1@x>"))
+    assert header(raw, b"In-Reply-To") == b"<m2@example.org>"
+    assert header(raw, b"References") == b"<m0@x> <m1@x> <m2@example.org>"
+    assert header(raw, b"Subject") == b"Re: Where is it? [#12]"
+    assert header(raw, b"Auto-Submitted") == b"auto-replied"
+    assert header(raw, b"X-Auto-Response-Suppress") == b"All"
+    assert header(raw, b"X-Inboxd-Ticket") == b"12"
+    assert header(raw, b"To") == b"Ana <ana@example.org>"
+    assert header(raw, b"Message-ID") == b"<r1@example.com>"
+
+
+def test_reply_goes_to_reply_to() -> None:
+    raw = reply_to(original(b"From: ana@example.org\r\nReply-To: desk@example.org\r\n"
+                            b"Subject: x\r\nMessage-ID: <m@x>"))
+    assert header(raw, b"To") == b"desk@example.org"
+
+
+def test_no_header_injection_from_subject_or_name() -> None:
+    evil = original(b"From: =?utf-8?q?Ana=0D=0ABcc=3A_victim=40evil=2Eexample?= "
+                    b"<ana@example.org>\r\nSubject: =?utf-8?q?Hi=0D=0ABcc=3A_victim=40evil=2Eexample?="
+                    b"\r\nMessage-ID: <m@x>")
+    raw = reply_to(evil)
+    head = raw.split(b"\r\n\r\n")[0]
+    assert not any(line.lower().startswith(b"bcc:") for line in head.split(b"\r\n"))
+    reply = BytesParser(policy=policy.default).parsebytes(raw)
+    assert [a.addr_spec for a in reply["To"].addresses] == ["ana@example.org"]
+    assert "\n" not in reply["Subject"] and reply["Subject"].endswith("[#12]")
+
+
+def test_long_references_are_capped() -> None:
+    refs = b" ".join(b"<r%d@x>" % i for i in range(60))
+    raw = reply_to(original(b"From: a@example.org\r\nSubject: x\r\nMessage-ID: <last@x>\r\n"
+                            b"References: " + refs))
+    ids = b" ".join(raw.split(b"References:")[1].split(b"\r\n")[0:3]).split()
+    assert len([i for i in ids if i.startswith(b"<")]) <= 20
+
+
+@pytest.mark.parametrize("language", ["en", "zh", "sv", "es"])
+def test_shipped_templates_render_in_every_language(language: str) -> None:
+    templates = Templates([packaged_templates_dir()])
+    values = {"ticket_id": 5, "customer_name": "Ana", "support_name": "Shop",
+              "due_at": "Monday 2026-11-23 17:00 CET (Europe/Stockholm)", "answer": "ANSWER"}
+    ack = templates.render("acknowledgement", [language], values)
+    answer = templates.render("auto_answer", [language], values)
+    assert "#5" in ack and "2026-11-23 17:00" in ack
+    assert "ANSWER" in answer and "#5" in answer
+
+
+def test_templates_fall_back_to_the_next_language() -> None:
+    templates = Templates([packaged_templates_dir()])
+    text = templates.render("acknowledgement", ["fi", "en"],
+                            {"ticket_id": 1, "customer_name": "", "support_name": "S",
+                             "due_at": "soon"})
+    assert text.startswith("Hello,")
+
+
+def test_customer_text_is_data_not_template_code() -> None:
+    templates = Templates([packaged_templates_dir()])
+    text = templates.render("acknowledgement", ["en"],
+                            {"ticket_id": 1, "customer_name": "{{ 7*7 }}{% raw %}",
+                             "support_name": "S", "due_at": "soon"})
+    assert "{{ 7*7 }}{% raw %}" in text and "49" not in text
+
+
+def test_operator_templates_are_sandboxed(tmp_path: Path) -> None:
+    (tmp_path / "acknowledgement.en.txt.j2").write_text(
+        "{{ ticket_id.__class__.__mro__[1].__subclasses__() }}")
+    templates = Templates([tmp_path, packaged_templates_dir()])
+    with pytest.raises(SecurityError):
+        templates.render("acknowledgement", ["en"], {"ticket_id": 1})
+
+
+def test_operator_templates_override_shipped_ones(tmp_path: Path) -> None:
+    (tmp_path / "acknowledgement.en.txt.j2").write_text("Ticket {{ ticket_id }} noted.")
+    templates = Templates([tmp_path, packaged_templates_dir()])
+    assert templates.render("acknowledgement", ["en"], {"ticket_id": 3}) == "Ticket 3 noted."
+    assert "sv" in templates.languages("acknowledgement")
+
+
+@pytest.mark.parametrize("language, expected", [
+    ("en", "Monday 2026-11-23 17:00 CET (Europe/Stockholm)"),
+    ("sv", "måndag 2026-11-23 17:00 CET (Europe/Stockholm)"),
+    ("es", "lunes 2026-11-23 17:00 CET (Europe/Stockholm)"),
+    ("zh", "星期一 2026-11-23 17:00 CET (Europe/Stockholm)"),
+    ("fi", "Monday 2026-11-23 17:00 CET (Europe/Stockholm)"),
+])
+def test_format_when(language: str, expected: str) -> None:
+    at = datetime(2026, 11, 23, 17, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
+    assert format_when(at, language) == expected
