@@ -86,10 +86,19 @@ class Daemon:
         process_inbox(rt)
         self.agents.scan(rt)
         interval_s = rt.config.imap.poll_interval_s
+        if self._mail_waiting():
+            return  # arrived while the other folders were read: IDLE would not report it
         if rt.config.imap.idle and rt.mailbox.has_idle:
             rt.mailbox.wait_for_change(rt.config.imap.inbox, interval_s, self.stop)
         else:
             self.stop.wait(interval_s)
+
+    def _mail_waiting(self) -> bool:
+        inbox = self.rt.config.imap.inbox
+        state = self.rt.mailbox.select(inbox)
+        checkpoint = self.rt.store.checkpoint(inbox)
+        return checkpoint is not None and checkpoint.uidvalidity == state.uidvalidity and \
+            state.uidnext - 1 > checkpoint.last_uid
 
     def _back_off(self, reason: str) -> datetime:
         log.warning("%s; retrying in %.0f s", reason, self.backoff_s)

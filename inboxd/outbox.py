@@ -52,25 +52,32 @@ def resolve_interrupted(rt: Runtime) -> None:
 
 
 def send_pending(rt: Runtime) -> None:
-    for row in rt.store.outbox("pending"):
-        rt.store.update_outbox(row["id"], {"state": "sending"})
-        try:
-            rt.sender.send(_message(row["raw"]))
-        except SendUnavailable:
-            rt.store.update_outbox(row["id"], {"state": "pending"})
-            raise
-        except SendFailed as exc:
-            _mark_failed(rt, row, str(exc))
-            continue
-        crash_point("after-send")
-        _mark_sent(rt, row, copied=False)
+    rows = rt.store.outbox("pending")
+    if rows:
+        with rt.sender.session():
+            for row in rows:
+                _send(rt, row)
+
+
+def _send(rt: Runtime, row: dict[str, Any]) -> None:
+    rt.store.update_outbox(row["id"], {"state": "sending"})
+    try:
+        rt.sender.send(_message(row["raw"]))
+    except SendUnavailable:
+        rt.store.update_outbox(row["id"], {"state": "pending"})
+        raise
+    except SendFailed as exc:
+        _mark_failed(rt, row, str(exc))
+        return
+    crash_point("after-send")
+    _mark_sent(rt, row, copied=False)
 
 
 def _mark_sent(rt: Runtime, row: dict[str, Any], copied: bool) -> None:
     now = rt.clock()
     with rt.store.transaction():
-        values = {"state": "sent", "sent_at": iso(now)}
-        rt.store.db["outbox"].update(row["id"], values | ({"copied_at": iso(now)} if copied else {}))
+        copy = {"copied_at": iso(now)} if copied else {"copy_started_at": iso(now)}
+        rt.store.db["outbox"].update(row["id"], {"state": "sent", "sent_at": iso(now)} | copy)
         rt.store.add_event(row["ticket_id"], now, f"sent-{row['kind']}",
                            f"to {row['recipient']} as {row['message_id']}")
         ticket = rt.store.ticket(row["ticket_id"])
@@ -102,10 +109,18 @@ def _hand_to_person(rt: Runtime, ticket_id: int, now: datetime) -> None:
 
 def copy_to_sent(rt: Runtime) -> None:
     sent = rt.config.folders.sent
-    for row in rt.store.outbox_uncopied():
-        if not rt.mailbox.find_by_message_id(sent, row["message_id"]):
+    """Append a copy of each sent mail to the Sent folder, once.
+
+    ``copy_started_at`` is committed with the ``sent`` state, before the APPEND; ``copied_at``
+    after it. A row with the first and not the second may have been copied before a crash, so
+    the folder is searched for its Message-ID before appending again.
+    """
+    rows = rt.store.outbox_uncopied()
+    for row in rows:
+        if not (row["copy_started_at"] and rt.mailbox.find_by_message_id(sent, row["message_id"])):
             rt.mailbox.append(sent, row["raw"], flags=("\\Seen",))
-        rt.store.update_outbox(row["id"], {"copied_at": iso(rt.clock())})
+    if rows:
+        rt.store.mark_copied([row["id"] for row in rows], rt.clock())
 
 
 def apply_actions(rt: Runtime) -> None:
@@ -133,9 +148,7 @@ def _move_group(rt: Runtime, folder: str, uidvalidity: int, target: str,
         raise
     except MailboxError as exc:
         error = str(exc)
-    now = rt.clock()
-    for action in actions:
-        rt.store.finish_action(action["id"], now, error)
+    rt.store.finish_actions([a["id"] for a in actions], rt.clock(), error)
     if error:
         log.error("could not move %d message(s) from %s to %s: %s", len(actions), folder,
                   target, error)

@@ -66,7 +66,8 @@ def process_inbox(rt: Runtime, dry_run: bool = False) -> list[Outcome]:
     if backlog and rt.config.policy.backlog == "ignore":
         if not dry_run:
             rt.store.set_checkpoint(inbox, state.uidvalidity, state.uidnext - 1)
-            log.info("first start: %d message(s) already in %s left alone", state.uidnext - 1, inbox)
+            log.info("first start: %d message(s) already in %s left alone",
+                     len(rt.mailbox.uids_after(inbox, 0)), inbox)
         return []
     last_uid = checkpoint.last_uid if checkpoint else 0
     if checkpoint and checkpoint.uidvalidity != state.uidvalidity:

@@ -72,8 +72,13 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db["events"].create_index(["ticket_id"])
 
 
+def _m002_copy_started(db: sqlite_utils.Database) -> None:
+    db["outbox"].add_column("copy_started_at", str)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
+    ("002_copy_started", _m002_copy_started),
 ]
 
 
@@ -235,6 +240,11 @@ class Store:
         with self.transaction():
             self.db["outbox"].update(outbox_id, values)
 
+    def mark_copied(self, outbox_ids: Sequence[int], at: datetime) -> None:
+        with self.transaction():
+            for outbox_id in outbox_ids:
+                self.db["outbox"].update(outbox_id, {"copied_at": iso(at)})
+
     def auto_replies_since(self, recipient: str, since: datetime) -> int:
         return int(self.db.execute(
             "select count(*) from outbox where recipient = ? and created_at >= ?",
@@ -254,7 +264,9 @@ class Store:
             "(select id from messages where ticket_id = ? and direction = 'in')",
             [target, ticket_id])
 
-    def finish_action(self, action_id: int, at: datetime, error: str | None = None) -> None:
+    def finish_actions(self, action_ids: Sequence[int], at: datetime,
+                       error: str | None = None) -> None:
+        values = {"state": "failed" if error else "done", "done_at": iso(at), "error": error}
         with self.transaction():
-            self.db["actions"].update(action_id, {"state": "failed" if error else "done",
-                                                  "done_at": iso(at), "error": error})
+            for action_id in action_ids:
+                self.db["actions"].update(action_id, values)

@@ -6,14 +6,17 @@ import contextlib
 import io
 import socket
 from collections.abc import Iterator
+from datetime import datetime, timezone
+from email.message import EmailMessage
 
 import pytest
 
 from inboxd.cli import main
 from inboxd.commands import demo as demo_command
-from inboxd.commands.demo import sample_faq_path
 from inboxd.core.decide import Acknowledge, AutoAnswer, FollowUp, Record
-from inboxd.demo.samples import FIRST_ROUND
+from inboxd.demo import sample_faq_path
+from inboxd.core.message import parse_message
+from inboxd.demo.samples import FIRST_ROUND, first_round, follow_up
 from inboxd.demo.scenario import DemoResult
 from inboxd.faq import load_faq
 from inboxd.pipeline import Outcome
@@ -36,13 +39,38 @@ def by_sender(outcomes: tuple[Outcome, ...]) -> dict[str, Outcome]:
     return {o.triage.parsed.sender or "": o for o in outcomes}
 
 
-def replies_to(result: DemoResult, address: str) -> list:
+def replies_to(result: DemoResult, address: str) -> list[EmailMessage]:
     return [c.message() for c in result.replies if address in c.recipients]
 
 
 def test_the_samples_cover_every_case() -> None:
     addresses = [spec.address for spec in FIRST_ROUND]
     assert addresses == [*QUESTIONS, COMPLAINT, OUT_OF_OFFICE]
+
+
+@pytest.mark.parametrize("index, automated", [(0, False), (1, False), (2, False), (3, False),
+                                              (4, False), (5, True)])
+def test_each_sample_is_a_well_formed_message(index: int, automated: bool) -> None:
+    now = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
+    sample = first_round(now)[index]
+    parsed = parse_message(sample.raw)
+    spec = FIRST_ROUND[index]
+    assert (parsed.sender, parsed.sender_name, parsed.subject) == \
+        (spec.address, spec.name, spec.subject)
+    assert parsed.defects == () and parsed.message_id and parsed.date is not None
+    assert (parsed.automated is not None) == automated
+    assert parsed.date < sample.received_at <= now
+
+
+def test_the_follow_up_threads_under_the_answer() -> None:
+    answer = EmailMessage()
+    answer["Subject"] = "Re: Where is my parcel? [#1]"
+    answer["Message-ID"] = "<answer-1@demo.example>"
+    answer["References"] = "<question-1@example.com>"
+    parsed = parse_message(follow_up(answer, datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)).raw)
+    assert parsed.subject == "Re: Where is my parcel? [#1]"
+    assert parsed.in_reply_to == "<answer-1@demo.example>"
+    assert parsed.references == ("<question-1@example.com>", "<answer-1@demo.example>")
 
 
 def test_four_questions_are_answered_in_their_own_language(

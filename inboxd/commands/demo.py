@@ -7,7 +7,7 @@ lives in a temporary folder that is removed at the end.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import logging
 import shutil
 import signal
@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import inboxd
 from inboxd.cli import EXIT_CONFIG
 from inboxd.commands.report import OUTCOME_HEADERS, clip, format_table, outcome_row
 from inboxd.commands.tickets import HEADERS as TICKET_HEADERS, ticket_row
 from inboxd.core.render import TICKET_HEADER
+from inboxd.demo import sample_faq_path
 from inboxd.faq import load_faq
 from inboxd.store import Ticket
 
@@ -48,8 +48,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    missing = [name for name in DEMO_PACKAGES if importlib.util.find_spec(name) is None]
-    if missing:
+    if not demo_extra_installed():
         print(MISSING_EXTRA, file=sys.stderr)
         return EXIT_CONFIG
     if not args.verbose:
@@ -57,6 +56,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
             logging.getLogger(name).setLevel(logging.WARNING)
     play(keep=args.keep)
     return 0
+
+
+def demo_extra_installed() -> bool:
+    try:
+        for name in DEMO_PACKAGES:
+            importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
 
 
 def play(keep: bool = False) -> DemoResult:
@@ -77,18 +85,14 @@ def play(keep: bool = False) -> DemoResult:
     return result
 
 
-def sample_faq_path() -> Path:
-    return Path(inboxd.__file__).parent / "data" / "demo_faq.toml"
-
-
 def print_intro(servers: DemoServers, workdir: Path) -> None:
-    print("inboxd demo: an IMAP server (pymap, in memory) on 127.0.0.1:"
-          f"{servers.imap.port} and an SMTP server (aiosmtpd) on 127.0.0.1:{servers.smtp.port}")
-    print(f"run inside this process; configuration, model and store in {workdir} "
-          "(removed at the end)")
     faq = load_faq(sample_faq_path())
-    print(f"the FAQ is inboxd's sample {sample_faq_path()}: "
-          f"{', '.join(e.id for e in faq.entries)} in {', '.join(sorted(faq.languages))}")
+    print("inboxd demo: everything runs inside this process, on 127.0.0.1")
+    print(f"  IMAP   pymap, in memory, port {servers.imap.port}")
+    print(f"  SMTP   aiosmtpd, port {servers.smtp.port}; it keeps what inboxd sends to customers")
+    print(f"  FAQ    {sample_faq_path()}: {', '.join(e.id for e in faq.entries)} "
+          f"({', '.join(sorted(faq.languages))})")
+    print(f"  files  configuration, model and store in {workdir} (removed at the end)")
 
 
 def print_result(result: DemoResult) -> None:

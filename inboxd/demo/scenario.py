@@ -15,11 +15,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from inboxd.commands.demo import sample_faq_path
 from inboxd.commands.mailbox import run_once
 from inboxd.config import Config, load_config
 from inboxd.core.classify import FaqClassifier
-from inboxd.demo import samples
+from inboxd.demo import sample_faq_path, samples
 from inboxd.demo.samples import Sample
 from inboxd.demo.servers import HOST, Captured, DemoServers
 from inboxd.faq import load_faq

@@ -36,13 +36,6 @@ CLIENT_TIMEOUT_S = 10.0
 SELECTABLE_NOT = {b"\\noselect", b"\\nonexistent"}
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class Captured:
     """One message the SMTP server accepted: what a customer received."""
@@ -74,15 +67,28 @@ class Recorder:
             return list(self._messages)
 
 
+class _BoundController(Controller):
+    """aiosmtpd's Controller serving on a socket bound beforehand, so the port cannot be lost."""
+
+    def __init__(self, handler: Recorder, sock: socket.socket, **kwargs: Any) -> None:
+        super().__init__(handler, hostname=HOST, port=sock.getsockname()[1], **kwargs)
+        self._sock = sock
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(self._factory_invoker, sock=self._sock)
+
+
 class SmtpSink:
     """An aiosmtpd server on a free loopback port that records what it is sent."""
 
     def __init__(self) -> None:
         self.recorder = Recorder()
-        self.port = free_port()
-        self._controller = Controller(self.recorder, hostname=HOST, port=self.port,
-                                      server_hostname=SMTP_HOSTNAME,
-                                      ready_timeout=START_TIMEOUT_S)
+        self._sock = socket.socket()
+        self._sock.bind((HOST, 0))
+        self.port = int(self._sock.getsockname()[1])
+        self._controller = _BoundController(self.recorder, self._sock,
+                                            server_hostname=SMTP_HOSTNAME,
+                                            ready_timeout=START_TIMEOUT_S)
 
     def start(self) -> None:
         self._controller.start()
@@ -90,6 +96,7 @@ class SmtpSink:
     def stop(self) -> None:
         if self._controller.server is not None:
             self._controller.stop()
+        self._sock.close()  # already closed by the server unless it never started
 
     @property
     def messages(self) -> list[Captured]:

@@ -1,4 +1,8 @@
-"""The SMTP adapter: sends one message per connection with aiosmtplib, callable from sync code.
+"""The SMTP adapter: aiosmtplib behind a synchronous interface.
+
+Each ``send`` uses a connection of its own, unless it runs inside ``with sender.session():``,
+which keeps one connection for a batch of messages (a dropped connection ends the session with
+``SendUnavailable``; the next batch connects anew).
 
 aiosmtplib's exceptions become inboxd's here: a 5xx answer or a refused login -> ``SendFailed``
 (do not retry the same message), a 4xx answer, a timeout or network trouble -> ``SendUnavailable``
@@ -12,7 +16,9 @@ import email.message
 import logging
 import ssl
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import cached_property
 from typing import TypeVar
 
 import aiosmtplib
@@ -31,6 +37,8 @@ class Sender:
         self.settings = settings
         self._runner = asyncio.Runner()
         self._lock = threading.Lock()  # one event loop, one transaction at a time
+        self._in_session = False
+        self._open: aiosmtplib.SMTP | None = None  # the connection of the current session
 
     @property
     def address(self) -> str:
@@ -48,6 +56,19 @@ class Sender:
 
         self._run(transaction)
 
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Send everything inside the block over one connection (opened on first use)."""
+        self._in_session = True
+        try:
+            yield
+        finally:
+            self._in_session = False
+            smtp, self._open = self._open, None
+            if smtp is not None:
+                with self._lock:
+                    self._runner.run(self._quit(smtp))
+
     def check_login(self) -> None:
         """Connect, say EHLO, upgrade to TLS and log in as configured, then QUIT."""
         async def nothing(smtp: aiosmtplib.SMTP) -> None:
@@ -57,6 +78,9 @@ class Sender:
 
     def close(self) -> None:
         with self._lock:
+            if self._open is not None:
+                self._open.close()
+                self._open = None
             self._runner.close()
 
     def __enter__(self) -> Sender:
@@ -72,21 +96,44 @@ class Sender:
         except (aiosmtplib.SMTPException, OSError, ValueError) as exc:  # ValueError: no recipients
             raise self._translate(exc) from None
 
-    async def _session(self, transaction: Callable[[aiosmtplib.SMTP], Awaitable[T]]) -> T:
+    @cached_property
+    def _tls_context(self) -> ssl.SSLContext:
+        ca_file = self.settings.ca_file
+        return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
         s = self.settings
         smtp = aiosmtplib.SMTP(
             hostname=s.host, port=s.port, timeout=s.timeout_s,
             use_tls=s.security == "tls", start_tls=True if s.security == "starttls" else False,
-            tls_context=ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None))
+            tls_context=self._tls_context)
         await smtp.connect()
         try:
             await self._login(smtp)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    async def _session(self, transaction: Callable[[aiosmtplib.SMTP], Awaitable[T]]) -> T:
+        smtp = self._open or await self._connect()
+        try:
             result = await transaction(smtp)
-            try:
-                await smtp.quit()
-            except (aiosmtplib.SMTPException, OSError):
-                pass  # the message is already accepted; a lost QUIT must not cause a resend
-            return result
+        except BaseException:
+            self._open = None
+            smtp.close()
+            raise
+        if self._in_session:
+            self._open = smtp
+        else:
+            await self._quit(smtp)
+        return result
+
+    async def _quit(self, smtp: aiosmtplib.SMTP) -> None:
+        try:
+            await smtp.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            pass  # the message is already accepted; a lost QUIT must not cause a resend
         finally:
             smtp.close()
 
