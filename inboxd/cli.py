@@ -69,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_RUNTIME
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into a reader that stopped (`inboxd tickets | head`)
+        sys.stderr.close()
+        return 0
 
 
 def config_from(args: argparse.Namespace) -> Config:

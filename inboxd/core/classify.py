@@ -1,52 +1,301 @@
-"""FAQ classifier (interim): TF-IDF character n-grams and logistic regression."""
+"""FAQ classifier: example questions per FAQ -> linear model; text -> best FAQ and its confidence.
+
+Features are TF-IDF weights (sublinear tf) of word 1-2-grams and of character 2-5-grams taken
+inside word boundaries, so languages written without spaces (Chinese, Japanese) still match.
+A linear SVM scores every FAQ; one temperature, fitted on cross-validated scores of the training
+examples, turns the scores into probabilities (``Match.confidence``). With a single FAQ there is
+nothing to tell apart: the confidence is then the cosine similarity to its nearest example.
+
+Models are saved as ``.npz`` archives of plain arrays (no pickled objects) with a format version.
+"""
 
 from __future__ import annotations
 
-import pickle
-from collections.abc import Sequence
+import math
+import os
+import re
+import unicodedata
+import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.svm import LinearSVC
 
 from inboxd.errors import ModelError
+
+FORMAT = "inboxd-faq-classifier"
+FORMAT_VERSION = 1
+_VIEWS: dict[str, dict] = {
+    "word": {"analyzer": "word", "ngram_range": (1, 2), "token_pattern": r"(?u)\b\w+\b"},
+    "char": {"analyzer": "char_wb", "ngram_range": (2, 5)},
+}
+_SVM_C = 1.0
+_CV_FOLDS = 3
+_DEFAULT_TEMPERATURE = 0.15  # typical fitted value; used when some FAQ has a single example
+_TEMPERATURE_BOUNDS = (0.01, 10.0)
+_DIGITS = re.compile(r"\d")
+_RETRAIN = "run `inboxd train`"
 
 
 @dataclass(frozen=True)
 class Match:
+    """The best FAQ for a text and the calibrated probability that it is the right one."""
+
     faq_id: str
     confidence: float
 
 
+def normalise(text: str) -> str:
+    """NFKC, case-folded, every digit as 0, whitespace collapsed to single spaces."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(_DIGITS.sub("0", text).split())
+
+
+class _View:
+    """One TF-IDF view of a normalised text: a vocabulary and its idf weights."""
+
+    def __init__(self, name: str, terms: Sequence[str], idf: np.ndarray) -> None:
+        self.name = name
+        self.terms = list(terms)
+        self.vocabulary = {term: i for i, term in enumerate(self.terms)}
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self._analyse = TfidfVectorizer(lowercase=False, **_VIEWS[name]).build_analyzer()
+
+    @classmethod
+    def fit(cls, name: str, texts: Sequence[str]) -> _View:
+        vectorizer = TfidfVectorizer(lowercase=False, sublinear_tf=True, **_VIEWS[name])
+        try:
+            vectorizer.fit(texts)
+        except ValueError:  # no term at all, e.g. only punctuation for the word view
+            return cls(name, [], np.empty(0))
+        return cls(name, vectorizer.get_feature_names_out(), vectorizer.idf_)
+
+    def weights(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Column indices and unit-length TF-IDF weights of a normalised text."""
+        counts = Counter(self._analyse(text))
+        pairs = [(self.vocabulary[t], n) for t, n in counts.items() if t in self.vocabulary]
+        if not pairs:
+            return np.empty(0, dtype=np.intp), np.empty(0)
+        columns, tf = np.array(pairs).T
+        values = (1.0 + np.log(tf)) * self.idf[columns]
+        return columns, values / math.sqrt(values @ values)
+
+
+class _Features:
+    """Concatenated views; each view's block has length 1/sqrt(number of views)."""
+
+    def __init__(self, views: Sequence[_View]) -> None:
+        self.views = list(views)
+        sizes = [len(v.terms) for v in self.views]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+        self.scale = 1.0 / math.sqrt(len(self.views))
+
+    @classmethod
+    def fit(cls, texts: Sequence[str]) -> _Features:
+        return cls([_View.fit(name, texts) for name in _VIEWS])
+
+    @property
+    def size(self) -> int:
+        return int(self.offsets[-1])
+
+    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Column indices and weights of a raw text."""
+        parts = [v.weights(normalise(text)) for v in self.views]
+        columns = np.concatenate([c + off for (c, _), off in zip(parts, self.offsets)])
+        return columns.astype(np.intp), np.concatenate([w for _, w in parts]) * self.scale
+
+    def matrix(self, texts: Sequence[str]) -> sp.csr_matrix:
+        rows = [self.vector(t) for t in texts]
+        indptr = np.concatenate([[0], np.cumsum([len(c) for c, _ in rows])])
+        columns = np.concatenate([c for c, _ in rows] + [np.empty(0, dtype=np.intp)])
+        values = np.concatenate([w for _, w in rows] + [np.empty(0)])
+        return sp.csr_matrix((values, columns, indptr), shape=(len(rows), self.size))
+
+
 class FaqClassifier:
-    def __init__(self, model: object, labels: tuple[str, ...]) -> None:
-        self.model = model
-        self.labels = labels
+    """Tells which FAQ a text asks about; build with ``train`` or ``load``."""
+
+    def __init__(self, labels: Sequence[str], features: _Features, weights: np.ndarray,
+                 bias: np.ndarray, temperature: float,
+                 examples: sp.csr_matrix | None = None) -> None:
+        self.labels: tuple[str, ...] = tuple(labels)
+        self._features = features
+        self._weights = np.ascontiguousarray(weights, dtype=np.float32)  # features x labels
+        self._bias = np.asarray(bias, dtype=np.float64)
+        self._temperature = float(temperature)
+        self._examples = examples  # only with a single FAQ
 
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[str], *, seed: int = 0) -> FaqClassifier:
-        model = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4),
-                                              sublinear_tf=True, lowercase=True),
-                              LogisticRegression(C=20, max_iter=2000, random_state=seed))
-        model.fit(list(texts), list(labels))
-        return cls(model, tuple(model.classes_))
+        """Fit on example texts, each labelled with its FAQ id."""
+        _check_examples(texts, labels)
+        features = _Features.fit([normalise(t) for t in texts])
+        x = features.matrix(texts)
+        y = np.asarray(labels, dtype=str)
+        names = tuple(np.unique(y))
+        if len(names) == 1:
+            return cls(names, features, np.zeros((features.size, 1)), np.zeros(1), 1.0, x)
+        svm = LinearSVC(C=_SVM_C, random_state=seed).fit(x, y)
+        weights, bias = _scores_as_columns(svm.coef_.T, svm.intercept_)
+        return cls(names, features, weights, bias, _fit_temperature(x, y, seed))
 
     def predict(self, text: str) -> Match:
-        return self.predict_many([text])[0]
+        """The best FAQ for ``text``."""
+        columns, values = self._features.vector(text)
+        if self._examples is not None:
+            similarity = self._examples[:, columns] @ values if len(columns) else np.zeros(1)
+            return Match(self.labels[0], float(np.clip(similarity.max(), 0.0, 1.0)))
+        scores = values @ self._weights[columns] + self._bias
+        probabilities = softmax(scores / self._temperature)
+        best = int(np.argmax(probabilities))
+        return Match(self.labels[best], float(probabilities[best]))
 
     def predict_many(self, texts: Sequence[str]) -> list[Match]:
-        probs = self.model.predict_proba(list(texts))  # type: ignore[attr-defined]
-        return [Match(self.labels[int(p.argmax())], float(p.max())) for p in probs]
+        return [self.predict(t) for t in texts]
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(self))
+        """Write the model to ``path`` atomically (a temporary file, then a rename)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as out:
+            np.savez_compressed(out, **self._state())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> FaqClassifier:
+        """Read a model written by ``save``; ModelError if missing, unreadable or outdated."""
+        state = _read_state(Path(path))
         try:
-            return pickle.loads(path.read_bytes())
-        except FileNotFoundError:
-            raise ModelError(f"no model at {path}: run `inboxd train`") from None
+            return cls._from_state(state)
+        except (KeyError, ValueError, IndexError, UnicodeDecodeError) as exc:
+            raise ModelError(f"{path}: damaged model file ({exc}); {_RETRAIN}") from exc
+
+    def _state(self) -> dict[str, np.ndarray]:
+        state = {"format": np.array(FORMAT), "version": np.array(FORMAT_VERSION),
+                 "labels": _pack(self.labels), "weights": self._weights, "bias": self._bias,
+                 "temperature": np.array(self._temperature)}
+        for view in self._features.views:
+            state[f"{view.name}_terms"] = _pack(view.terms)
+            state[f"{view.name}_idf"] = view.idf
+        if self._examples is not None:
+            ex = self._examples
+            state.update(examples_data=ex.data, examples_indices=ex.indices,
+                         examples_indptr=ex.indptr, examples_shape=np.array(ex.shape))
+        return state
+
+    @classmethod
+    def _from_state(cls, state: dict[str, np.ndarray]) -> FaqClassifier:
+        views = [_View(n, _unpack(state[f"{n}_terms"]), state[f"{n}_idf"]) for n in _VIEWS]
+        examples = None
+        if "examples_data" in state:
+            parts = (state["examples_data"], state["examples_indices"], state["examples_indptr"])
+            examples = sp.csr_matrix(parts, shape=tuple(state["examples_shape"]))
+        return cls(_unpack(state["labels"]), _Features(views), state["weights"],
+                   state["bias"], float(state["temperature"]), examples)
+
+
+def _check_examples(texts: Sequence[str], labels: Sequence[str]) -> None:
+    if len(texts) != len(labels):
+        raise ModelError(f"{len(texts)} example texts but {len(labels)} labels")
+    if not texts:
+        raise ModelError("no FAQ examples to train on")
+    empty = [i for i, t in enumerate(texts) if not normalise(t)]
+    if empty:
+        raise ModelError(f"FAQ example {empty[0]} (labelled {labels[empty[0]]!r}) is empty")
+
+
+def _scores_as_columns(weights: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A two-class SVM has one score column (for the second class); give each class one."""
+    if weights.shape[1] == 1:
+        return np.hstack([-weights, weights]), np.concatenate([-bias, bias])
+    return weights, bias
+
+
+def _fit_temperature(x: sp.csr_matrix, y: np.ndarray, seed: int) -> float:
+    """The temperature minimising the log-loss of cross-validated SVM scores."""
+    names, target, counts = np.unique(y, return_inverse=True, return_counts=True)
+    folds = min(_CV_FOLDS, int(counts.min()))
+    if folds < 2:
+        return _DEFAULT_TEMPERATURE
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    svm = LinearSVC(C=_SVM_C, random_state=seed)
+    raw = cross_val_predict(svm, x, y, cv=cv, method="decision_function")
+    scores = np.column_stack([-raw, raw]) if raw.ndim == 1 else raw
+    rows = np.arange(len(y))
+
+    def log_loss(log_t: float) -> float:
+        return float(-log_softmax(scores / math.exp(log_t), axis=1)[rows, target].mean())
+
+    low, high = (math.log(b) for b in _TEMPERATURE_BOUNDS)
+    return math.exp(minimize_scalar(log_loss, bounds=(low, high), method="bounded").x)
+
+
+def _pack(strings: Sequence[str]) -> np.ndarray:
+    """Strings as UTF-8 bytes joined by newlines (no term or label holds a newline)."""
+    return np.frombuffer("\n".join(strings).encode("utf-8"), dtype=np.uint8)
+
+
+def _unpack(packed: np.ndarray) -> list[str]:
+    text = packed.tobytes().decode("utf-8")
+    return text.split("\n") if text else []
+
+
+def _read_state(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            state = {name: archive[name] for name in archive.files}
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: no trained model; {_RETRAIN}") from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as exc:
+        raise ModelError(f"{path}: not a readable model file; {_RETRAIN}") from exc
+    if state.get("format", np.array("")).item() != FORMAT:
+        raise ModelError(f"{path}: not an inboxd FAQ model; {_RETRAIN}")
+    version = int(state.get("version", np.array(-1)))
+    if version != FORMAT_VERSION:
+        raise ModelError(f"{path}: model format {version}, expected {FORMAT_VERSION}; {_RETRAIN}")
+    return state
+
+
+def choose_threshold(confidences: Sequence[float], correct: Sequence[bool],
+                     target_precision: float) -> float | None:
+    """Smallest threshold whose answered set (confidence >= it) has precision >= target."""
+    conf, hits = np.asarray(confidences, dtype=float), np.asarray(correct, dtype=bool)
+    ends, answered, right = _cumulative_by_confidence(conf, hits)
+    reachable = right >= target_precision * answered - 1e-12
+    if not reachable.any():
+        return None
+    return float(np.sort(conf)[::-1][ends[reachable][-1]])
+
+
+def coverage_at_precision(confidences: Sequence[float], correct: Sequence[bool],
+                          in_scope: Sequence[bool], target_precision: float) -> float:
+    """Largest share of in-scope rows answered correctly, answering the most confident first,
+    while the precision of all answers (an answered out-of-scope row is wrong) stays >= target."""
+    scope = np.asarray(in_scope, dtype=bool)
+    hits = np.asarray(correct, dtype=bool) & scope
+    if not scope.any():
+        return 0.0
+    _, answered, right = _cumulative_by_confidence(np.asarray(confidences, dtype=float), hits)
+    reachable = right >= target_precision * answered - 1e-12
+    return float(right[reachable].max() / scope.sum()) if reachable.any() else 0.0
+
+
+def _cumulative_by_confidence(conf: np.ndarray,
+                              hits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each distinct confidence, most confident first: the index of the last row at it
+    (in descending order), and how many rows are answered and right at that threshold."""
+    order = np.argsort(-conf, kind="stable")
+    sorted_conf = conf[order]
+    ends = np.flatnonzero(np.append(sorted_conf[1:] != sorted_conf[:-1], True))
+    right = np.cumsum(hits[order])[ends] if len(conf) else np.empty(0)
+    return ends, ends + 1, right

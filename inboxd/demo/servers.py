@@ -138,6 +138,8 @@ class ImapServer:
 
     def stop(self) -> None:
         if not self._thread.is_alive():
+            if not self._loop.is_closed():
+                self._loop.close()
             return
         asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(START_TIMEOUT_S)
         self._loop.call_soon_threadsafe(self._loop.stop)
