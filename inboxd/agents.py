@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from inboxd.core.clocks import response_minutes
 from inboxd.core.message import ParsedMessage, parse_message, thread_keys
 from inboxd.core.render import TICKET_HEADER
+from inboxd.learning import learn_from_agent
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket, iso
 
@@ -78,7 +80,7 @@ def scan_sent(rt: Runtime) -> list[int]:
 def _agent_reply(rt: Runtime, raw: bytes, internaldate: datetime | None, uid: int,
                  uidvalidity: int) -> int | None:
     msg = parse_message(raw)
-    if _is_own(rt, raw, msg):
+    if _is_own(rt, raw, msg) or _to_team_only(rt, msg):
         return None
     ticket = _ticket_of(rt, msg)
     if ticket is None:
@@ -93,6 +95,7 @@ def _agent_reply(rt: Runtime, raw: bytes, internaldate: datetime | None, uid: in
             "decision": "AgentReply", "reason": "an agent replied from the shared mailbox",
             "raw": raw})
         _record_response(rt, ticket, at, now, f"agent {msg.sender or '?'} replied")
+        learn_from_agent(rt, ticket, msg, now)
     return ticket.id
 
 
@@ -101,6 +104,12 @@ def _is_own(rt: Runtime, raw: bytes, msg: ParsedMessage) -> bool:
     if TICKET_HEADER.lower().encode() + b":" in head:
         return True
     return bool(msg.message_id and rt.store.known_message_id(msg.message_id))
+
+
+def _to_team_only(rt: Runtime, msg: ParsedMessage) -> bool:
+    """A mail only to the notice addresses (e.g. a reply to a deadline warning) is no answer."""
+    team = rt.config.notify.addresses()
+    return bool(msg.recipients) and all(r.lower() in team for r in msg.recipients)
 
 
 def _ticket_of(rt: Runtime, msg: ParsedMessage) -> Ticket | None:
@@ -127,7 +136,10 @@ def _record_response(rt: Runtime, ticket: Ticket, at: datetime, now: datetime,
                      detail: str) -> None:
     values: dict[str, object] = {"state": "answered", "updated_at": iso(now)}
     if ticket.first_response_at is None:
-        values |= {"first_response_at": iso(at), "first_response_by": "agent"}
+        took = response_minutes(ticket.awaiting_since or ticket.created_at, at, rt.calendar)
+        values |= {"first_response_at": iso(at), "first_response_by": "agent",
+                   "first_response_wall_min": took.wall_min,
+                   "first_response_business_min": took.business_min}
     rt.store.update_ticket(ticket.id, values)
     rt.store.add_event(ticket.id, now, "agent-reply", detail)
     log.info("ticket #%d answered by a person (%s)", ticket.id, detail)

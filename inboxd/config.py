@@ -11,6 +11,7 @@ import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -60,6 +61,7 @@ class FolderSettings:
     queue: str = "Support/Queue"
     sent: str = "Sent"
     automated: str = "Support/Automated"
+    overdue: str = "Support/Overdue"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ class FaqSettings:
     threshold: float = 0.6
     route_threshold: float = 0.3
     default_language: str = "en"
+    threshold_set: bool = False  # threshold was given in the file (it then beats a trained one)
+    target_precision: float | None = None  # `inboxd train` picks a threshold reaching it
+    retrain_interval_h: float = 24.0  # the daemon retrains on learned examples; 0 = never
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,26 @@ class PolicySettings:
 
 
 @dataclass(frozen=True)
+class RelaySettings:
+    """Relay mode: routed tickets are forwarded to team addresses; agents answer from their own
+    mailboxes and inboxd relays their replies to the customer."""
+
+    team_addresses: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    default_addresses: tuple[str, ...] = ()  # for tickets without a team (or an unlisted one)
+    agent_addresses: frozenset[str] = frozenset()
+    agent_domains: frozenset[str] = frozenset()
+    authserv_id: str | None = None  # whose Authentication-Results header to trust
+
+    def addresses_for(self, team: str | None) -> tuple[str, ...]:
+        return self.team_addresses.get(team or "", self.default_addresses)
+
+    def is_agent(self, address: str) -> bool:
+        address = address.lower()
+        return address in self.agent_addresses or \
+            address.rpartition("@")[2] in self.agent_domains
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     imap: ImapSettings
@@ -98,6 +123,8 @@ class Config:
     deadlines: DeadlineSettings
     policy: PolicySettings
     templates_dir: Path | None = None
+    notify: NotifySettings = field(default_factory=lambda: NotifySettings())
+    relay: RelaySettings | None = None  # relay mode; None when [relay] is absent
 
     @property
     def support_address(self) -> str:
@@ -200,6 +227,8 @@ def parse_config(data: dict[str, Any], base_dir: Path, path: Path | None = None)
         deadlines=_deadlines(root.table("deadlines", required=False)),
         policy=_policy(root.table("policy", required=False)),
         templates_dir=_templates(root.table("templates", required=False), base_dir),
+        notify=_notify(root.table("notify", required=False)),
+        relay=_relay(root, smtp.sender),
     )
     root.reject_unknown()
     return config
@@ -285,7 +314,7 @@ def _path(base: Path, value: str) -> Path:
 def _folders(t: _Table) -> FolderSettings:
     defaults = FolderSettings()
     values = {}
-    for name in ("answered", "queue", "sent", "automated"):
+    for name in ("answered", "queue", "sent", "automated", "overdue"):
         value = t.get(name, str, getattr(defaults, name))
         if not value.strip():
             raise ConfigError(t.key(name), "must not be empty")
@@ -305,9 +334,23 @@ def _faq(t: _Table, base: Path) -> FaqSettings:
     settings = FaqSettings(path=_path(base, t.get("path", str)),
                            model=_path(base, t.get("model", str, "models/faq-model.pickle")),
                            threshold=threshold, route_threshold=route_threshold,
-                           default_language=t.get("default_language", str, "en"))
+                           default_language=t.get("default_language", str, "en"),
+                           **_faq_learning(t))
     t.reject_unknown()
     return settings
+
+
+def _faq_learning(t: _Table) -> dict[str, Any]:
+    """[faq] keys of the trained threshold and of retraining on agents' answers."""
+    target = t.get("target_precision", float, None)
+    if target is not None and not 0.5 <= target <= 1.0:
+        raise ConfigError(t.key("target_precision"), f"must be between 0.5 and 1, got {target}")
+    interval_h = t.get("retrain_interval_h", float, 24.0)
+    if interval_h < 0:
+        raise ConfigError(t.key("retrain_interval_h"),
+                          f"must be 0 (never) or more, got {interval_h}")
+    return {"threshold_set": "threshold" in t.data, "target_precision": target,
+            "retrain_interval_h": interval_h}
 
 
 def _store(t: _Table, base: Path) -> Path:
@@ -400,3 +443,119 @@ def _templates(t: _Table, base: Path) -> Path | None:
     if not path.is_dir():
         raise ConfigError(t.key("path"), f"folder not found: {path}")
     return path
+
+
+# -- [notify]: deadline warnings and escalations ------------------------------------------------
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Who hears about tickets close to or past their deadlines; empty means nobody."""
+
+    default_address: tuple[str, ...] = ()
+    team_addresses: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    escalation_address: tuple[str, ...] = ()
+    warn_before: timedelta = timedelta(hours=2)
+    courtesy_on_breach: bool = False
+    sweep_interval_s: float = 60.0
+
+    def addresses(self) -> frozenset[str]:
+        """Every address notices go to, lower-cased."""
+        teams = [a for team in self.team_addresses.values() for a in team]
+        return frozenset(a.lower() for a in
+                         (*self.default_address, *teams, *self.escalation_address))
+
+
+def _notify(t: _Table) -> NotifySettings:
+    from inboxd.core.clocks import parse_duration
+
+    teams_t = t.table("team_addresses", required=False)
+    teams = {team: _notify_addresses(teams_t, team) for team in teams_t.data}
+    teams_t.used.update(teams_t.data)
+    text = t.get("warn_before", str, "2h")
+    try:
+        warn_before = parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError(t.key("warn_before"), str(exc)) from None
+    if warn_before <= timedelta():
+        raise ConfigError(t.key("warn_before"), f"must be longer than 0, got {text!r}")
+    settings = NotifySettings(
+        default_address=_notify_addresses(t, "default_address"), team_addresses=teams,
+        escalation_address=_notify_addresses(t, "escalation_address"),
+        warn_before=warn_before,
+        courtesy_on_breach=t.get("courtesy_on_breach", bool, False),
+        sweep_interval_s=_positive(t, "sweep_interval_s", 60.0))
+    t.reject_unknown()
+    return settings
+
+
+def _notify_addresses(t: _Table, name: str) -> tuple[str, ...]:
+    """One address or a list of them; each must look like user@domain."""
+    from email.utils import parseaddr
+
+    value = t.get(name, (str, list), [])
+    values = [value] if isinstance(value, str) else value
+    for i, address in enumerate(values):
+        key = t.key(name) + (f"[{i}]" if isinstance(value, list) else "")
+        if not isinstance(address, str) or "@" not in parseaddr(address)[1] or \
+                any(c in address for c in "\r\n,"):
+            raise ConfigError(key, f'must be an address like "team@example.com", got {address!r}')
+    return tuple(values)
+
+
+# --- [relay] ---------------------------------------------------------------------------------
+
+
+def _relay(root: _Table, sender: str) -> RelaySettings | None:
+    """None when the table is absent (relay mode off)."""
+    present = "relay" in root.data
+    t = root.table("relay", required=False)
+    if not present:
+        return None
+    from email.utils import parseaddr
+
+    own = parseaddr(sender)[1].lower()
+    teams = t.get("team_addresses", dict, {})
+    settings = RelaySettings(
+        team_addresses={team: _addresses(t, f"team_addresses.{team}", value, own)
+                        for team, value in teams.items()},
+        default_addresses=_addresses(t, "default_addresses", t.get("default_addresses", list),
+                                     own),
+        agent_addresses=frozenset(_addresses(t, "agent_addresses",
+                                             t.get("agent_addresses", list, []), own)),
+        agent_domains=frozenset(_domains(t, "agent_domains")),
+        authserv_id=t.get("authserv_id", str, None))
+    if (settings.agent_addresses or settings.agent_domains) and not settings.authserv_id:
+        raise ConfigError(t.key("authserv_id"),
+                          "is required when relay.agent_addresses or relay.agent_domains is "
+                          "set: agents' replies are relayed only when the Authentication-"
+                          "Results header of this server vouches for them")
+    t.reject_unknown()
+    return settings
+
+
+def _addresses(t: _Table, name: str, value: Any, own: str) -> tuple[str, ...]:
+    from email.utils import parseaddr
+
+    if not isinstance(value, list):
+        raise ConfigError(t.key(name), f"must be a list of addresses, got {_kind(value)}")
+    if not value and name != "agent_addresses":
+        raise ConfigError(t.key(name), "must list at least one address to forward tickets to")
+    found = []
+    for i, item in enumerate(value):
+        addr = parseaddr(item)[1].lower() if isinstance(item, str) else ""
+        if "@" not in addr or " " in addr:
+            raise ConfigError(f"{t.key(name)}[{i}]", f"must be an address like "
+                                                     f'"team@example.com", got {item!r}')
+        if addr == own:
+            raise ConfigError(f"{t.key(name)}[{i}]", "must not be the support address itself")
+        found.append(addr)
+    return tuple(found)
+
+
+def _domains(t: _Table, name: str) -> list[str]:
+    values = t.get(name, list, [])
+    for i, value in enumerate(values):
+        if not isinstance(value, str) or not value.strip() or "@" in value or " " in value:
+            raise ConfigError(f"{t.key(name)}[{i}]",
+                              f'must be a domain like "example.com", got {value!r}')
+    return [v.strip().lower() for v in values]

@@ -7,6 +7,10 @@ and retries with exponential backoff (1 s doubling to 5 min); nothing is lost me
 the store holds every step still to do. One worker thread runs all jobs in turn, so the IMAP
 connection and the SQLite store are never used by two threads at once.
 
+The deadline sweep (``inboxd.sweep``) is an interval job every ``notify.sweep_interval_s`` on the
+same worker, so it runs between two watch cycles. So does the retrain job
+(``inboxd.learning.retrain``, every ``faq.retrain_interval_h`` hours), which swaps the model in.
+
 SIGTERM or SIGINT stops it cleanly within about a second: the current message is finished, the
 IDLE is ended and the connection logged out.
 """
@@ -24,9 +28,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from inboxd.agents import AgentWatch
 from inboxd.errors import InboxdError, MailboxUnavailable, SendUnavailable
+from inboxd.learning import retrain
 from inboxd.outbox import flush
 from inboxd.pipeline import process_inbox
 from inboxd.runtime import Runtime
+from inboxd.sweep import sweep
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,8 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
         self._schedule_watch(datetime.now(timezone.utc))
+        self._schedule_sweep()
+        self._schedule_retrain()
         log.info("inboxd watching %s on %s", self.rt.config.imap.inbox, self.rt.config.imap.host)
         self.scheduler.start()
         self.rt.close()
@@ -64,6 +72,32 @@ class Daemon:
         if not self.stop.is_set():
             self.scheduler.add_job(self.watch_cycle, trigger="date", run_date=at, id="watch",
                                    replace_existing=True)
+
+    def _schedule_sweep(self) -> None:
+        self.scheduler.add_job(self.sweep_cycle, trigger="interval", id="sweep",
+                               seconds=self.rt.config.notify.sweep_interval_s)
+
+    def _schedule_retrain(self) -> None:
+        hours = self.rt.config.faq.retrain_interval_h
+        if hours > 0:
+            self.scheduler.add_job(self.retrain_cycle, trigger="interval", id="retrain",
+                                   hours=hours)
+
+    def retrain_cycle(self) -> None:
+        """Retrain on examples learned from agents, when there are new ones; swaps the model."""
+        try:
+            retrain(self.rt)
+        except (InboxdError, OSError, ValueError) as exc:
+            log.warning("retraining failed: %s; the current model stays", exc)
+
+    def sweep_cycle(self) -> None:
+        """Journal due deadline notices; send them now if connected, else the watch will."""
+        try:
+            sweep(self.rt)
+            if self.connected:
+                flush(self.rt)
+        except InboxdError as exc:
+            log.warning("deadline sweep: %s; the next run retries", exc)
 
     def watch_cycle(self) -> None:
         """Handle what is new, then wait for the inbox to change; always schedules the next."""

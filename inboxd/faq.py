@@ -8,6 +8,12 @@ examples = ["How long does delivery take?", "¿Cuánto tarda el envío?"]
 answer.en = "Orders ship within 2 business days ..."
 answer.es = "Los pedidos se envían en 2 días hábiles ..."
 # template = "shipping-time.txt.j2"    # alternative to answer.*: a Jinja2 file next to the FAQ
+
+[[rule]]                               # optional overrides; see inboxd.core.rules
+phrases = ["refund*", "lawyer"]
+senders = ["*@bigcustomer.com"]
+route = "human"                        # or an FAQ id
+team = "billing"
 ```
 """
 
@@ -15,16 +21,19 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inboxd.core.rules import HUMAN, Rule
+from inboxd.core.classify import NONE
 from inboxd.errors import FaqError
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
 TEAM_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
 ENTRY_KEYS = {"id", "team", "examples", "answer", "template"}
+RULE_KEYS = {"phrases", "senders", "route", "team"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,8 @@ class FaqEntry:
 @dataclass(frozen=True)
 class Faq:
     entries: tuple[FaqEntry, ...]
+    rules: tuple[Rule, ...] = ()
+    background: tuple[str, ...] = field(default_factory=lambda: packaged_background())
 
     def get(self, faq_id: str) -> FaqEntry | None:
         return next((e for e in self.entries if e.id == faq_id), None)
@@ -52,9 +63,18 @@ class Faq:
         return frozenset(lang for e in self.entries for lang in e.languages)
 
     def training_rows(self) -> tuple[list[str], list[str]]:
-        texts = [ex for e in self.entries for ex in e.examples]
-        labels = [e.id for e in self.entries for _ in e.examples]
+        """Example texts and their FAQ ids; background messages are labelled ``NONE``."""
+        texts = [ex for e in self.entries for ex in e.examples] + list(self.background)
+        labels = [e.id for e in self.entries for _ in e.examples] + [NONE] * len(self.background)
         return texts, labels
+
+
+def packaged_background() -> tuple[str, ...]:
+    """Messages no FAQ answers (complaints, invoices, partnerships… in several languages),
+    shipped with inboxd so that the classifier learns what "none of these" looks like."""
+    text = (Path(__file__).parent / "data" / "background.txt").read_text(encoding="utf-8")
+    return tuple(line.strip() for line in text.splitlines()
+                 if line.strip() and not line.startswith("#"))
 
 
 def load_faq(path: Path) -> Faq:
@@ -70,9 +90,10 @@ def load_faq(path: Path) -> Faq:
 
 
 def parse_faq(data: dict[str, Any], base_dir: Path) -> Faq:
-    unknown = set(data) - {"faq"}
+    unknown = set(data) - {"faq", "rule"}
     if unknown:
-        raise FaqError(sorted(unknown)[0], "unknown key in the FAQ file (expected [[faq]] entries)")
+        raise FaqError(sorted(unknown)[0],
+                       "unknown key in the FAQ file (expected [[faq]] and [[rule]] entries)")
     raw_entries = data.get("faq")
     if not isinstance(raw_entries, list) or not raw_entries:
         raise FaqError("faq", "the FAQ file needs at least one [[faq]] entry")
@@ -82,7 +103,7 @@ def parse_faq(data: dict[str, Any], base_dir: Path) -> Faq:
         if entry.id in seen:
             raise FaqError(f"faq[{i}].id", f"duplicate id {entry.id!r}")
         seen.add(entry.id)
-    return Faq(entries)
+    return Faq(entries, _rules(data.get("rule", []), seen))
 
 
 def _entry(raw: Any, key: str, base_dir: Path) -> FaqEntry:
@@ -140,3 +161,50 @@ def _template(raw: dict[str, Any], key: str, base_dir: Path) -> Path | None:
     if not path.is_file():
         raise FaqError(f"{key}.template", f"template file not found: {path}")
     return path
+
+
+def _rules(raw_rules: Any, faq_ids: set[str]) -> tuple[Rule, ...]:
+    if not isinstance(raw_rules, list):
+        raise FaqError("rule", "must be [[rule]] tables")
+    return tuple(_rule(raw, i, faq_ids) for i, raw in enumerate(raw_rules))
+
+
+def _rule(raw: Any, index: int, faq_ids: set[str]) -> Rule:
+    key = f"rule[{index}]"
+    if not isinstance(raw, dict):
+        raise FaqError(key, "must be a table")
+    for name in raw:
+        if name not in RULE_KEYS:
+            raise FaqError(f"{key}.{name}", "unknown key (expected phrases, senders, route, team)")
+    phrases, senders = _strings(raw, key, "phrases"), _strings(raw, key, "senders")
+    if not phrases and not senders:
+        raise FaqError(f"{key}.phrases", "give phrases, senders or both")
+    return Rule(index=index, route=_route(raw, key, faq_ids), phrases=phrases, senders=senders,
+                team=_rule_team(raw, key))
+
+
+def _strings(raw: dict[str, Any], key: str, name: str) -> tuple[str, ...]:
+    values = raw.get(name, [])
+    if not isinstance(values, list):
+        raise FaqError(f"{key}.{name}", "must be a list of strings")
+    for i, value in enumerate(values):
+        if not isinstance(value, str) or not value.strip(" *"):
+            raise FaqError(f"{key}.{name}[{i}]", "must be a non-empty string")
+        if name == "senders" and any(c.isspace() for c in value.strip()):
+            raise FaqError(f"{key}.{name}[{i}]",
+                           'must be an address or a glob like "*@example.com"')
+    return tuple(v.strip() for v in values)
+
+
+def _route(raw: dict[str, Any], key: str, faq_ids: set[str]) -> str:
+    route = raw.get("route")
+    if not isinstance(route, str) or (route != HUMAN and route not in faq_ids):
+        raise FaqError(f"{key}.route", f'must be "{HUMAN}" or the id of an [[faq]] entry, '
+                                       f"got {route!r}")
+    return route
+
+
+def _rule_team(raw: dict[str, Any], key: str) -> str | None:
+    if "team" in raw and raw.get("route") != HUMAN:
+        raise FaqError(f"{key}.team", f'only applies with route = "{HUMAN}"')
+    return _team(raw, key)

@@ -20,10 +20,16 @@ from typing import Any
 
 from inboxd.errors import MailboxError, MailboxUnavailable, SendFailed, SendUnavailable
 from inboxd.faults import crash_point
+from inboxd.core.clocks import response_minutes
+from inboxd.marks import MARK_KINDS, apply_marks
 from inboxd.runtime import Runtime
-from inboxd.store import iso
+from inboxd.store import INTERNAL_KINDS, iso
 
 log = logging.getLogger(__name__)
+
+# Deadline notices: their ticket already waits for a person (or was answered since), so a
+# notice that failed leaves it as it is.
+KEEP_STATE_KINDS = (*INTERNAL_KINDS, "courtesy")
 
 
 def flush(rt: Runtime) -> None:
@@ -43,7 +49,8 @@ def resolve_interrupted(rt: Runtime) -> None:
         with rt.store.transaction():
             rt.store.db["outbox"].update(row["id"], {"state": "uncertain",
                                                     "error": "interrupted while sending"})
-            _hand_to_person(rt, row["ticket_id"], now)
+            if row["kind"] not in KEEP_STATE_KINDS:
+                _hand_to_person(rt, row["ticket_id"], now)
             rt.store.add_event(row["ticket_id"], now, "send-uncertain",
                                f"the {row['kind']} to {row['recipient']} was interrupted while "
                                "sending and may not have arrived; it is not sent again")
@@ -82,15 +89,19 @@ def _mark_sent(rt: Runtime, row: dict[str, Any], copied: bool) -> None:
                            f"to {row['recipient']} as {row['message_id']}")
         ticket = rt.store.ticket(row["ticket_id"])
         if row["kind"] == "answer" and ticket and ticket.first_response_at is None:
+            took = response_minutes(ticket.awaiting_since or ticket.created_at, now, rt.calendar)
             rt.store.update_ticket(ticket.id, {"first_response_at": iso(now),
-                                               "first_response_by": "auto"})
+                                               "first_response_by": "auto",
+                                               "first_response_wall_min": took.wall_min,
+                                               "first_response_business_min": took.business_min})
 
 
 def _mark_failed(rt: Runtime, row: dict[str, Any], error: str) -> None:
     now = rt.clock()
     with rt.store.transaction():
         rt.store.db["outbox"].update(row["id"], {"state": "failed", "error": error})
-        _hand_to_person(rt, row["ticket_id"], now)
+        if row["kind"] not in KEEP_STATE_KINDS:
+            _hand_to_person(rt, row["ticket_id"], now)
         rt.store.add_event(row["ticket_id"], now, "send-failed",
                            f"the {row['kind']} to {row['recipient']} was refused: {error}")
     log.error("ticket #%s: %s to %s refused: %s", row["ticket_id"], row["kind"],
@@ -100,10 +111,14 @@ def _mark_failed(rt: Runtime, row: dict[str, Any], error: str) -> None:
 def _hand_to_person(rt: Runtime, ticket_id: int, now: datetime) -> None:
     """The ticket waits for a person, and its message goes to the queue, not to Answered."""
     ticket = rt.store.ticket(ticket_id)
+    if ticket is None:
+        return  # a mail without a ticket (a status reply): nothing to hand over
     queue = rt.config.folders.queue
     target = f"{queue}/{ticket.team}" if ticket and ticket.team else queue
     rt.store.update_ticket(ticket_id, {"state": "open", "first_response_at": None,
-                                       "first_response_by": None, "updated_at": iso(now)})
+                                       "first_response_by": None, "updated_at": iso(now),
+                                       "first_response_wall_min": None,
+                                       "first_response_business_min": None})
     rt.store.retarget_actions(ticket_id, target)
 
 
@@ -125,10 +140,15 @@ def copy_to_sent(rt: Runtime) -> None:
 
 def apply_actions(rt: Runtime) -> None:
     groups: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
+    marks = []
     for action in rt.store.pending_actions():
+        if action["kind"] in MARK_KINDS:
+            marks.append(action)
+            continue
         groups[(action["folder"], action["uidvalidity"], action["target"])].append(action)
     for (folder, uidvalidity, target), actions in groups.items():
         _move_group(rt, folder, uidvalidity, target, actions)
+    apply_marks(rt, marks)  # after the moves: they act on the message where it now is
 
 
 def _move_group(rt: Runtime, folder: str, uidvalidity: int, target: str,

@@ -23,8 +23,13 @@ from inboxd.core.language import detect_language
 from inboxd.core.message import ParsedMessage, parse_message, strip_ticket_tag, thread_keys
 from inboxd.core.render import Reply, build_reply, format_when, sender_domain
 from inboxd.faults import crash_point
+from inboxd.core.relay import AgentCheck, RelayReply
+from inboxd.core.status import StatusReply
 from inboxd.mail.imap import Fetched
 from inboxd.outbox import flush
+from inboxd.relay import after_commit as relay_after_commit
+from inboxd.relay import agent_check, may_continue
+from inboxd.status import customer_tickets, queue_status_reply
 from inboxd.runtime import Runtime
 from inboxd.store import iso
 
@@ -100,7 +105,7 @@ def _handle(rt: Runtime, fetched: Fetched, uidvalidity: int, backlog: bool,
 def triage(rt: Runtime, fetched: Fetched, backlog: bool = False) -> Triage:
     """Parse, look up, classify and decide; writes nothing."""
     parsed = parse_message(fetched.raw, own_addresses={rt.config.support_address})
-    facts = _facts(rt, parsed, backlog)
+    facts = _facts(rt, parsed, backlog, agent_check(rt, fetched.raw, parsed))
     match = None
     if not (parsed.automated or facts.ticket or facts.duplicate_of):
         match = rt.classifier.predict(parsed.question)
@@ -110,23 +115,28 @@ def triage(rt: Runtime, fetched: Fetched, backlog: bool = False) -> Triage:
     return Triage(fetched, parsed, language, match, decision, _folder(rt, decision))
 
 
-def _facts(rt: Runtime, parsed: ParsedMessage, backlog: bool) -> Facts:
+def _facts(rt: Runtime, parsed: ParsedMessage, backlog: bool,
+           agent: AgentCheck | None = None) -> Facts:
     duplicate = rt.store.inbound_by_message_id(parsed.message_id) if parsed.message_id else None
     since = rt.clock() - timedelta(hours=24)
     recent = rt.store.auto_replies_since(parsed.reply_to, since) if parsed.reply_to else 0
-    return Facts(ticket=_thread_ticket(rt, parsed),
+    return Facts(ticket=_thread_ticket(rt, parsed, agent), agent=agent,
+                 customer_tickets=customer_tickets(rt, parsed),
                  duplicate_of=duplicate["ticket_id"] if duplicate else None,
                  auto_replies_today=recent, backlog=backlog,
                  answerable_faqs=frozenset(e.id for e in rt.faq.entries))
 
 
-def _thread_ticket(rt: Runtime, parsed: ParsedMessage) -> TicketRef | None:
+def _thread_ticket(rt: Runtime, parsed: ParsedMessage,
+                   agent: AgentCheck | None = None) -> TicketRef | None:
     ticket = rt.store.ticket_for_message_ids(thread_keys(parsed))
     if ticket is None and parsed.ticket_tag is not None:
         tagged = rt.store.ticket(parsed.ticket_tag)
-        participants = {parsed.sender, parsed.reply_to} - {None}
-        if tagged is not None and tagged.customer in participants:
+        if tagged is not None and may_continue(rt, tagged, parsed, agent):
             ticket = tagged
+    elif ticket is not None and agent is not None and not agent.trusted \
+            and not may_continue(rt, ticket, parsed, agent):
+        ticket = None  # an unauthenticated claim of an agent's address joins no one's thread
     if ticket is None:
         return None
     return TicketRef(ticket.id, ticket.customer, ticket.state, ticket.team)
@@ -140,7 +150,7 @@ def _folder(rt: Runtime, decision: Decision) -> str:
     folders = rt.config.folders
     if isinstance(decision, Record):
         return folders.automated
-    if isinstance(decision, AutoAnswer):
+    if isinstance(decision, AutoAnswer | StatusReply | RelayReply):
         return folders.answered
     team = decision.team
     return f"{folders.queue}/{team}" if team else folders.queue
@@ -164,6 +174,7 @@ def commit(rt: Runtime, t: Triage, uidvalidity: int) -> int | None:
         if ticket_id is not None:
             rt.store.add_event(ticket_id, now, "received", t.decision.reason)
             _queue_reply(rt, t, ticket_id, now)
+        _queue_other_mail(rt, t, ticket_id, arrival, now)
         rt.store.queue_action({"message_row": row, "folder": inbox, "uidvalidity": uidvalidity,
                                "uid": t.fetched.uid, "kind": "move", "target": t.folder,
                                "created_at": iso(now)})
@@ -172,10 +183,20 @@ def commit(rt: Runtime, t: Triage, uidvalidity: int) -> int | None:
     return ticket_id
 
 
+def _queue_other_mail(rt: Runtime, t: Triage, ticket_id: int | None, arrival: datetime,
+                      now: datetime) -> None:
+    """Status replies; relay mode's forwards to teams and agents' answers to customers."""
+    if isinstance(t.decision, StatusReply):
+        queue_status_reply(rt, t.parsed, t.decision, t.language, now)
+    relay_after_commit(rt, t.fetched.raw, t.parsed, t.decision, ticket_id, arrival, now)
+
+
 def _ticket(rt: Runtime, t: Triage, arrival: datetime, now: datetime) -> int | None:
     d = t.decision
-    if isinstance(d, Record):
+    if isinstance(d, Record | RelayReply):
         return d.ticket_id
+    if isinstance(d, StatusReply):
+        return None  # a status request opens no ticket
     if isinstance(d, FollowUp):
         _follow_up(rt, d, arrival, now)
         return d.ticket_id
@@ -203,7 +224,8 @@ def _follow_up(rt: Runtime, d: FollowUp, arrival: datetime, now: datetime) -> No
     assert ticket is not None
     values: dict[str, object] = {"state": "open", "updated_at": iso(now)}
     if ticket.state == "auto_answered":
-        values |= {"first_response_at": None, "first_response_by": None}
+        values |= {"first_response_at": None, "first_response_by": None,
+                   "first_response_wall_min": None, "first_response_business_min": None}
     elif ticket.state == "answered":
         values |= {"awaiting_since": iso(arrival), **_due(rt, arrival)}
     rt.store.update_ticket(d.ticket_id, values)

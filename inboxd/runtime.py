@@ -17,6 +17,7 @@ from inboxd.faq import Faq, load_faq
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
 from inboxd.store import Store
+from inboxd.training import ModelMeta, effective_threshold, read_meta
 
 Clock = Callable[[], datetime]
 
@@ -36,6 +37,7 @@ class Runtime:
     templates: Templates
     calendar: BusinessCalendar
     clock: Clock
+    model_meta: ModelMeta | None = None  # what `inboxd train` recorded next to the model
 
     @property
     def tz(self) -> ZoneInfo:
@@ -43,9 +45,11 @@ class Runtime:
 
     @property
     def policy(self) -> Policy:
-        return Policy(threshold=self.config.faq.threshold,
-                      route_threshold=self.config.faq.route_threshold,
-                      auto_replies_per_sender_per_day=self.config.policy.auto_replies_per_sender_per_day)
+        threshold = effective_threshold(self.config.faq, self.model_meta)
+        return Policy(threshold=threshold,
+                      route_threshold=min(self.config.faq.route_threshold, threshold),
+                      auto_replies_per_sender_per_day=self.config.policy.auto_replies_per_sender_per_day,
+                      rules=self.faq.rules)
 
     def close(self) -> None:
         self.mailbox.close()
@@ -71,4 +75,5 @@ def build_runtime(config: Config, clock: Clock = system_clock) -> Runtime:
     classifier = FaqClassifier.load(config.faq.model)
     return Runtime(config=config, store=Store(config.store_path), mailbox=Mailbox(config.imap),
                    sender=Sender(config.smtp), faq=faq, classifier=classifier,
-                   templates=load_templates(config), calendar=load_calendar(config), clock=clock)
+                   templates=load_templates(config), calendar=load_calendar(config), clock=clock,
+                   model_meta=read_meta(config.faq.model))

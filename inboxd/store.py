@@ -76,9 +76,42 @@ def _m002_copy_started(db: sqlite_utils.Database) -> None:
     db["outbox"].add_column("copy_started_at", str)
 
 
+def _m003_response_minutes(db: sqlite_utils.Database) -> None:
+    """Response times, the notices sent, and two columns SQLite computes itself: the earlier
+    deadline (``next_due_at``) and the same for the sweep (``sweep_due_at``), empty once every
+    notice of the current clock (``notices_done_for``: its start) has been sent."""
+    db["tickets"].add_column("first_response_wall_min", float)
+    db["tickets"].add_column("first_response_business_min", float)
+    db["tickets"].add_column("notices_done_for", str)
+    db.execute("alter table tickets add column next_due_at text generated always as "
+               "(min(coalesce(due_24h, due_business_day), coalesce(due_business_day, due_24h))) "
+               "virtual")
+    db.execute("alter table tickets add column sweep_due_at text generated always as "
+               "(case when notices_done_for is coalesce(awaiting_since, created_at) then null "
+               "else next_due_at end) virtual")
+    db["tickets"].create_index(["state", "next_due_at"])
+    db["tickets"].create_index(["state", "sweep_due_at"])
+    db["notices"].create({
+        "id": int, "ticket_id": int, "kind": str, "deadline": str, "due_at": str,
+        "clock_start": str, "at": str, "outbox_id": int, "detail": str,
+    }, pk="id", foreign_keys=[("ticket_id", "tickets", "id")],
+        not_null={"ticket_id", "kind", "deadline", "clock_start", "at"})
+    db["notices"].create_index(["ticket_id", "kind", "deadline", "clock_start"], unique=True)
+
+
+def _m006_learning(db: sqlite_utils.Database) -> None:
+    """Customers' questions that agents answered with an FAQ: extra training examples."""
+    db["learned_examples"].create({
+        "id": int, "faq_id": str, "text": str, "ticket_id": int, "source": str, "created_at": str,
+    }, pk="id", not_null={"faq_id", "text", "source", "created_at"})
+    db["learned_examples"].create_index(["faq_id", "text"], unique=True)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_copy_started", _m002_copy_started),
+    ("003_response_minutes", _m003_response_minutes),
+    ("006_learning", _m006_learning),
 ]
 
 
@@ -105,6 +138,8 @@ class Ticket:
     awaiting_since: datetime | None
     due_24h: datetime | None
     due_business_day: datetime | None
+    first_response_wall_min: float | None = None
+    first_response_business_min: float | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Ticket:
@@ -116,7 +151,9 @@ class Ticket:
                    first_response_by=row["first_response_by"],
                    awaiting_since=from_iso(row["awaiting_since"]),
                    due_24h=from_iso(row["due_24h"]),
-                   due_business_day=from_iso(row["due_business_day"]))
+                   due_business_day=from_iso(row["due_business_day"]),
+                   first_response_wall_min=row.get("first_response_wall_min"),
+                   first_response_business_min=row.get("first_response_business_min"))
 
 
 class Store:
@@ -185,12 +222,16 @@ class Store:
         return [Ticket.from_row(r) for r in rows]
 
     def ticket_for_message_ids(self, message_ids: Sequence[str]) -> Ticket | None:
-        """The ticket of the first id (in the given order) that inboxd has seen, in or out."""
+        """The ticket of the first id (in the given order) that inboxd has seen, in or out.
+
+        Notices to the team are not part of the customer's thread and are not looked at."""
+        internal = f"and kind not in ({_marks(INTERNAL_KINDS)}) "
         for message_id in message_ids:
             for table in ("messages", "outbox"):
                 rows = self.db.execute(
                     f"select ticket_id from {table} where message_id = ? and ticket_id is not null "
-                    "limit 1", [message_id]).fetchall()
+                    f"{internal if table == 'outbox' else ''}limit 1",
+                    [message_id, *(INTERNAL_KINDS if table == "outbox" else ())]).fetchall()
                 if rows:
                     return self.ticket(rows[0][0])
         return None
@@ -246,9 +287,11 @@ class Store:
                 self.db["outbox"].update(outbox_id, {"copied_at": iso(at)})
 
     def auto_replies_since(self, recipient: str, since: datetime) -> int:
+        """Customer-facing mails queued to ``recipient`` since then (team notices excluded)."""
         return int(self.db.execute(
-            "select count(*) from outbox where recipient = ? and created_at >= ?",
-            [recipient, iso(since)]).fetchone()[0])
+            "select count(*) from outbox where recipient = ? and created_at >= ? "
+            f"and kind not in ({_marks(INTERNAL_KINDS + PERSONAL_KINDS)})",
+            [recipient, iso(since), *INTERNAL_KINDS, *PERSONAL_KINDS]).fetchone()[0])
 
     # -- mailbox actions -----------------------------------------------------------------------
     def queue_action(self, values: dict[str, Any]) -> int:
@@ -260,7 +303,8 @@ class Store:
     def retarget_actions(self, ticket_id: int, target: str) -> None:
         """Pending moves of the ticket's incoming messages go to ``target`` instead."""
         self.db.execute(
-            "update actions set target = ? where state = 'pending' and message_row in "
+            "update actions set target = ? where state = 'pending' and kind = 'move' and "
+            "message_row in "
             "(select id from messages where ticket_id = ? and direction = 'in')",
             [target, ticket_id])
 
@@ -270,3 +314,94 @@ class Store:
         with self.transaction():
             for action_id in action_ids:
                 self.db["actions"].update(action_id, values)
+
+    # -- response clocks -----------------------------------------------------------------------
+    def clock_candidates(self, until: datetime) -> list[dict[str, Any]]:
+        """Open tickets whose earlier deadline is at or before ``until``, earliest first, less
+        those whose current clock has had all its notices.
+
+        Each row has ``clock_start`` and ``sent``: the "kind:deadline" notices already recorded
+        for the ticket's current clock, space-separated. One query on (state, sweep_due_at)."""
+        return [dict(r) for r in self.db.query(CLOCK_CANDIDATES_SQL, [iso(until)])]
+
+    def record_notice(self, values: dict[str, Any]) -> int | None:
+        """Insert a notice; its id, or None when that notice was already recorded."""
+        columns = ", ".join(values)
+        cursor = self.db.execute(
+            f"insert or ignore into notices ({columns}) values ({_marks(values)})",
+            list(values.values()))
+        return cursor.lastrowid if cursor.rowcount else None
+
+    def update_notice(self, notice_id: int, values: dict[str, Any]) -> None:
+        self.db["notices"].update(notice_id, values)
+
+    def notices(self, ticket_id: int) -> list[dict[str, Any]]:
+        return list(self.db["notices"].rows_where("ticket_id = ?", [ticket_id], order_by="id"))
+
+    def outgoing(self, ticket_id: int) -> list[dict[str, Any]]:
+        """The ticket's outbox rows without their raw bytes."""
+        return [dict(r) for r in self.db.query(
+            "select id, kind, state, recipient, message_id, created_at, sent_at, copied_at, error "
+            "from outbox where ticket_id = ? order by id", [ticket_id])]
+
+    def latest_inbound(self, ticket_id: int) -> dict[str, Any] | None:
+        rows = list(self.db["messages"].rows_where(
+            "ticket_id = ? and direction = 'in'", [ticket_id], order_by="id desc", limit=1))
+        return rows[0] if rows else None
+
+    def message_location(self, message_row: int) -> tuple[str, str | None]:
+        """(folder, Message-ID) of an incoming message: where its last finished move put it."""
+        moved = self.db.execute(
+            "select target from actions where message_row = ? and kind = 'move' and "
+            "state = 'done' and error is null order by id desc limit 1", [message_row]).fetchone()
+        folder, message_id = self.db.execute(
+            "select folder, message_id from messages where id = ?", [message_row]).fetchone()
+        return (moved[0] if moved else folder), message_id
+
+
+    # -- learned examples ----------------------------------------------------------------------
+    def add_learned_example(self, faq_id: str, text: str, ticket_id: int | None, source: str,
+                            at: datetime) -> bool:
+        """Record a question as an example of an FAQ; False when it was already one."""
+        cursor = self.db.execute(
+            "insert or ignore into learned_examples (faq_id, text, ticket_id, source, created_at) "
+            "values (?, ?, ?, ?, ?)", [faq_id, text, ticket_id, source, iso(at)])
+        return bool(cursor.rowcount)
+
+    def learned_examples(self) -> list[dict[str, Any]]:
+        """Every learned example (id, faq_id, text, ticket_id, source, created_at), oldest first."""
+        return list(self.db["learned_examples"].rows_where(order_by="id"))
+
+    def learned_max_id(self) -> int:
+        row = self.db.execute("select coalesce(max(id), 0) from learned_examples").fetchone()
+        return int(row[0])
+
+    def first_inbound_raw(self, ticket_id: int) -> bytes | None:
+        row = self.db.execute("select raw from messages where ticket_id = ? and direction = 'in' "
+                              "order by id limit 1", [ticket_id]).fetchone()
+        return row[0] if row else None
+
+    def human_questions(self, since: datetime) -> list[dict[str, Any]]:
+        """Tickets created since then that a person answered first or that are still open:
+        ``ticket_id``, ``faq`` and the ``raw`` bytes of their first incoming message."""
+        return [dict(r) for r in self.db.query(
+            "select t.id as ticket_id, t.faq, m.raw from tickets t join messages m on m.id = "
+            "(select min(id) from messages where ticket_id = t.id and direction = 'in') "
+            "where t.created_at >= ? and (t.first_response_by = 'agent' or t.state = 'open') "
+            "order by t.id", [iso(since)])]
+
+
+CLOCK_CANDIDATES_SQL = (
+    "select t.*, coalesce(t.awaiting_since, t.created_at) as clock_start, "
+    "(select group_concat(n.kind || ':' || n.deadline, ' ') from notices n "
+    " where n.ticket_id = t.id and n.clock_start = coalesce(t.awaiting_since, t.created_at)) "
+    "as sent from tickets t where t.state = 'open' and t.sweep_due_at <= ? "
+    "order by t.sweep_due_at, t.id")
+
+INTERNAL_KINDS = ("warning", "escalation")  # outbox kinds that go to the team, not the customer
+# relay mode: forwards to a team and agents' answers relayed to customers; no automatic replies
+PERSONAL_KINDS = ("forward", "relay")
+
+
+def _marks(values: Sequence[Any] | dict[str, Any]) -> str:
+    return ", ".join("?" for _ in values)

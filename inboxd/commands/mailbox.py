@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from typing import Any
 
 from inboxd.agents import AgentWatch
-from inboxd.cli import EXIT_RUNTIME, config_from
+from inboxd.cli import EXIT_CONFIG, EXIT_RUNTIME, config_from
 from inboxd.commands.report import print_outcomes
 from inboxd.errors import InboxdError
 from inboxd.faq import load_faq
@@ -15,7 +16,8 @@ from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
 from inboxd.outbox import flush
 from inboxd.pipeline import Outcome, process_inbox
-from inboxd.runtime import Runtime, build_runtime
+from inboxd.runtime import Runtime, build_runtime, system_clock
+from inboxd.sweep import describe, plan_sweep, sweep
 
 
 def register_run(sub: Any) -> None:
@@ -27,6 +29,9 @@ def register_once(sub: Any) -> None:
     p = sub.add_parser("once", help="fetch everything new, triage it, act, then exit")
     p.add_argument("--dry-run", action="store_true",
                    help="print the decisions; send, move, flag and write nothing")
+    p.add_argument("--now", type=aware_time, metavar="TIME",
+                   help="with --dry-run: act as if it were TIME (ISO 8601 with offset, e.g. "
+                        "2026-11-24T15:00:00+01:00), to preview the deadline notices due then")
     p.set_defaults(handler=cmd_once)
 
 
@@ -43,13 +48,37 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_once(args: argparse.Namespace) -> int:
-    rt = build_runtime(config_from(args))
+    if args.now and not args.dry_run:
+        print("inboxd: --now only previews: use it with --dry-run", file=sys.stderr)
+        return EXIT_CONFIG
+    now = args.now
+    rt = build_runtime(config_from(args), clock=(lambda: now) if now else system_clock)
     try:
         outcomes = run_once(rt, dry_run=args.dry_run)
+        planned = [describe(n, rt) for n in plan_sweep(rt)] if args.dry_run else []
     finally:
         rt.close()
     print_outcomes(outcomes, rt, dry_run=args.dry_run)
+    if args.dry_run:
+        print_planned_notices(planned)
     return 0
+
+
+def aware_time(text: str) -> datetime:
+    """An argparse type: an ISO 8601 time that names its UTC offset."""
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if at.utcoffset() is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; add one, e.g. +01:00")
+    return at
+
+
+def print_planned_notices(lines: list[str]) -> None:
+    print("\ndeadline notices due:" if lines else "\nno deadline notices due")
+    for line in lines:
+        print(f"  {line}")
 
 
 def run_once(rt: Runtime, dry_run: bool = False) -> list[Outcome]:
@@ -60,6 +89,7 @@ def run_once(rt: Runtime, dry_run: bool = False) -> list[Outcome]:
     flush(rt)
     outcomes = process_inbox(rt)
     AgentWatch().scan(rt)
+    sweep(rt)
     flush(rt)
     return outcomes
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from inboxd.cli import config_from, print_json
-from inboxd.core.classify import FaqClassifier
 from inboxd.core.decide import AutoAnswer, Acknowledge
-from inboxd.faq import load_faq
 from inboxd.mail.imap import Fetched
 from inboxd.pipeline import Triage, triage
 from inboxd.runtime import Runtime, build_runtime
@@ -43,17 +40,9 @@ def register_eval(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    config = config_from(args)
-    faq = load_faq(config.faq.path)
-    texts, labels = faq.training_rows()
-    started = time.perf_counter()
-    model = FaqClassifier.train(texts, labels)
-    model.save(config.faq.model)
-    took_s = time.perf_counter() - started
-    print(f"trained on {len(texts)} examples for {len(faq.entries)} FAQs "
-          f"(languages: {', '.join(sorted(faq.languages))}) in {took_s:.1f} s")
-    print(f"model written to {config.faq.model}")
-    return 0
+    from inboxd.commands.train import run_train
+
+    return run_train(config_from(args))
 
 
 def cmd_classify(args: argparse.Namespace) -> int:

@@ -3,25 +3,55 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from inboxd.cli import config_from, print_json
 from inboxd.commands.report import clip, format_table, local
-from inboxd.store import Store, Ticket
+from inboxd.core.clocks import parse_duration
+from inboxd.store import Store, Ticket, iso
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("tickets", help="list tickets with state and deadlines")
     p.add_argument("--json", action="store_true", help="print a JSON array")
     p.add_argument("--state", help="only tickets in this state (open, auto_answered, answered)")
+    p.add_argument("--overdue", action="store_true",
+                   help="only open tickets past a deadline")
+    p.add_argument("--due-within", type=duration, metavar="DURATION",
+                   help='only open tickets due within DURATION ("2h", "90m"), overdue included')
     p.set_defaults(handler=cmd_tickets)
+
+
+def duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def ticket_filter(state: str | None, overdue: bool, due_within: timedelta | None,
+                  now: datetime) -> tuple[str | None, list[Any]]:
+    """The WHERE clause of the filters; all of them must hold."""
+    clauses, params = [], []
+    if state:
+        clauses.append("state = ?")
+        params.append(state)
+    if overdue:
+        clauses.append("state = 'open' and next_due_at <= ?")
+        params.append(iso(now))
+    if due_within is not None:
+        clauses.append("state = 'open' and next_due_at <= ?")
+        params.append(iso(now + due_within))
+    return (" and ".join(clauses) or None), params
 
 
 def cmd_tickets(args: argparse.Namespace) -> int:
     config = config_from(args)
     store = Store(config.store_path)
-    where, params = ("state = ?", [args.state]) if args.state else (None, [])
+    where, params = ticket_filter(args.state, args.overdue, args.due_within,
+                                  datetime.now(timezone.utc))
     tickets = store.tickets(where, params)
     store.close()
     tz = ZoneInfo(config.deadlines.timezone)
@@ -53,5 +83,8 @@ def ticket_json(t: Ticket, tz: ZoneInfo) -> dict[str, Any]:
     return {"id": t.id, "customer": t.customer, "subject": t.subject, "language": t.language,
             "faq": t.faq, "confidence": t.confidence, "state": t.state, "team": t.team,
             "created_at": stamp(t.created_at), "first_response_at": stamp(t.first_response_at),
-            "first_response_by": t.first_response_by, "due_24h": stamp(t.due_24h),
+            "first_response_by": t.first_response_by,
+            "first_response_wall_min": t.first_response_wall_min,
+            "first_response_business_min": t.first_response_business_min,
+            "due_24h": stamp(t.due_24h),
             "due_business_day": stamp(t.due_business_day)}

@@ -16,7 +16,7 @@ import os
 import re
 import unicodedata
 import zipfile
-from collections import Counter
+from itertools import repeat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
+from scipy.special import log_softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
@@ -34,7 +34,10 @@ from inboxd.errors import ModelError
 FORMAT = "inboxd-faq-classifier"
 FORMAT_VERSION = 1
 _VIEWS: dict[str, dict] = {
-    "word": {"analyzer": "word", "ngram_range": (1, 2), "token_pattern": r"(?u)\b\w+\b"},
+    # words; a CJK ideograph or kana is a word of its own (those scripts write no spaces)
+    "word": {"analyzer": "word", "ngram_range": (1, 2),
+             "token_pattern": r"(?u)[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]|"
+                              r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+"},
     "char": {"analyzer": "char_wb", "ngram_range": (2, 5)},
 }
 _SVM_C = 1.0
@@ -43,6 +46,7 @@ _DEFAULT_TEMPERATURE = 0.15  # typical fitted value; used when some FAQ has a si
 _TEMPERATURE_BOUNDS = (0.01, 10.0)
 _DIGITS = re.compile(r"\d")
 _RETRAIN = "run `inboxd train`"
+NONE = ""  # the label of background examples: "none of the FAQs"; never returned as a match
 
 
 @dataclass(frozen=True)
@@ -70,23 +74,23 @@ class _View:
         self._analyse = TfidfVectorizer(lowercase=False, **_VIEWS[name]).build_analyzer()
 
     @classmethod
-    def fit(cls, name: str, texts: Sequence[str]) -> _View:
+    def fit(cls, name: str, texts: Sequence[str]) -> tuple[_View, sp.csr_matrix]:
+        """The view of normalised ``texts`` and their TF-IDF rows."""
         vectorizer = TfidfVectorizer(lowercase=False, sublinear_tf=True, **_VIEWS[name])
         try:
-            vectorizer.fit(texts)
+            rows = vectorizer.fit_transform(texts)
         except ValueError:  # no term at all, e.g. only punctuation for the word view
-            return cls(name, [], np.empty(0))
-        return cls(name, vectorizer.get_feature_names_out(), vectorizer.idf_)
+            return cls(name, [], np.empty(0)), sp.csr_matrix((len(texts), 0))
+        return cls(name, vectorizer.get_feature_names_out(), vectorizer.idf_), rows
 
     def weights(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Column indices and unit-length TF-IDF weights of a normalised text."""
-        counts = Counter(self._analyse(text))
-        pairs = [(self.vocabulary[t], n) for t, n in counts.items() if t in self.vocabulary]
-        if not pairs:
-            return np.empty(0, dtype=np.intp), np.empty(0)
-        columns, tf = np.array(pairs).T
+        """Column indices and unit-length TF-IDF weights of a normalised text (as sklearn's)."""
+        terms = self._analyse(text)
+        found = np.fromiter(map(self.vocabulary.get, terms, repeat(-1)), np.intp, len(terms))
+        columns, tf = np.unique(found[found >= 0], return_counts=True)
         values = (1.0 + np.log(tf)) * self.idf[columns]
-        return columns, values / math.sqrt(values @ values)
+        norm = math.sqrt(values @ values)
+        return columns, (values / norm if norm else values)
 
 
 class _Features:
@@ -99,25 +103,23 @@ class _Features:
         self.scale = 1.0 / math.sqrt(len(self.views))
 
     @classmethod
-    def fit(cls, texts: Sequence[str]) -> _Features:
-        return cls([_View.fit(name, texts) for name in _VIEWS])
+    def fit(cls, texts: Sequence[str]) -> tuple[_Features, sp.csr_matrix]:
+        """Features of raw ``texts`` and the texts' feature rows."""
+        normalised = [normalise(t) for t in texts]
+        fitted = [_View.fit(name, normalised) for name in _VIEWS]
+        features = cls([view for view, _ in fitted])
+        return features, sp.hstack([rows for _, rows in fitted]).tocsr() * features.scale
 
     @property
     def size(self) -> int:
         return int(self.offsets[-1])
 
     def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Column indices and weights of a raw text."""
-        parts = [v.weights(normalise(text)) for v in self.views]
+        """Column indices and weights of a raw text: its row of the matrix ``fit`` returns."""
+        text = normalise(text)
+        parts = [v.weights(text) for v in self.views]
         columns = np.concatenate([c + off for (c, _), off in zip(parts, self.offsets)])
-        return columns.astype(np.intp), np.concatenate([w for _, w in parts]) * self.scale
-
-    def matrix(self, texts: Sequence[str]) -> sp.csr_matrix:
-        rows = [self.vector(t) for t in texts]
-        indptr = np.concatenate([[0], np.cumsum([len(c) for c, _ in rows])])
-        columns = np.concatenate([c for c, _ in rows] + [np.empty(0, dtype=np.intp)])
-        values = np.concatenate([w for _, w in rows] + [np.empty(0)])
-        return sp.csr_matrix((values, columns, indptr), shape=(len(rows), self.size))
+        return columns, np.concatenate([w for _, w in parts]) * self.scale
 
 
 class FaqClassifier:
@@ -126,7 +128,9 @@ class FaqClassifier:
     def __init__(self, labels: Sequence[str], features: _Features, weights: np.ndarray,
                  bias: np.ndarray, temperature: float,
                  examples: sp.csr_matrix | None = None) -> None:
-        self.labels: tuple[str, ...] = tuple(labels)
+        self._all_labels: tuple[str, ...] = tuple(labels)
+        self.labels: tuple[str, ...] = tuple(label for label in labels if label != NONE)
+        self._candidates = np.array([label != NONE for label in labels])
         self._features = features
         self._weights = np.ascontiguousarray(weights, dtype=np.float32)  # features x labels
         self._bias = np.asarray(bias, dtype=np.float64)
@@ -137,13 +141,12 @@ class FaqClassifier:
     def train(cls, texts: Sequence[str], labels: Sequence[str], *, seed: int = 0) -> FaqClassifier:
         """Fit on example texts, each labelled with its FAQ id."""
         _check_examples(texts, labels)
-        features = _Features.fit([normalise(t) for t in texts])
-        x = features.matrix(texts)
+        features, x = _Features.fit(texts)
         y = np.asarray(labels, dtype=str)
-        names = tuple(np.unique(y))
+        names = tuple(str(name) for name in np.unique(y))
         if len(names) == 1:
             return cls(names, features, np.zeros((features.size, 1)), np.zeros(1), 1.0, x)
-        svm = LinearSVC(C=_SVM_C, random_state=seed).fit(x, y)
+        svm = LinearSVC(C=_SVM_C, class_weight="balanced", random_state=seed).fit(x, y)
         weights, bias = _scores_as_columns(svm.coef_.T, svm.intercept_)
         return cls(names, features, weights, bias, _fit_temperature(x, y, seed))
 
@@ -154,9 +157,9 @@ class FaqClassifier:
             similarity = self._examples[:, columns] @ values if len(columns) else np.zeros(1)
             return Match(self.labels[0], float(np.clip(similarity.max(), 0.0, 1.0)))
         scores = values @ self._weights[columns] + self._bias
-        probabilities = softmax(scores / self._temperature)
-        best = int(np.argmax(probabilities))
-        return Match(self.labels[best], float(probabilities[best]))
+        best = int(np.argmax(np.where(self._candidates, scores, -np.inf)))
+        spread = np.exp((scores - scores[best]) / self._temperature).sum()
+        return Match(self._all_labels[best], float(1.0 / spread))
 
     def predict_many(self, texts: Sequence[str]) -> list[Match]:
         return [self.predict(t) for t in texts]
@@ -165,11 +168,15 @@ class FaqClassifier:
         """Write the model to ``path`` atomically (a temporary file, then a rename)."""
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as out:
-            np.savez_compressed(out, **self._state())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as out:
+                np.savez_compressed(out, **self._state())
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise ModelError(f"{path}: cannot write the model ({exc.strerror})") from exc
 
     @classmethod
     def load(cls, path: Path) -> FaqClassifier:
@@ -182,7 +189,7 @@ class FaqClassifier:
 
     def _state(self) -> dict[str, np.ndarray]:
         state = {"format": np.array(FORMAT), "version": np.array(FORMAT_VERSION),
-                 "labels": _pack(self.labels), "weights": self._weights, "bias": self._bias,
+                 "labels": _pack(self._all_labels), "weights": self._weights, "bias": self._bias,
                  "temperature": np.array(self._temperature)}
         for view in self._features.views:
             state[f"{view.name}_terms"] = _pack(view.terms)
@@ -209,6 +216,10 @@ def _check_examples(texts: Sequence[str], labels: Sequence[str]) -> None:
         raise ModelError(f"{len(texts)} example texts but {len(labels)} labels")
     if not texts:
         raise ModelError("no FAQ examples to train on")
+    if any("\n" in label for label in labels):
+        raise ModelError("a FAQ id contains a line break")
+    if all(label == NONE for label in labels):
+        raise ModelError("no FAQ examples to train on, only background messages")
     empty = [i for i, t in enumerate(texts) if not normalise(t)]
     if empty:
         raise ModelError(f"FAQ example {empty[0]} (labelled {labels[empty[0]]!r}) is empty")
@@ -228,7 +239,7 @@ def _fit_temperature(x: sp.csr_matrix, y: np.ndarray, seed: int) -> float:
     if folds < 2:
         return _DEFAULT_TEMPERATURE
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    svm = LinearSVC(C=_SVM_C, random_state=seed)
+    svm = LinearSVC(C=_SVM_C, class_weight="balanced", random_state=seed)
     raw = cross_val_predict(svm, x, y, cv=cv, method="decision_function")
     scores = np.column_stack([-raw, raw]) if raw.ndim == 1 else raw
     rows = np.arange(len(y))
@@ -294,8 +305,10 @@ def _cumulative_by_confidence(conf: np.ndarray,
                               hits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each distinct confidence, most confident first: the index of the last row at it
     (in descending order), and how many rows are answered and right at that threshold."""
+    if not len(conf):
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp), np.empty(0)
     order = np.argsort(-conf, kind="stable")
     sorted_conf = conf[order]
     ends = np.flatnonzero(np.append(sorted_conf[1:] != sorted_conf[:-1], True))
-    right = np.cumsum(hits[order])[ends] if len(conf) else np.empty(0)
+    right = np.cumsum(hits[order])[ends]
     return ends, ends + 1, right

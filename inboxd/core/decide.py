@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from inboxd.core.classify import Match
 from inboxd.core.message import ParsedMessage
+from inboxd.core.relay import AgentCheck, RelayReply, relay_reply
+from inboxd.core.rules import Rule, match_rule
+from inboxd.core.status import StatusReply, status_reply
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,7 @@ class Policy:
     threshold: float  # below this confidence nothing is answered automatically
     route_threshold: float  # at or above this, an unanswered message goes to its FAQ's team
     auto_replies_per_sender_per_day: int
+    rules: tuple[Rule, ...] = ()  # the FAQ file's [[rule]] overrides, in file order
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class Facts:
     auto_replies_today: int = 0  # automatic mails sent to this sender in the last 24 h
     backlog: bool = False  # the message was in the mailbox before inboxd first started
     answerable_faqs: frozenset[str] = frozenset()  # FAQs with an answer to send
+    customer_tickets: tuple[int, ...] = ()  # status requests: the reply address's tickets
+    agent: AgentCheck | None = None  # relay mode: the sender claims to be an agent
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,7 @@ class FollowUp:
     team: str | None = None
 
 
-Decision = Record | AutoAnswer | Acknowledge | Queue | FollowUp
+Decision = Record | AutoAnswer | Acknowledge | Queue | FollowUp | StatusReply | RelayReply
 
 
 def decide(msg: ParsedMessage, match: Match | None, facts: Facts, policy: Policy,
@@ -98,6 +104,10 @@ def decide(msg: ParsedMessage, match: Match | None, facts: Facts, policy: Policy
     if msg.automated:
         return Record(f"automated mail ({msg.automated})",
                       facts.ticket.id if facts.ticket else None)
+    if (relayed := relay_reply(msg, facts.agent, facts.ticket)) is not None:
+        return relayed
+    if (status := _status(msg, facts, policy)) is not None:
+        return status
     if facts.ticket is not None:
         return _follow_up(facts.ticket)
     if facts.backlog:
@@ -106,9 +116,20 @@ def decide(msg: ParsedMessage, match: Match | None, facts: Facts, policy: Policy
         return Queue("no address to reply to; left for a person")
     if facts.auto_replies_today >= policy.auto_replies_per_sender_per_day:
         return Queue(f"sender already got {facts.auto_replies_today} automatic replies today")
+    if (ruled := _ruled(msg, policy)) is not None:
+        return ruled
     if msg.defects:
         return Acknowledge(f"could not read the message fully ({msg.defects[0]})")
     return _new_question(match, facts, policy, team_of)
+
+
+def _status(msg: ParsedMessage, facts: Facts, policy: Policy) -> StatusReply | Record | None:
+    """A status request is answered without a ticket, within the daily reply limit."""
+    reply = None if facts.backlog else status_reply(msg, facts.customer_tickets)
+    if reply is not None and facts.auto_replies_today >= policy.auto_replies_per_sender_per_day:
+        return Record(f"status request; sender already got {facts.auto_replies_today} "
+                      "automatic replies today")
+    return reply
 
 
 def _follow_up(ticket: TicketRef) -> FollowUp:
@@ -128,3 +149,14 @@ def _new_question(match: Match | None, facts: Facts, policy: Policy,
     team = team_of.get(match.faq_id) if match.confidence >= policy.route_threshold else None
     return Acknowledge(f"not sure enough (best FAQ {match.faq_id} at {match.confidence:.2f} "
                        f"< {policy.threshold:.2f})", team, match.faq_id, match.confidence)
+
+
+def _ruled(msg: ParsedMessage, policy: Policy) -> AutoAnswer | Acknowledge | None:
+    """An operator rule decides instead of the classifier."""
+    hit = match_rule(policy.rules, f"{msg.subject}\n{msg.question}", msg.sender)
+    if hit is None:
+        return None
+    reason = f"{hit.rule.name} ({hit.matched})"
+    if hit.rule.to_human:
+        return Acknowledge(f"{reason} routes to a person", hit.rule.team)
+    return AutoAnswer(hit.rule.route, 1.0, f"{reason} answers with FAQ {hit.rule.route}")

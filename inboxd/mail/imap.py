@@ -300,6 +300,14 @@ class Mailbox:
         client = self._use(folder)
         self._call("STORE", client.add_flags, list(uids), list(flags), silent=True)
 
+    def copy(self, folder: str, uids: Sequence[int], target: str) -> None:
+        """Copy messages, flags included, to ``target`` (created if missing)."""
+        if not uids:
+            return
+        self.ensure_folder(target)
+        client, target_name = self._use(folder), self.server_name(target)
+        self._call("COPY", client.copy, list(uids), target_name)
+
     def append(self, folder: str, raw: bytes, flags: Sequence[str] = ("\\Seen",),
                when: datetime | None = None) -> None:
         """Store a message in ``folder`` (created if missing), e.g. a reply in Sent."""

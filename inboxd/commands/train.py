@@ -1,0 +1,100 @@
+"""``inboxd train``: fit the model on FAQ and learned examples, choose and report the threshold."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from inboxd.config import Config
+from inboxd.faq import load_faq
+from inboxd.store import Store
+from inboxd.training import (TrainResult, TrainingSet, save, threshold_source, train,
+                             training_set)
+
+LONG_RUN_S = 5.0  # without a terminal, progress is shown only once a run takes this long
+BAR_WIDTH = 30
+
+
+class ProgressBar:
+    """Plain-text progress on a stream: redrawn in place on a terminal; elsewhere one line per
+    step, and only once the run has taken ``LONG_RUN_S``."""
+
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+        self.label, self.stream = label, stream or sys.stderr
+        self.started = time.monotonic()
+        self.tty = self.stream.isatty()
+        self.drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.tty and time.monotonic() - self.started < LONG_RUN_S:
+            return
+        filled = BAR_WIDTH * done // max(total, 1)
+        line = f"{self.label} [{'#' * filled}{' ' * (BAR_WIDTH - filled)}] {done}/{total}"
+        self.stream.write(f"\r{line}" if self.tty else f"{line}\n")
+        if self.tty and done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+        self.drawn = True
+
+
+def learned_rows(config: Config) -> list[dict[str, Any]]:
+    """The learned examples in the store; none when there is no store yet."""
+    if not config.store_path.is_file():
+        return []
+    store = Store(config.store_path)
+    try:
+        return store.learned_examples()
+    finally:
+        store.close()
+
+
+def run_train(config: Config) -> int:
+    faq = load_faq(config.faq.path)
+    data = training_set(faq, learned_rows(config))
+    started = time.perf_counter()
+    result = train(config.faq, data, datetime.now(timezone.utc), ProgressBar("training"))
+    save(config.faq.model, result)
+    took_s = time.perf_counter() - started
+    print(f"trained on {data.faq_examples} FAQ examples and {data.learned_examples} learned "
+          f"examples for {len(faq.entries)} FAQs (languages: {', '.join(sorted(faq.languages))}), "
+          f"with {data.background} background messages, in {took_s:.1f} s")
+    if data.ignored:
+        print(f"{data.ignored} learned examples belong to FAQs no longer in the file; not used")
+    print(f"model written to {config.faq.model}")
+    print(format_result(config, result))
+    return 0
+
+
+def format_result(config: Config, result: TrainResult) -> str:
+    """The threshold, where it comes from, and the expected coverage overall and per FAQ."""
+    meta, settings = result.meta, config.faq
+    lines = [f"note: {note}" for note in result.notes]
+    source = threshold_source(settings, meta)
+    lines.append(f"threshold {meta.reported_threshold:.3f} ({source})")
+    if settings.threshold_set and meta.threshold is not None:
+        lines.append(f"  faq.threshold overrides the trained {meta.threshold:.3f}; remove it "
+                     "to use the trained one")
+    if meta.expected_coverage is None:
+        lines.append("expected coverage: not measurable on these examples")
+        return "\n".join(lines)
+    precision = "n/a" if meta.expected_precision is None else f"{meta.expected_precision:.1%}"
+    lines.append(f"expected in cross-validation: {meta.expected_coverage:.1%} of questions like "
+                 f"the examples answered right automatically; {precision} of all automatic "
+                 "answers right")
+    lines.append(_table(result.data, meta.coverage_by_faq))
+    return "\n".join(lines)
+
+
+def _table(data: TrainingSet, coverage: dict[str, float]) -> str:
+    counts: dict[str, int] = {}
+    for label in data.labels:
+        counts[label] = counts.get(label, 0) + 1
+    width = max(len("FAQ"), *(len(faq_id) for faq_id in coverage))
+    rows = [f"{'FAQ':<{width}}  {'examples':>8}  {'learned':>7}  {'coverage':>8}"]
+    for faq_id, share in coverage.items():
+        learned = data.learned_by_faq.get(faq_id, 0)
+        rows.append(f"{faq_id:<{width}}  {counts[faq_id] - learned:>8}  {learned:>7}  "
+                    f"{share:>8.1%}")
+    return "\n".join(rows)

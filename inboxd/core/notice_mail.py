@@ -1,0 +1,60 @@
+"""Internal notice mails to the team (warnings, escalations): headers and the question excerpt.
+
+Pure. The subject carries the ticket tag ``[#id]``; the mail is marked ``Auto-Submitted:
+auto-generated`` and carries inboxd's ticket header, so neither inboxd nor other robots answer
+it, and replies go to the notice's own recipients rather than to the support mailbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from inboxd.core.render import TICKET_HEADER
+
+EXCERPT_LINES = 8
+EXCERPT_LINE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class InternalMail:
+    ticket_id: int
+    title: str  # "Due soon", "Overdue"
+    subject: str  # the ticket's subject, as the customer wrote it
+    body: str
+    sender: str  # "Example Support <support@example.com>"
+    recipients: tuple[str, ...]
+    message_id: str
+    now: datetime
+
+
+def notice_subject(ticket_id: int, title: str, subject: str) -> str:
+    """``[#12] Overdue: Broken lamp``, on one line whatever the customer's subject held."""
+    return f"[#{ticket_id}] {title}: {' '.join(subject.split()) or '(no subject)'}"
+
+
+def build_internal(mail: InternalMail) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = mail.sender
+    msg["To"] = ", ".join(mail.recipients)
+    msg["Reply-To"] = ", ".join(mail.recipients)
+    msg["Subject"] = notice_subject(mail.ticket_id, mail.title, mail.subject)
+    msg["Date"] = format_datetime(mail.now)
+    msg["Message-ID"] = mail.message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg[TICKET_HEADER] = str(mail.ticket_id)
+    msg.set_content(mail.body, charset="utf-8")
+    return msg
+
+
+def excerpt(text: str, lines: int = EXCERPT_LINES,
+            line_chars: int = EXCERPT_LINE_CHARS) -> Sequence[str]:
+    """The first non-empty lines of the customer's question, each clipped."""
+    kept = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    clipped = [line if len(line) <= line_chars else line[:line_chars - 1] + "…"
+               for line in kept[:lines]]
+    return [*clipped, "…"] if len(kept) > lines else clipped

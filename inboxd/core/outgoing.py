@@ -1,0 +1,117 @@
+"""Mails other than FAQ answers and acknowledgements: status replies, forwards of tickets to a
+team (relay mode) and agents' answers relayed to customers. Pure builders, like ``render``.
+
+Every value taken from a mail is folded onto one line before it goes into a header.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import format_datetime
+
+from inboxd.core.message import ParsedMessage, reply_subject, strip_ticket_tag
+from inboxd.core.render import MAX_REFERENCES, TICKET_HEADER
+
+_RE_PREFIXES = re.compile(r"^\s*(?:re\s*:\s*)+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What every outgoing mail needs."""
+
+    sender: str  # "Example Support <support@example.com>"
+    message_id: str
+    now: datetime
+
+
+def build_status_mail(env: Envelope, request: ParsedMessage, body: str,
+                      language: str) -> EmailMessage:
+    """The answer to a status request: threaded under it, automatic, tied to no ticket."""
+    msg = _base(env, _address(request.sender_name, request.reply_to or ""))
+    topic = _RE_PREFIXES.sub("", strip_ticket_tag(request.subject)).strip()
+    msg["Subject"] = f"Re: {topic or 'status'}"
+    _thread(msg, request)
+    msg["Auto-Submitted"] = "auto-replied"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg[TICKET_HEADER] = "status"
+    msg.set_content(body, charset="utf-8")
+    msg["Content-Language"] = language
+    return msg
+
+
+def build_forward(env: Envelope, original: ParsedMessage, raw: bytes, ticket_id: int,
+                  to: Sequence[str], support_address: str, body: str,
+                  earlier: Sequence[str] = ()) -> EmailMessage:
+    """A ticket's message forwarded to its team: ``[#id] subject``, replies go to support.
+
+    The text is inline; the original is attached as message/rfc822 where it can be read.
+    ``earlier`` are the Message-IDs of the ticket's previous forwards, for the team's thread.
+    """
+    msg = _base(env, ", ".join(to))
+    subject = strip_ticket_tag(original.subject) or "(no subject)"
+    msg["Subject"] = f"[#{ticket_id}] {subject}"
+    msg["Reply-To"] = support_address
+    if earlier:
+        msg["In-Reply-To"] = earlier[-1]
+        msg["References"] = " ".join(earlier[-MAX_REFERENCES:])
+    msg["Auto-Submitted"] = "auto-generated"
+    msg[TICKET_HEADER] = str(ticket_id)
+    msg.set_content(body, charset="utf-8")
+    _attach_original(msg, raw)
+    return msg
+
+
+def build_relayed(env: Envelope, customer: str, customer_name: str, ticket_id: int,
+                  ticket_subject: str, thread: ParsedMessage | None, body: str) -> EmailMessage:
+    """An agent's answer sent on to the customer from the support address, threaded under
+    the customer's last message. A person wrote it, so it is not marked automatic."""
+    msg = _base(env, _address(customer_name, customer))
+    msg["Subject"] = reply_subject(ticket_subject, ticket_id)
+    if thread is not None:
+        _thread(msg, thread)
+    msg[TICKET_HEADER] = str(ticket_id)
+    msg.set_content(body, charset="utf-8")
+    return msg
+
+
+def customer_line(name: str, address: str) -> str:
+    """``Ana Customer <ana@example.com>`` on one line, for texts."""
+    return str(_address(name, address)) if address else "an unknown sender"
+
+
+def _base(env: Envelope, to: Address | str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = env.sender
+    msg["To"] = to
+    msg["Date"] = format_datetime(env.now)
+    msg["Message-ID"] = env.message_id
+    return msg
+
+
+def _thread(msg: EmailMessage, original: ParsedMessage) -> None:
+    if not original.message_id:
+        return
+    refs = [r for r in original.references if r != original.message_id]
+    msg["In-Reply-To"] = original.message_id
+    msg["References"] = " ".join([*refs[-(MAX_REFERENCES - 1):], original.message_id])
+
+
+def _address(name: str, address: str) -> Address:
+    local, _, domain = address.rpartition("@")
+    return Address(display_name=" ".join(name.split()), username=local, domain=domain)
+
+
+def _attach_original(msg: EmailMessage, raw: bytes) -> None:
+    try:
+        original = BytesParser(policy=policy.default).parsebytes(raw)
+        original.as_bytes()
+    except Exception:
+        return  # an original that cannot be written again stays out; its text is inline
+    msg.add_attachment(original)

@@ -1,0 +1,171 @@
+"""Offline evaluation of the FAQ classifier on labelled rows (``inboxd eval``).
+
+Rows are ``(text, category)``. A category of ``oos`` or empty marks a question no FAQ covers:
+such rows are never trained on; in the test set they show how often the threshold keeps them
+away from automatic answers. When no threshold is given, it is chosen by cross-validation on
+the training rows, never on the test rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence, TextIO
+
+import numpy as np
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
+
+from inboxd.core.classify import FaqClassifier, choose_threshold, coverage_at_precision
+from inboxd.errors import InboxdError
+
+OUT_OF_SCOPE = frozenset({"oos", ""})
+PRECISIONS = ("0.95", "0.97", "0.99")
+_CV_FOLDS = 3
+_NOTHING_ANSWERED = float(np.nextafter(1.0, 2.0))  # above any confidence: answer nothing
+
+Row = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """What one train/test evaluation measured; shares are fractions in [0, 1]."""
+
+    accuracy: float  # in-scope test rows whose best FAQ is right
+    macro_f1: float  # over in-scope test rows
+    threshold: float  # confidence at or above which a message is auto-answered
+    auto_answered: float  # share of all test rows auto-answered at the threshold
+    auto_precision: float  # share of those answers that are right (1.0 when none)
+    coverage_at_precision: dict[str, float]  # "0.97" -> in-scope rows answered right at 97 %
+    oos_left_to_human: float | None  # out-of-scope test rows below the threshold; None if none
+    train_s: float
+    messages_per_s: float  # single-message predict rate
+    n_train: int  # in-scope training rows
+    n_test: int  # all test rows
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def read_labelled_csv(path: Path) -> list[Row]:
+    """Rows of a UTF-8 CSV with a ``text,category`` header; InboxdError names a bad line."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as source:
+            return _parse_rows(path, source)
+    except OSError as exc:
+        raise InboxdError(f"{path}: cannot read ({exc.strerror})") from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InboxdError(f"{path}: not a UTF-8 CSV file ({exc})") from exc
+
+
+def _parse_rows(path: Path, source: TextIO) -> list[Row]:
+    reader = csv.reader(source)
+    header = [h.strip().lower() for h in next(reader, [])]
+    if "text" not in header or "category" not in header:
+        raise InboxdError(f"{path}:1: header must name the columns text and category")
+    text_at, category_at = header.index("text"), header.index("category")
+    rows = []
+    for record in reader:
+        if len(record) != len(header):
+            raise InboxdError(f"{path}:{reader.line_num}: expected {len(header)} fields, "
+                              f"found {len(record)}")
+        if not record[text_at].strip():
+            raise InboxdError(f"{path}:{reader.line_num}: empty text")
+        rows.append((record[text_at], record[category_at].strip()))
+    return rows
+
+
+def evaluate(train: Sequence[Row], test: Sequence[Row], *, threshold: float | None,
+             target_precision: float = 0.97, seed: int = 0) -> EvalReport:
+    """Train on the in-scope ``train`` rows and measure on ``test``."""
+    texts, labels = _in_scope(train)
+    if threshold is None:
+        threshold = _cross_validated_threshold(train, target_precision, seed)
+    started = time.perf_counter()
+    model = FaqClassifier.train(texts, labels, seed=seed)
+    train_s = time.perf_counter() - started
+    started = time.perf_counter()
+    matches = [model.predict(text) for text, _ in test]
+    messages_per_s = len(test) / max(time.perf_counter() - started, 1e-9)
+    return _report(test, [m.faq_id for m in matches], [m.confidence for m in matches],
+                   threshold, train_s, messages_per_s, len(texts))
+
+
+def _in_scope(rows: Sequence[Row]) -> tuple[list[str], list[str]]:
+    kept = [(text, category) for text, category in rows if category not in OUT_OF_SCOPE]
+    if not kept:
+        raise InboxdError("no in-scope training rows (every category is oos or empty)")
+    return [t for t, _ in kept], [c for _, c in kept]
+
+
+def _cross_validated_threshold(train: Sequence[Row], target_precision: float,
+                               seed: int) -> float:
+    """The threshold reaching ``target_precision`` on held-out folds of the training rows."""
+    groups = np.array([c if c not in OUT_OF_SCOPE else "oos" for _, c in train])
+    folds = min(_CV_FOLDS, int(np.unique(groups, return_counts=True)[1].min()))
+    if folds < 2:
+        return _NOTHING_ANSWERED
+    confidences, correct = np.zeros(len(train)), np.zeros(len(train), dtype=bool)
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for fit_at, held_at in cv.split(groups, groups):
+        model = FaqClassifier.train(*_in_scope([train[i] for i in fit_at]), seed=seed)
+        for i in held_at:
+            match = model.predict(train[i][0])
+            confidences[i] = match.confidence
+            correct[i] = groups[i] != "oos" and match.faq_id == groups[i]
+    chosen = choose_threshold(confidences, correct, target_precision)
+    return _NOTHING_ANSWERED if chosen is None else chosen
+
+
+def _report(test: Sequence[Row], predicted: list[str], confidences: list[float],
+            threshold: float, train_s: float, messages_per_s: float,
+            n_train: int) -> EvalReport:
+    truth = np.array([category for _, category in test], dtype=object)
+    guess = np.array(predicted, dtype=object)
+    conf = np.array(confidences, dtype=float)
+    scope = np.array([c not in OUT_OF_SCOPE for c in truth], dtype=bool)
+    correct = scope & (guess == truth)
+    answered = conf >= threshold
+    return EvalReport(
+        accuracy=_share(correct[scope]),
+        macro_f1=_macro_f1(truth[scope], guess[scope]),
+        threshold=float(threshold),
+        auto_answered=_share(answered),
+        auto_precision=_share(correct[answered]) if answered.any() else 1.0,
+        coverage_at_precision={p: coverage_at_precision(conf, correct, scope, float(p))
+                               for p in PRECISIONS},
+        oos_left_to_human=_share(~answered[~scope]) if (~scope).any() else None,
+        train_s=train_s, messages_per_s=messages_per_s, n_train=n_train, n_test=len(test))
+
+
+def _share(flags: np.ndarray) -> float:
+    return float(flags.mean()) if len(flags) else 0.0
+
+
+def _macro_f1(truth: np.ndarray, guess: np.ndarray) -> float:
+    if not len(truth):
+        return 0.0
+    return float(f1_score(truth.astype(str), guess.astype(str), average="macro", zero_division=0))
+
+
+def format_report(report: EvalReport) -> str:
+    """A readable table of ``report`` for the terminal."""
+    oos = report.oos_left_to_human
+    lines = [
+        ("training rows (in scope)", f"{report.n_train}"),
+        ("test rows", f"{report.n_test}"),
+        ("accuracy (in scope)", f"{report.accuracy:.1%}"),
+        ("macro F1 (in scope)", f"{report.macro_f1:.3f}"),
+        ("threshold", f"{report.threshold:.3f}" if report.threshold <= 1 else "none (> 1)"),
+        ("auto-answered", f"{report.auto_answered:.1%}"),
+        ("precision of auto-answers", f"{report.auto_precision:.1%}"),
+        *[(f"answered right at {float(p):.0%} precision", f"{v:.1%}")
+          for p, v in report.coverage_at_precision.items()],
+        ("out-of-scope left to a human", "n/a" if oos is None else f"{oos:.1%}"),
+        ("training time", f"{report.train_s:.1f} s"),
+        ("classify rate", f"{report.messages_per_s:,.0f} messages/s"),
+    ]
+    width = max(len(name) for name, _ in lines)
+    return "\n".join(f"{name:<{width}}  {value:>12}" for name, value in lines)

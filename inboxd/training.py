@@ -1,0 +1,236 @@
+"""Training the FAQ model on the FAQ's examples and the examples learned from agents' answers.
+
+Training also cross-validates the model on those examples and on the background messages (mail
+no FAQ answers, labelled ``NONE``): each row is classified by a model trained on the other
+folds. That gives, for any threshold, the expected share of the FAQs' questions answered right
+automatically (coverage) and the share of all automatic answers that are right (precision; an
+answered background message is wrong). With ``faq.target_precision`` set, the threshold is the
+smallest one reaching it. Without background messages nothing outside the FAQs was checked, so
+a trained threshold is then never set below ``TRAINED_THRESHOLD_FLOOR``.
+
+The chosen threshold and the figures are kept next to the model in ``<model>.meta.json``. At run
+time the threshold is ``faq.threshold`` when the configuration sets it, else the trained one,
+else ``DEFAULT_THRESHOLD`` (:func:`effective_threshold`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inboxd.config import FaqSettings
+from inboxd.core.classify import NONE, FaqClassifier, choose_threshold
+from inboxd.errors import ModelError
+from inboxd.faq import Faq
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD = 0.6
+TRAINED_THRESHOLD_FLOOR = 0.5
+CV_FOLDS = 5
+META_SUFFIX = ".meta.json"
+Progress = Callable[[int, int], None]  # (steps done, steps in all)
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """What ``inboxd train`` wrote next to the model."""
+
+    threshold: float | None  # chosen for target_precision; None when not asked or unreachable
+    target_precision: float | None
+    reported_threshold: float  # the threshold the figures below are for
+    expected_precision: float | None  # cross-validated; None when not measurable
+    expected_coverage: float | None
+    coverage_by_faq: dict[str, float] = field(default_factory=dict)
+    faq_examples: int = 0
+    learned_examples: int = 0
+    learned_max_id: int = 0  # the newest learned example trained on
+    trained_at: str = ""
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    texts: list[str]
+    labels: list[str]
+    faq_examples: int
+    background: int  # rows labelled NONE
+    learned_by_faq: dict[str, int]
+    learned_max_id: int
+    ignored: int  # learned examples of FAQs no longer in the file
+
+    @property
+    def learned_examples(self) -> int:
+        return sum(self.learned_by_faq.values())
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    labels: list[str]
+    confidences: np.ndarray
+    correct: np.ndarray
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: FaqClassifier
+    meta: ModelMeta
+    data: TrainingSet
+    notes: list[str]  # what the operator should know, e.g. an unreachable target
+
+
+def training_set(faq: Faq, learned: Sequence[dict[str, Any]]) -> TrainingSet:
+    """The FAQ's examples plus learned rows (``id``, ``faq_id``, ``text``) of current FAQs."""
+    texts, labels = faq.training_rows()
+    background = sum(1 for label in labels if label == NONE)
+    known = [row for row in learned if faq.get(row["faq_id"]) is not None]
+    by_faq: dict[str, int] = {}
+    for row in known:
+        by_faq[row["faq_id"]] = by_faq.get(row["faq_id"], 0) + 1
+    return TrainingSet(texts + [r["text"] for r in known], labels + [r["faq_id"] for r in known],
+                       len(texts) - background, background, by_faq,
+                       max((int(r["id"]) for r in learned), default=0),
+                       len(learned) - len(known))
+
+
+def fold_of(labels: Sequence[str], folds: int, seed: int) -> np.ndarray:
+    """A fold number per row: each FAQ's rows shuffled and dealt round the folds."""
+    rng = np.random.default_rng(seed)
+    result = np.zeros(len(labels), dtype=int)
+    y = np.asarray(labels, dtype=object)
+    for label in sorted(set(labels)):
+        rows = rng.permutation(np.flatnonzero(y == label))
+        result[rows] = np.arange(len(rows)) % folds
+    return result
+
+
+def cv_folds(labels: Sequence[str]) -> int:
+    """How many folds to cross-validate with; 0 with fewer than two FAQs (nothing to tell apart)."""
+    return min(CV_FOLDS, max(2, len(labels) // 2)) if len(set(labels)) >= 2 else 0
+
+
+def cross_validate(texts: Sequence[str], labels: Sequence[str], progress: Progress,
+                   seed: int = 0) -> CrossValidation | None:
+    """Held-out confidences and hits of every row; None with fewer than two FAQs."""
+    folds = cv_folds(labels)
+    if not folds:
+        return None
+    fold = fold_of(labels, folds, seed)
+    confidences, correct = np.zeros(len(texts)), np.zeros(len(texts), dtype=bool)
+    for k in range(folds):
+        progress(k, folds + 1)
+        fit, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        try:
+            model = FaqClassifier.train([texts[i] for i in fit], [labels[i] for i in fit],
+                                        seed=seed)
+        except ModelError:  # a fold left without any FAQ example
+            return None
+        for i in held:
+            match = model.predict(texts[i])
+            confidences[i], correct[i] = match.confidence, match.faq_id == labels[i]
+    return CrossValidation(list(labels), confidences, correct)
+
+
+def train(settings: FaqSettings, data: TrainingSet, now: datetime,
+          progress: Progress = lambda done, total: None, seed: int = 0) -> TrainResult:
+    """Cross-validate, choose the threshold, and fit the model on every row."""
+    steps = cv_folds(data.labels) + 1
+    cv = cross_validate(data.texts, data.labels, progress, seed)
+    chosen, notes = _chosen_threshold(settings, cv, floor=not data.background)
+    progress(steps - 1, steps)
+    model = FaqClassifier.train(data.texts, data.labels, seed=seed)
+    progress(steps, steps)
+    meta = ModelMeta(threshold=chosen, target_precision=settings.target_precision,
+                     reported_threshold=0.0, expected_precision=None, expected_coverage=None,
+                     faq_examples=data.faq_examples, learned_examples=data.learned_examples,
+                     learned_max_id=data.learned_max_id, trained_at=now.isoformat())
+    reported = effective_threshold(settings, meta)
+    return TrainResult(model, _with_figures(meta, cv, reported), data, notes)
+
+
+def _chosen_threshold(settings: FaqSettings, cv: CrossValidation | None,
+                      floor: bool) -> tuple[float | None, list[str]]:
+    target = settings.target_precision
+    if target is None:
+        return None, []
+    fallback = f"faq.threshold ({settings.threshold:g})"
+    if cv is None:
+        return None, [f"target precision {target:.0%} cannot be measured on these examples; "
+                      f"using {fallback}"]
+    chosen = choose_threshold(cv.confidences, cv.correct, target)
+    if chosen is None:
+        return None, [f"target precision {target:.0%} is not reachable on these examples; "
+                      f"using {fallback}"]
+    if floor and chosen < TRAINED_THRESHOLD_FLOOR:
+        return TRAINED_THRESHOLD_FLOOR, [
+            f"threshold raised from {chosen:.3f} to {TRAINED_THRESHOLD_FLOOR} (the examples hold "
+            "no question outside every FAQ, so a lower one could not be checked)"]
+    return chosen, []
+
+
+def _with_figures(meta: ModelMeta, cv: CrossValidation | None, threshold: float) -> ModelMeta:
+    if cv is None:
+        return replace(meta, reported_threshold=threshold)
+    answered = cv.confidences >= threshold
+    right = answered & cv.correct
+    labels = np.asarray(cv.labels, dtype=object)
+    faqs = sorted(set(cv.labels) - {NONE})
+    by_faq = {str(label): float(right[labels == label].mean()) for label in faqs}
+    precision = float(right.sum() / answered.sum()) if answered.any() else None
+    return replace(meta, reported_threshold=threshold, expected_precision=precision,
+                   expected_coverage=float(right[labels != NONE].mean()), coverage_by_faq=by_faq)
+
+
+def effective_threshold(settings: FaqSettings, meta: ModelMeta | None) -> float:
+    """faq.threshold when set in the file, else the trained threshold, else the default."""
+    if settings.threshold_set:
+        return settings.threshold
+    if meta is not None and meta.threshold is not None:
+        return meta.threshold
+    return DEFAULT_THRESHOLD
+
+
+def threshold_source(settings: FaqSettings, meta: ModelMeta | None) -> str:
+    if settings.threshold_set:
+        return "faq.threshold"
+    if meta is not None and meta.threshold is not None:
+        return f"trained for {meta.target_precision:.0%} precision"
+    return "default"
+
+
+# -- the sidecar file -----------------------------------------------------------------------------
+
+def meta_path(model: Path) -> Path:
+    return model.with_name(model.name + META_SUFFIX)
+
+
+def save(model_path: Path, result: TrainResult) -> None:
+    """Write the model, then its sidecar, each atomically."""
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    result.model.save(model_path)
+    path = meta_path(model_path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(asdict(result.meta), out, indent=2, sort_keys=True)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+def read_meta(model_path: Path) -> ModelMeta | None:
+    """The sidecar of a model; None when missing or unreadable (a warning is logged)."""
+    path = meta_path(model_path)
+    try:
+        return ModelMeta(**json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as exc:
+        log.warning("%s is unreadable (%s); ignoring the trained threshold", path, exc)
+        return None

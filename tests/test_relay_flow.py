@@ -1,0 +1,209 @@
+"""Relay mode and status requests against the real Dovecot and SMTP relay.
+
+``agent@example.test`` is both the team address tickets are forwarded to and the agent who
+answers; the agent's replies are delivered into the support inbox over LMTP with the
+Authentication-Results header the receiving server (``mx.example.test``) would add.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import pytest
+from harness import Installation, body_text, mail
+from servers import Dovecot, SmtpServer
+
+CUSTOMER = "customer@example.test"
+CUSTOMER2 = "customer2@example.test"
+AGENT = "agent@example.test"
+MX = "mx.example.test"
+PASSED = f"{MX}; dkim=pass header.d=example.test header.s=sel; spf=pass smtp.mailfrom={AGENT}"
+RELAY = {"default_addresses": [AGENT], "agent_addresses": [AGENT], "authserv_id": MX}
+HUMAN = {"threshold": 0.99, "route_threshold": 0.99}  # every question goes to a person
+
+
+@pytest.fixture
+def relay(tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer) -> Installation:
+    return Installation(tmp_path, fresh_dovecot, fresh_smtp, relay=RELAY, faq=HUMAN).start()
+
+
+@pytest.fixture
+def inboxd(tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer) -> Installation:
+    return Installation(tmp_path, fresh_dovecot, fresh_smtp, faq=HUMAN).start()
+
+
+def tickets(setup: Installation, capsys: pytest.CaptureFixture[str]) -> list[dict]:
+    capsys.readouterr()
+    assert setup.run("tickets", "--json") == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def events(setup: Installation, kind: str) -> list[str]:
+    db = sqlite3.connect(setup.folder_path("inboxd.sqlite3"))
+    return [r[0] for r in db.execute("select detail from events where kind = ?", [kind])]
+
+
+def agent_reply(forward: EmailMessage, text: str, auth: list[str] | None = None, *,
+                threaded: bool = True) -> bytes:
+    """The agent's answer to a forward, as the receiving server hands it to the mailbox."""
+    msg = EmailMessage()
+    for value in auth if auth is not None else [PASSED]:
+        msg["Authentication-Results"] = value
+    msg["From"] = f"Kim Agent <{AGENT}>"
+    msg["To"] = forward["Reply-To"]
+    msg["Subject"] = f"Re: {forward['Subject']}"
+    msg["Message-ID"] = make_msgid(domain="example.test")
+    if threaded:
+        msg["In-Reply-To"] = forward["Message-ID"]
+        msg["References"] = forward["Message-ID"]
+    quoted = "\n".join(f"> {line}" for line in body_text(forward).splitlines())
+    msg.set_content(f"{text}\n\nOn Monday, Example Support wrote:\n{quoted}\n")
+    return bytes(msg)
+
+
+def open_ticket(setup: Installation) -> EmailMessage:
+    """A customer's question that goes to a person; returns the forward the agent got."""
+    setup.send(mail(CUSTOMER, "Broken lamp", "My lamp arrived with a cracked shade.",
+                    name="Ana Customer", message_id="<lamp@customer.example>"))
+    assert setup.run("once") == 0
+    [forward] = setup.replies_to(AGENT)
+    return forward
+
+
+# -- forwarding --------------------------------------------------------------------------------
+
+def test_routed_ticket_is_forwarded_to_the_team(
+        relay: Installation, capsys: pytest.CaptureFixture[str]) -> None:
+    forward = open_ticket(relay)
+    assert forward["Subject"] == "[#1] Broken lamp"
+    assert forward["Reply-To"] == "support@example.test"
+    assert forward["From"].addresses[0].addr_spec == "support@example.test"
+    assert forward["Auto-Submitted"] == "auto-generated"
+    assert forward["X-Inboxd-Ticket"] == "1"
+    assert "My lamp arrived with a cracked shade." in body_text(forward)
+    assert "Ana Customer <customer@example.test>" in body_text(forward)
+    [ack] = relay.replies_to(CUSTOMER)
+    assert "ticket #1" in body_text(ack)
+    [ticket] = tickets(relay, capsys)
+    assert ticket["state"] == "open" and ticket["first_response_at"] is None
+
+
+# -- an agent's answer is relayed -------------------------------------------------------------
+
+def test_agent_answer_reaches_the_customer_in_their_thread(
+        relay: Installation, capsys: pytest.CaptureFixture[str]) -> None:
+    forward = open_ticket(relay)
+    relay.send(agent_reply(forward, "Sorry! A new lamp is on its way."))
+    assert relay.run("once") == 0
+
+    ack, answer = relay.replies_to(CUSTOMER)
+    assert answer["From"].addresses[0].addr_spec == "support@example.test"
+    assert answer["In-Reply-To"] == "<lamp@customer.example>"
+    assert "<lamp@customer.example>" in answer["References"].split()
+    assert answer["Subject"] == "Re: Broken lamp [#1]"
+    assert answer["Auto-Submitted"] is None
+    text = body_text(answer)
+    assert "Sorry! A new lamp is on its way." in text
+    assert "cracked shade" not in text and "wrote:" not in text
+    [ticket] = tickets(relay, capsys)
+    assert ticket["state"] == "answered"
+    assert ticket["first_response_at"] is not None
+    [filed] = relay.folder("Support/Answered")
+    assert filed["From"].addresses[0].addr_spec == AGENT
+    assert not relay.folder("INBOX")
+
+    relay.send(mail(CUSTOMER, "Re: Broken lamp [#1]", "Thank you, when does it ship?",
+                    in_reply_to=answer["Message-ID"]))
+    relay.run("once")
+    assert len(relay.replies_to(CUSTOMER)) == 2, "no automatic mail to a follow-up"
+    assert [f["Subject"] for f in relay.replies_to(AGENT)][-1] == "[#1] Re: Broken lamp"
+    assert tickets(relay, capsys)[0]["state"] == "open"
+
+
+def test_note_stays_internal_and_the_clock_keeps_running(
+        relay: Installation, capsys: pytest.CaptureFixture[str]) -> None:
+    forward = open_ticket(relay)
+    relay.send(agent_reply(forward, "#note asked the warehouse, waiting", threaded=False))
+    assert relay.run("once") == 0
+
+    assert len(relay.replies_to(CUSTOMER)) == 1, "only the acknowledgement"
+    [ticket] = tickets(relay, capsys)
+    assert ticket["state"] == "open" and ticket["first_response_at"] is None
+    [note] = events(relay, "agent-note")
+    assert "asked the warehouse" in note
+
+
+# -- forged agents are not relayed -------------------------------------------------------------
+
+FORGED = {
+    "no header": [],
+    "another server": [f"mx.evil.test; dkim=pass header.d=example.test"],
+    "failed here": [f"{MX}; dkim=fail header.d=example.test; spf=fail smtp.mailfrom={AGENT}"],
+    "pass below a fail": [f"{MX}; dkim=none; spf=softfail smtp.mailfrom={AGENT}", PASSED],
+    "other domain": [f"{MX}; dkim=pass header.d=evil.test"],
+}
+
+
+@pytest.mark.parametrize("auth", FORGED.values(), ids=FORGED.keys())
+def test_unauthenticated_agent_is_not_relayed(
+        relay: Installation, capsys: pytest.CaptureFixture[str], auth: list[str]) -> None:
+    forward = open_ticket(relay)
+    relay.send(agent_reply(forward, "Please pay the fee to evil.test first.", auth))
+    assert relay.run("once") == 0
+
+    assert len(relay.replies_to(CUSTOMER)) == 1, "nothing relayed to the customer"
+    assert not any("evil.test first" in body_text(m) for m in relay.replies_to(CUSTOMER))
+    rows = tickets(relay, capsys)
+    assert rows[0]["state"] == "open" and rows[0]["first_response_at"] is None
+    [failed] = events(relay, "agent-auth-failed")
+    assert AGENT in failed
+
+
+def test_agent_domain_without_authserv_id_is_a_config_error(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp,
+                         relay={"default_addresses": [AGENT], "agent_domains": ["example.test"]})
+    assert setup.run("check") == 2
+    assert "relay.authserv_id" in capsys.readouterr().err
+
+
+# -- status requests ---------------------------------------------------------------------------
+
+def test_status_lists_only_the_senders_tickets(
+        inboxd: Installation, capsys: pytest.CaptureFixture[str]) -> None:
+    inboxd.send(mail(CUSTOMER, "Broken lamp", "My lamp arrived broken."))
+    inboxd.send(mail(CUSTOMER2, "Wrong colour", "The sofa I got is green, not blue."))
+    inboxd.run("once")
+    inboxd.send(mail(CUSTOMER, "status", "", name="Ana", message_id="<st@customer.example>"))
+    assert inboxd.run("once") == 0
+
+    ack, status = inboxd.replies_to(CUSTOMER)
+    assert status["In-Reply-To"] == "<st@customer.example>"
+    assert status["Subject"] == "Re: status"
+    assert status["Auto-Submitted"] == "auto-replied"
+    text = body_text(status)
+    assert "#1 Broken lamp" in text and "Waiting for our team" in text
+    assert "Europe/Stockholm" in text
+    assert "#2" not in text and "Wrong colour" not in text
+    assert len(tickets(inboxd, capsys)) == 2, "the request opened no ticket"
+    [filed] = inboxd.folder("Support/Answered")
+    assert filed["Message-ID"] == "<st@customer.example>"
+    assert len(inboxd.replies_to(CUSTOMER2)) == 1
+
+
+def test_status_for_someone_elses_ticket_reveals_nothing(inboxd: Installation) -> None:
+    inboxd.send(mail(CUSTOMER2, "Wrong colour", "The sofa I got is green, not blue."))
+    inboxd.run("once")
+    inboxd.send(mail(CUSTOMER, "Estado #1", ""))
+    inboxd.run("once")
+
+    [status] = inboxd.replies_to(CUSTOMER)
+    text = body_text(status)
+    assert "No hay ningún caso abierto con el número #1" in text
+    assert "sofa" not in text and "Wrong colour" not in text
+    assert status["Content-Language"] == "es"

@@ -1,0 +1,163 @@
+"""Training with a target precision, the model's sidecar, and multilingual `inboxd classify`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from inboxd.cli import main
+from inboxd.config import FaqSettings, parse_config
+from inboxd.core.classify import NONE
+from inboxd.errors import ConfigError
+from inboxd.faq import Faq, FaqEntry
+from inboxd.training import (ModelMeta, TrainingSet, effective_threshold, meta_path, read_meta,
+                             train, training_set)
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+
+
+def meta(threshold: float | None) -> ModelMeta:
+    return ModelMeta(threshold=threshold, target_precision=0.97, reported_threshold=0.5,
+                     expected_precision=None, expected_coverage=None)
+
+
+SETTINGS = FaqSettings(path=Path("faq.toml"), model=Path("m"))
+THRESHOLDS = [
+    # threshold set in the file?, configured, trained, effective
+    (True, 0.5, 0.8, 0.5),
+    (False, 0.6, 0.8, 0.8),
+    (False, 0.6, None, 0.6),
+    (True, 0.7, None, 0.7),
+]
+
+
+@pytest.mark.parametrize("given, configured, trained, effective", THRESHOLDS)
+def test_effective_threshold(given: bool, configured: float, trained: float | None,
+                             effective: float) -> None:
+    settings = FaqSettings(path=Path("f"), model=Path("m"), threshold=configured,
+                           threshold_set=given)
+    assert effective_threshold(settings, meta(trained)) == effective
+    assert effective_threshold(FaqSettings(path=Path("f"), model=Path("m")), None) == 0.6
+
+
+def test_learned_examples_of_removed_faqs_are_left_out() -> None:
+    faq = Faq((FaqEntry("a", ("one", "two"), {"en": "A"}), FaqEntry("b", ("three",), {"en": "B"})),
+              background=("spam",))
+    data = training_set(faq, [{"id": 4, "faq_id": "a", "text": "uno"},
+                              {"id": 9, "faq_id": "gone", "text": "x"}])
+    assert data.texts == ["one", "two", "three", "spam", "uno"]
+    assert data.labels == ["a", "a", "b", NONE, "a"]
+    assert (data.faq_examples, data.background, data.learned_by_faq, data.learned_max_id,
+            data.ignored) == (3, 1, {"a": 1}, 9, 1)
+
+
+def test_unreachable_target_falls_back_and_says_so() -> None:
+    # the same text under two FAQs: no threshold tells them apart
+    texts = ["where is my order"] * 8
+    labels = ["a", "b"] * 4
+    data = TrainingSet(texts, labels, len(texts), 0, {}, 0, 0)
+    settings = FaqSettings(path=Path("f"), model=Path("m"), target_precision=0.97)
+    result = train(settings, data, NOW)
+    assert result.meta.threshold is None
+    assert result.meta.reported_threshold == 0.6
+    assert result.notes == ["target precision 97% is not reachable on these examples; "
+                            "using faq.threshold (0.6)"]
+
+
+CONFIG = {"imap": {"host": "127.0.0.1", "security": "none", "username": "u", "password": "p"},
+          "smtp": {"host": "127.0.0.1", "security": "none", "username": "", "password": "",
+                   "from": "Support <support@example.test>"}}
+
+
+@pytest.mark.parametrize("faq, key", [
+    ({"target_precision": 1.2}, "faq.target_precision"),
+    ({"target_precision": 0.2}, "faq.target_precision"),
+    ({"retrain_interval_h": -1}, "faq.retrain_interval_h"),
+])
+def test_bad_learning_settings(faq: dict, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({**CONFIG, "faq": {"path": "faq.toml", **faq}}, Path("."))
+    assert caught.value.key == key
+
+
+def test_threshold_set_only_when_written() -> None:
+    plain = parse_config({**CONFIG, "faq": {"path": "f"}}, Path(".")).faq
+    given = parse_config({**CONFIG, "faq": {"path": "f", "threshold": 0.6,
+                                            "retrain_interval_h": 0}}, Path(".")).faq
+    assert (plain.threshold_set, plain.retrain_interval_h) == (False, 24.0)
+    assert (given.threshold_set, given.retrain_interval_h) == (True, 0.0)
+
+
+# -- `inboxd train` and `inboxd classify` on a small multilingual FAQ ----------------------------
+
+FAQ_TOML = """
+[[faq]]
+id = "shipping-time"
+examples = ["How long does delivery take?", "When will my order arrive?",
+  "当我的订单什么时候到?", "发货需要多长时间?", "快递几天能到?",
+  "Hur lång tid tar leveransen?", "När kommer min beställning fram?",
+  "¿Cuánto tarda el envío?", "¿Cuándo llegará mi pedido?"]
+answer.en = "Orders ship within 2 business days."
+
+[[faq]]
+id = "password-reset"
+examples = ["I forgot my password", "How can I reset my password?",
+  "我忘记密码了", "怎么重置密码?", "无法登录我的账户",
+  "Jag har glömt mitt lösenord", "Hur återställer jag lösenordet?",
+  "Olvidé mi contraseña", "¿Cómo restablezco mi contraseña?"]
+answer.en = "Use Forgot password on the login page."
+"""
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Path:
+    (tmp_path / "faq.toml").write_text(FAQ_TOML, encoding="utf-8")
+    config = tmp_path / "inboxd.toml"
+    config.write_text(
+        '[imap]\nhost = "127.0.0.1"\nsecurity = "none"\nusername = "u"\npassword = "p"\n'
+        '[smtp]\nhost = "127.0.0.1"\nsecurity = "none"\nusername = ""\npassword = ""\n'
+        'from = "Support <support@example.test>"\n'
+        '[faq]\npath = "faq.toml"\nmodel = "model.npz"\ntarget_precision = 0.9\n'
+        '[store]\npath = "inboxd.sqlite3"\n', encoding="utf-8")
+    return config
+
+
+def test_train_reports_threshold_and_coverage_per_faq(
+        setup: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-c", str(setup), "train"]) == 0
+    out = capsys.readouterr().out
+    assert "trained on 18 FAQ examples and 0 learned examples for 2 FAQs" in out
+    assert "(trained for 90% precision)" in out or "not reachable" in out
+    assert "password-reset" in out and "shipping-time" in out and "coverage" in out
+    written = read_meta(setup.parent / "model.npz")
+    assert written is not None and written.faq_examples == 18
+    assert set(written.coverage_by_faq) == {"password-reset", "shipping-time"}
+    assert json.loads(meta_path(setup.parent / "model.npz").read_text())["target_precision"] == 0.9
+
+
+MESSAGES = [
+    ("你好，我的订单什么时候到？", "shipping-time", "zh"),
+    ("我忘记了我的密码，怎么办？", "password-reset", "zh"),
+    ("Hej! När kommer min beställning fram till Malmö?", "shipping-time", "sv"),
+    ("Jag har glömt lösenordet till mitt konto", "password-reset", "sv"),
+    ("Hola, ¿cuándo llegará mi pedido a Madrid?", "shipping-time", "es"),
+    ("Olvidé la contraseña de mi cuenta, ¿cómo la restablezco?", "password-reset", "es"),
+    ("Hi, when will my order arrive?", "shipping-time", "en"),
+]
+
+
+@pytest.mark.parametrize("text, faq_id, language", MESSAGES)
+def test_classify_json_in_several_languages(setup: Path, capsys: pytest.CaptureFixture[str],
+                                            text: str, faq_id: str, language: str) -> None:
+    assert main(["-c", str(setup), "train"]) == 0
+    message = setup.parent / "question.eml"
+    message.write_bytes(f"From: ana@example.com\nSubject: Hej\nMessage-ID: <1@x>\n"
+                        f"Content-Type: text/plain; charset=utf-8\n\n{text}\n".encode())
+    capsys.readouterr()
+    assert main(["-c", str(setup), "classify", "--json", str(message)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["best_faq"], result["language"]) == (faq_id, language)
+    assert result["decision"] in ("AutoAnswer", "Acknowledge")
