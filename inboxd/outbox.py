@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # Deadline notices: their ticket already waits for a person (or was answered since), so a
 # notice that failed leaves it as it is.
-KEEP_STATE_KINDS = (*INTERNAL_KINDS, "courtesy")
+KEEP_STATE_KINDS = (*INTERNAL_KINDS, "courtesy", "forward")  # not the customer's answer
 
 
 def flush(rt: Runtime) -> None:

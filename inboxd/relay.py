@@ -12,6 +12,7 @@ from datetime import datetime
 from email.utils import make_msgid
 
 from inboxd.agents import _record_response, _response_time
+from inboxd.learning import learn_from_agent
 from inboxd.core.auth import auth_headers
 from inboxd.core.decide import Acknowledge, Decision, FollowUp, Queue
 from inboxd.core.message import ParsedMessage, parse_message
@@ -96,6 +97,7 @@ def _answer(rt: Runtime, parsed: ParsedMessage, d: RelayReply, arrival: datetime
     at = _response_time(parsed.date or arrival, ticket, now)
     _record_response(rt, ticket, at, now, f"agent {parsed.sender} answered; relayed to "
                                           f"{ticket.customer}")
+    learn_from_agent(rt, ticket, parsed, now)
 
 
 def _customer_message(rt: Runtime, ticket: Ticket) -> ParsedMessage | None:

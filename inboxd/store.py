@@ -346,7 +346,8 @@ class Store:
 
     def latest_inbound(self, ticket_id: int) -> dict[str, Any] | None:
         rows = list(self.db["messages"].rows_where(
-            "ticket_id = ? and direction = 'in'", [ticket_id], order_by="id desc", limit=1))
+            "ticket_id = ? and direction = 'in' and decision not in ('RelayReply', 'Record')",
+            [ticket_id], order_by="id desc", limit=1))
         return rows[0] if rows else None
 
     def message_location(self, message_row: int) -> tuple[str, str | None]:

@@ -131,10 +131,14 @@ TEXTS = [
     ("Thanks, done.\n\nOn Mon, 2 Mar 2026, Ana wrote:\n> my lamp", "Thanks, done."),
     ("Line one.\n\nLine two.\n-- \nKim", "Line one.\n\nLine two."),
     ("x" * 6000, "x" * 6000),  # an answer is never cut
+    ("#faq shipping-time\nOrders ship in 2 days.", "Orders ship in 2 days."),
+    ("#faq shipping-time", ""),
+    ("About #faq pages:\nsee the site.", "About #faq pages:\nsee the site."),
 ]
 
 
-@pytest.mark.parametrize("text, expected", TEXTS, ids=["quote", "signature", "long"])
+@pytest.mark.parametrize("text, expected", TEXTS,
+                         ids=["quote", "signature", "long", "marker", "marker only", "no marker"])
 def test_reply_text(text: str, expected: str) -> None:
     assert reply_text(text) == expected
 

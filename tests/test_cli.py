@@ -1,0 +1,81 @@
+"""The command line as an operator meets it: help, check against real servers, classify from stdin."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from harness import Installation, mail
+from servers import Dovecot, SmtpServer
+
+from inboxd.cli import main
+
+COMMANDS = ["run", "once", "train", "classify", "tickets", "ticket", "check", "demo", "eval",
+            "gaps"]
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in COMMANDS:
+        assert command in out
+
+
+def test_check_logs_in_to_both_servers(tmp_path: Path, fresh_dovecot: Dovecot,
+                                       fresh_smtp: SmtpServer,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp)
+    setup.train()
+    capsys.readouterr()
+    assert setup.run("check") == 0
+    out = capsys.readouterr().out
+    assert "imap support@example.test" in out and "login ok" in out
+    assert "smtp" in out and "model" in out
+
+
+def test_check_reports_a_refused_login_without_the_password(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp,
+                         imap={"password": "wrong-Pa55word"})
+    setup.train()
+    capsys.readouterr()
+    assert setup.run("check") == 1
+    captured = capsys.readouterr()
+    assert "imap" in captured.err
+    assert "wrong-Pa55word" not in captured.err + captured.out
+
+
+def test_check_without_a_model_says_to_train(tmp_path: Path, fresh_dovecot: Dovecot,
+                                             fresh_smtp: SmtpServer,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp)
+    assert setup.run("check") == 1
+    assert "inboxd train" in capsys.readouterr().out
+
+
+def test_run_without_a_model_is_a_clear_error(tmp_path: Path, fresh_dovecot: Dovecot,
+                                              fresh_smtp: SmtpServer,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp)
+    assert setup.run("once") == 2
+    assert "inboxd train" in capsys.readouterr().err
+
+
+def test_classify_reads_standard_input(tmp_path: Path, fresh_dovecot: Dovecot,
+                                       fresh_smtp: SmtpServer) -> None:
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp)
+    setup.train()
+    question = mail("customer@example.test", "Lösenord", "Jag har glömt mitt lösenord, hjälp!")
+    result = subprocess.run([sys.executable, "-m", "inboxd", "-c", str(setup.config_path),
+                             "classify", "-", "--json"], input=question, capture_output=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    decision = json.loads(result.stdout)
+    assert (decision["decision"], decision["faq"], decision["language"]) == \
+        ("AutoAnswer", "password-reset", "sv")
