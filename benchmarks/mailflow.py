@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 from harness import Installation, mail  # noqa: E402
 from servers import Dovecot, SmtpServer  # noqa: E402
 
-CUSTOMER = "customer@example.test"
 QUESTIONS = ["How long does delivery take?", "My lamp arrived with a cracked shade.",
              "Hur lång tid tar leveransen?", "Quiero hablar con alguien sobre mi factura."]
 
@@ -49,7 +48,8 @@ def measure_latency(setup: Installation, smtp: SmtpServer, rounds: int) -> list[
         for i in range(rounds):
             before = len(smtp.received)
             started = time.perf_counter()
-            setup.send(mail(CUSTOMER, f"Delivery {i}", "How long does delivery take?"))
+            setup.send(mail(f"latency{i}@customers.example", f"Delivery {i}",
+                            "How long does delivery take?"))
             if not wait_until(lambda: len(smtp.received) > before, 30):
                 raise RuntimeError(f"no reply in round {i}")
             latencies.append(time.perf_counter() - started)
