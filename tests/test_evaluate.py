@@ -127,3 +127,21 @@ def test_banking77_slice_of_20_intents() -> None:
     check_consistent(report, n_test=len(pick(test)))
     assert report.accuracy > 0.8
     assert report.oos_left_to_human is not None and report.oos_left_to_human > 0.3
+
+
+def test_eval_command_prints_the_json_fields(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from inboxd.cli import main
+
+    for name, rows in (("train.csv", TRAIN), ("test.csv", TEST)):
+        lines = ["text,category"] + [f'"{text}",{label}' for text, label in rows]
+        (tmp_path / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code = main(["eval", "--train", str(tmp_path / "train.csv"), "--test",
+                 str(tmp_path / "test.csv"), "--target-precision", "0.97", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in ("accuracy", "macro_f1", "threshold", "auto_answered", "auto_precision",
+                "coverage_at_precision", "oos_left_to_human", "train_s", "messages_per_s"):
+        assert key in report
+    assert set(report["coverage_at_precision"]) == {"0.95", "0.97", "0.99"}
+    assert 0.0 <= report["accuracy"] <= 1.0 and report["messages_per_s"] > 0
