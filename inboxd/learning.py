@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from inboxd.core.bodytext import question_text
 from inboxd.core.learn import Learned, learned_from_reply
-from inboxd.core.message import ParsedMessage, parse_message, question_text
+from inboxd.core.message import ParsedMessage, parse_message
 from inboxd.faq import Faq
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket

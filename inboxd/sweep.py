@@ -25,10 +25,11 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
+from inboxd.core.bodytext import question_text
 from inboxd.core.clocks import (DEADLINE_LABELS, Breach, Courtesy, Notice, NotifyPolicy, Waiting,
                                 Warn, clock_finished, customer_zone, notice_recipients,
                                 plan_notices)
-from inboxd.core.message import ParsedMessage, parse_message, question_text
+from inboxd.core.message import ParsedMessage, parse_message
 from inboxd.core.notice_mail import InternalMail, build_internal, excerpt
 from inboxd.core.render import Reply, build_reply, format_when, sender_domain
 from inboxd.runtime import Runtime

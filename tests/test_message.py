@@ -10,11 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from inboxd.core.bodytext import MAX_QUESTION_CHARS, MAX_TEXT_CHARS, html_to_text
 from inboxd.core.message import (
-    MAX_QUESTION_CHARS,
-    MAX_TEXT_CHARS,
     ParsedMessage,
-    html_to_text,
     parse_message,
     reply_subject,
     strip_ticket_tag,

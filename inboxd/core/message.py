@@ -8,10 +8,8 @@ an encoded ``\\r\\nBcc:`` in a subject cannot inject a header.
 
 from __future__ import annotations
 
-import codecs
 import itertools
 import re
-import unicodedata
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,16 +17,13 @@ from email import policy, utils
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from html.parser import HTMLParser
 from typing import TypeVar
 
-MAX_TEXT_CHARS = 100_000
-MAX_QUESTION_CHARS = 5_000
+from inboxd.core.bodytext import body_text, one_line, question_text, shorten
+
 MAX_SUBJECT_CHARS = 998
 MAX_HEADER_CHARS = 16_384
 MAX_PRECISE_HEADER_CHARS = 2_048
-MAX_HTML_CHARS = 1_000_000
-SHORT_QUESTION_CHARS = 200
 MAX_REFERENCES = 100
 MAX_DEFECTS = 20
 
@@ -84,13 +79,18 @@ _ANY_PREFIXES = re.compile(
 
 def strip_ticket_tag(subject: str) -> str:
     """The subject without any ``[#123]`` tag, on one line."""
-    return _one_line(_TAG.sub(" ", subject))
+    return one_line(_TAG.sub(" ", subject))
 
 
 def reply_subject(subject: str, ticket_id: int) -> str:
     """``Re: <subject> [#<id>]`` with earlier reply prefixes and tags removed."""
     base = _REPLY_PREFIXES.sub("", strip_ticket_tag(subject)).strip()
     return f"Re: {base or 'your message'} [#{ticket_id}]"
+
+
+def _topic(subject: str) -> str:
+    """The subject without reply or forward prefixes and ticket tags."""
+    return _ANY_PREFIXES.sub("", strip_ticket_tag(subject)).strip()
 
 
 def _ticket_tag(subject: str) -> int | None:
@@ -108,7 +108,7 @@ def _parse(raw: bytes, own_addresses: Collection[str], defects: list[str]) -> Pa
     _guard(defects, "MIME structure", lambda: _collect_defects(msg, defects), None)
     subject = _guard(defects, "Subject", lambda: _subject(msg), "")
     sender_name, sender = _guard(defects, "From", lambda: _sender(msg, defects), ("", None))
-    text = _guard(defects, "body", lambda: _body_text(msg, defects), "")
+    text = _guard(defects, "body", lambda: body_text(msg, defects), "")
     _guard(defects, "MIME structure", lambda: _collect_defects(msg, defects), None)  # + decoding
     own = {a.strip().lower() for a in own_addresses}
     return ParsedMessage(  # keyword arguments run in order: `defects` is read after every guard
@@ -123,7 +123,7 @@ def _parse(raw: bytes, own_addresses: Collection[str], defects: list[str]) -> Pa
         references=_guard(defects, "References", lambda: _references(msg), ()),
         ticket_tag=_ticket_tag(subject),
         text=text,
-        question=_guard(defects, "question", lambda: question_text(text, subject), ""),
+        question=_guard(defects, "question", lambda: question_text(text, _topic(subject)), ""),
         automated=_guard(defects, "automation check",
                          lambda: _automated(msg, sender, subject, own), None),
         defects=tuple(dict.fromkeys(defects))[:MAX_DEFECTS],
@@ -212,7 +212,7 @@ def _decoded(name: str, value: str) -> str:
 
 def _subject(msg: Message) -> str:
     value = _raw(msg, "subject")
-    return _one_line(_decoded("subject", value))[:MAX_SUBJECT_CHARS] if value else ""
+    return one_line(_decoded("subject", value))[:MAX_SUBJECT_CHARS] if value else ""
 
 
 def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
@@ -221,7 +221,7 @@ def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
     for value in _raw_all(msg, name):
         for display, addr in _parse_addresses(name, value):
             if _valid_addr(addr):
-                found.append((_one_line(display), addr.lower()))
+                found.append((one_line(display), addr.lower()))
     return found
 
 
@@ -253,7 +253,7 @@ def _sender(msg: Message, defects: list[str]) -> tuple[str, str | None]:
         return "", None
     found = _addresses(msg, "from")
     if not found:
-        defects.append(f"unparseable From: {_short(values[0])}")
+        defects.append(f"unparseable From: {shorten(values[0])}")
         return "", None
     return found[0]
 
@@ -291,194 +291,9 @@ def _date(value: str | None, defects: list[str]) -> datetime | None:
     try:
         parsed = utils.parsedate_to_datetime(value)
     except Exception:
-        defects.append(f"unparseable Date: {_short(value)}")
+        defects.append(f"unparseable Date: {shorten(value)}")
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _one_line(value: str) -> str:
-    """Whitespace collapsed; line breaks, control characters and lone surrogates removed."""
-    kept = (" " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch for ch in value)
-    return " ".join("".join(kept).split())
-
-
-def _short(value: str, limit: int = 60) -> str:
-    line = _one_line(value)
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-# --- body ----------------------------------------------------------------------------------
-
-
-_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "euc-cn": "gb18030",
-              "iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252",
-              "us-ascii": "utf-8", "ascii": "utf-8", "ks_c_5601-1987": "cp949"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def _body_text(msg: EmailMessage, defects: list[str]) -> str:
-    """The text/plain part, else the HTML part as text; cleaned and capped."""
-    plain, html = _text_parts(msg)
-    text = _part_text(plain, defects) if plain is not None else ""
-    if not text.strip() and html is not None:
-        text = html_to_text(_part_text(html, defects)[:MAX_HTML_CHARS])
-    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    return text[:MAX_TEXT_CHARS].strip()
-
-
-def _text_parts(msg: EmailMessage) -> tuple[Message | None, Message | None]:
-    plain = msg.get_body(preferencelist=("plain",))
-    html = msg.get_body(preferencelist=("html",))
-    if plain is None and html is None and not msg.is_multipart() \
-            and msg.get_content_maintype() == "text":
-        plain = msg  # text/enriched, text/x-whatever: still readable
-    return plain, html
-
-
-def _part_text(part: Message, defects: list[str]) -> str:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return ""
-    return decode_bytes(payload, part.get_content_charset(), defects)
-
-
-def decode_bytes(payload: bytes, charset: str | None, defects: list[str]) -> str:
-    """Declared charset, else UTF-8, else the declared charset lossy, else Latin-1. Never raises."""
-    declared = _short((charset or "").strip().lower(), 40)
-    codec = _codec(declared)
-    if declared and codec is None:
-        defects.append(f"undecodable charset {declared}")
-    for name in dict.fromkeys(filter(None, (codec, "utf-8"))):
-        try:
-            return payload.decode(name)
-        except (UnicodeDecodeError, LookupError):
-            pass
-    if codec is not None:
-        defects.append(f"text is not valid {declared}; some characters replaced")
-        return payload.decode(codec, errors="replace")
-    return payload.decode("latin-1")
-
-
-def _codec(charset: str) -> str | None:
-    """A usable text codec for ``charset``, or None."""
-    if not charset:
-        return None
-    name = _SUPERSETS.get(charset, charset)
-    try:
-        b"a".decode(name, errors="ignore")  # rejects unknown names and codecs such as base64
-        return codecs.lookup(name).name
-    except Exception:
-        return None
-
-
-class _HtmlText(HTMLParser):
-    """Collects the visible text of an HTML document, one block per line; blockquotes get '> '."""
-
-    _SKIP = frozenset({"script", "style", "title", "noscript", "template", "head"})
-    _BLOCK = frozenset({"p", "div", "br", "li", "tr", "table", "ul", "ol", "pre", "hr",
-                        "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "section",
-                        "article", "header", "footer", "dt", "dd", "body"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[str] = []
-        self._current: list[str] = []
-        self._skip_depth = 0
-        self._quote_depth = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skip_depth += 1
-        elif tag in self._BLOCK:
-            self._flush()
-        elif tag in ("td", "th"):
-            self._current.append(" ")
-        if tag == "blockquote":
-            self._quote_depth += 1
-        if tag == "body":
-            self._skip_depth = 0  # an unclosed <head> must not hide the body
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skip_depth = max(0, self._skip_depth - 1)
-        elif tag in self._BLOCK and tag not in ("br", "hr"):  # void: <br/> is one break
-            self._flush()
-        if tag == "blockquote":
-            self._quote_depth = max(0, self._quote_depth - 1)
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip_depth:
-            self._current.append(data)
-
-    def _flush(self) -> None:
-        line = " ".join("".join(self._current).split())
-        self._current.clear()
-        if line:
-            self.lines.append("> " * self._quote_depth + line)
-        elif self.lines and self.lines[-1]:
-            self.lines.append("")
-
-
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML body: tags, scripts and styles dropped, entities unescaped."""
-    parser = _HtmlText()
-    parser.feed(html)
-    parser.close()
-    parser._flush()
-    return "\n".join(parser.lines).strip()
-
-
-# --- the question --------------------------------------------------------------------------
-
-
-_ATTRIBUTIONS = (
-    re.compile(r"^On\s.{0,500}\swrote\s*:$", re.IGNORECASE),
-    re.compile(r"^Den\s.{0,500}\sskrev\b.{0,300}:$", re.IGNORECASE),
-    re.compile(r"^El\s.{0,500}\sescribió\s*:$", re.IGNORECASE),
-    re.compile(r"^.{0,500}(?:写道|寫道)\s*[:：]$"),
-)
-_ORIGINAL = re.compile(r"^-{2,}\s*(?:original message|ursprungligt meddelande|mensaje original"
-                       r"|原始邮件|原始郵件)\s*-{2,}$", re.IGNORECASE)
-_FROM = re.compile(r"^\*?(?:from|från|de|发件人|寄件者)\*?\s*[:：]", re.IGNORECASE)
-_SENT = re.compile(r"^\*?(?:sent|skickat|enviado(?: el)?|date|datum|fecha|发送时间|寄件日期)\*?\s*[:：]",
-                   re.IGNORECASE)
-_SENT_FROM_DEVICE = re.compile(r"^(?:sent from my|skickat från min|enviado desde mi|发自我的)\s",
-                               re.IGNORECASE)
-
-
-def question_text(text: str, subject: str) -> str:
-    """What to classify: the new part of ``text``; the subject in front when that part is short."""
-    body = _strip_history(text)
-    topic = _ANY_PREFIXES.sub("", strip_ticket_tag(subject)).strip()
-    if len(body) < SHORT_QUESTION_CHARS and topic and not body.startswith(topic):
-        body = f"{topic}\n\n{body}".strip()
-    return body[:MAX_QUESTION_CHARS]
-
-
-def _strip_history(text: str) -> str:
-    """Lines before the first attribution, Outlook header block or signature; no '>' lines."""
-    lines = text.split("\n")
-    kept: list[str] = []
-    for index, line in enumerate(lines):
-        if _history_starts(lines, index):
-            break
-        if not line.lstrip().startswith(">"):
-            kept.append(line.rstrip())
-    while kept and not kept[-1].strip("_-= "):
-        kept.pop()
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
-
-
-def _history_starts(lines: list[str], index: int) -> bool:
-    line = lines[index].strip()
-    if lines[index].rstrip() == "--":
-        return True
-    if _ORIGINAL.match(line) or _SENT_FROM_DEVICE.match(line):
-        return True
-    if _FROM.match(line) and any(_SENT.match(n.strip()) for n in lines[index + 1:index + 4]):
-        return True
-    wrapped = f"{line} {lines[index + 1].strip()}" if index + 1 < len(lines) else line
-    return any(p.match(line) or p.match(wrapped) for p in _ATTRIBUTIONS)
 
 
 # --- automated mail ------------------------------------------------------------------------
@@ -517,7 +332,7 @@ def _token(msg: Message, name: str) -> str | None:
     value = _raw(msg, name)
     if value is None:
         return None
-    return _short(re.sub(r"\([^()]*\)", " ", value).split(";")[0], 40).lower()
+    return shorten(re.sub(r"\([^()]*\)", " ", value).split(";")[0], 40).lower()
 
 
 def _auto_submitted(msg: Message) -> str | None:

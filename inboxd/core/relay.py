@@ -16,7 +16,8 @@ from typing import Protocol
 
 from inboxd.config import RelaySettings
 from inboxd.core.auth import verify_sender
-from inboxd.core.message import ParsedMessage, _strip_history
+from inboxd.core.bodytext import strip_history
+from inboxd.core.message import ParsedMessage
 from inboxd.core.learn import faq_marker
 
 _NOTE = re.compile(r"^#note\b", re.IGNORECASE)
@@ -94,7 +95,7 @@ def is_participant(relay: RelaySettings | None, ticket: TicketLike, msg: ParsedM
 def reply_text(text: str) -> str:
     """The new part of an agent's reply: quoted history and signature removed, and a first
     line ``#faq <id>`` (the agent's marker for learning, not meant for the customer) left out."""
-    text = _strip_history(text)
+    text = strip_history(text)
     if faq_marker(text) is not None:
         text = text.lstrip().split("\n", 1)[1] if "\n" in text.lstrip() else ""
     return text.strip("\n")

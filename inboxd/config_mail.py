@@ -1,0 +1,145 @@
+"""[imap], [smtp] and [folders]: the mail servers, their passwords, the sender and folders."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+
+from inboxd.config_table import Table, positive, resolve_path
+from inboxd.errors import ConfigError
+
+SECURITY_MODES = ("tls", "starttls", "none")
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A password that never shows itself in logs, reprs or tracebacks."""
+
+    value: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return "********"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str
+    port: int
+    security: str
+    username: str
+    password: Secret
+    ca_file: Path | None
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class ImapSettings(ServerSettings):
+    inbox: str = "INBOX"
+    idle: bool = True
+    poll_interval_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class SmtpSettings(ServerSettings):
+    sender: str = ""  # the `from` key: "Example Support <support@example.com>"
+
+
+@dataclass(frozen=True)
+class FolderSettings:
+    answered: str = "Support/Answered"
+    queue: str = "Support/Queue"
+    sent: str = "Sent"
+    automated: str = "Support/Automated"
+    overdue: str = "Support/Overdue"
+
+
+def imap_settings(t: Table, base: Path) -> ImapSettings:
+    """The [imap] table; the caller rejects unknown keys once [smtp] is read too."""
+    return ImapSettings(**_server(t, 993, "tls", base),
+                        inbox=t.get("inbox", str, "INBOX"),
+                        idle=t.get("idle", bool, True),
+                        poll_interval_s=positive(t, "poll_interval_s", 60.0))
+
+
+def smtp_settings(t: Table, base: Path) -> SmtpSettings:
+    """The [smtp] table; the caller rejects unknown keys."""
+    return SmtpSettings(**_server(t, 587, "starttls", base), sender=_sender(t))
+
+
+def _server(t: Table, default_port: int, default_security: str, base: Path) -> dict[str, Any]:
+    host = t.get("host", str)
+    if not host.strip():
+        raise ConfigError(t.key("host"), "must not be empty")
+    port = t.get("port", int, default_port)
+    if not 1 <= port <= 65535:
+        raise ConfigError(t.key("port"), f"must be between 1 and 65535, got {port}")
+    security = t.get("security", str, default_security, choices=SECURITY_MODES)
+    if security == "none" and not _is_loopback(host):
+        raise ConfigError(t.key("security"),
+                          f'"none" sends the password in clear text; it is allowed only for a '
+                          f"loopback host (127.0.0.1, ::1, localhost), not {host!r}")
+    ca = t.get("ca_file", str, None)
+    ca_file = resolve_path(base, ca) if ca else None
+    if ca_file is not None and not ca_file.is_file():
+        raise ConfigError(t.key("ca_file"), f"file not found: {ca_file}")
+    return dict(host=host, port=port, security=security, username=t.get("username", str),
+                password=_password(t, base), ca_file=ca_file,
+                timeout_s=positive(t, "timeout_s", 30.0))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _password(t: Table, base: Path) -> Secret:
+    given = [k for k in ("password", "password_env", "password_file") if k in t.data]
+    if len(given) != 1:
+        keys = ", ".join(t.key(k) for k in ("password_env", "password_file", "password"))
+        raise ConfigError(t.key("password_env"), f"set exactly one of {keys}")
+    name = given[0]
+    value = t.get(name, str)
+    if name == "password":
+        return Secret(value)
+    if name == "password_env":
+        if value not in os.environ:
+            raise ConfigError(t.key(name), f"environment variable {value} is not set")
+        return Secret(os.environ[value])
+    try:
+        return Secret(resolve_path(base, value).read_text(encoding="utf-8").strip())
+    except OSError as exc:
+        raise ConfigError(t.key(name), f"cannot read {value}: {exc.strerror}") from None
+
+
+def _sender(t: Table) -> str:
+    sender = t.get("from", str)
+    name, addr = parseaddr(sender)
+    if "@" not in addr or any(c in sender for c in "\r\n"):
+        raise ConfigError(t.key("from"), f'must be an address like "Support <support@example.com>", '
+                                         f"got {sender!r}")
+    try:
+        Address(display_name=name, addr_spec=addr)
+    except (ValueError, IndexError) as exc:
+        raise ConfigError(t.key("from"), f"is not a valid address: {exc}") from None
+    return sender
+
+
+def folder_settings(t: Table) -> FolderSettings:
+    defaults = FolderSettings()
+    values = {}
+    for name in ("answered", "queue", "sent", "automated", "overdue"):
+        value = t.get(name, str, getattr(defaults, name))
+        if not value.strip():
+            raise ConfigError(t.key(name), "must not be empty")
+        values[name] = value
+    t.reject_unknown()
+    return FolderSettings(**values)

@@ -1,0 +1,157 @@
+"""[faq], [deadlines], [policy] and [templates]: what is answered, by when and how."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from inboxd.config_table import Table, kind_name, resolve_path
+from inboxd.errors import ConfigError
+
+BACKLOG_MODES = ("ignore", "ticket")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class FaqSettings:
+    path: Path
+    model: Path
+    threshold: float = 0.6
+    route_threshold: float = 0.3
+    default_language: str = "en"
+    threshold_set: bool = False  # threshold was given in the file (it then beats a trained one)
+    target_precision: float | None = None  # `inboxd train` picks a threshold reaching it
+    retrain_interval_h: float = 24.0  # the daemon retrains on learned examples; 0 = never
+
+
+@dataclass(frozen=True)
+class DeadlineSettings:
+    timezone: str = "UTC"
+    business_hours: dict[str, str] = field(default_factory=dict)  # weekday -> "09:00-17:00"
+    holidays: str | None = None  # "SE", "US-CA"
+    closed_dates: tuple[str, ...] = ()
+    open_dates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    backlog: str = "ignore"  # what the first start does with mail already in the inbox
+    auto_replies_per_sender_per_day: int = 5
+    support_name: str = "Support"
+
+
+def faq_settings(t: Table, base: Path) -> FaqSettings:
+    threshold = t.get("threshold", float, 0.6)
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigError(t.key("threshold"), f"must be between 0 and 1, got {threshold}")
+    route_threshold = t.get("route_threshold", float, min(0.3, threshold))
+    if not 0.0 <= route_threshold <= threshold:
+        raise ConfigError(t.key("route_threshold"),
+                          f"must be between 0 and faq.threshold ({threshold}), got {route_threshold}")
+    settings = FaqSettings(path=resolve_path(base, t.get("path", str)),
+                           model=resolve_path(base, t.get("model", str, "models/faq-model.pickle")),
+                           threshold=threshold, route_threshold=route_threshold,
+                           default_language=t.get("default_language", str, "en"),
+                           **_faq_learning(t))
+    t.reject_unknown()
+    return settings
+
+
+def _faq_learning(t: Table) -> dict[str, Any]:
+    """[faq] keys of the trained threshold and of retraining on agents' answers."""
+    target = t.get("target_precision", float, None)
+    if target is not None and not 0.5 <= target <= 1.0:
+        raise ConfigError(t.key("target_precision"), f"must be between 0.5 and 1, got {target}")
+    interval_h = t.get("retrain_interval_h", float, 24.0)
+    if interval_h < 0:
+        raise ConfigError(t.key("retrain_interval_h"),
+                          f"must be 0 (never) or more, got {interval_h}")
+    return {"threshold_set": "threshold" in t.data, "target_precision": target,
+            "retrain_interval_h": interval_h}
+
+
+def deadline_settings(t: Table) -> DeadlineSettings:
+    tz = t.get("timezone", str, "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(t.key("timezone"), f"unknown time zone {tz!r} "
+                                             f'(use an IANA name like "Europe/Stockholm")') from None
+    hours = t.get("business_hours", (str, dict), "09:00-17:00")
+    days = t.get("business_days", list, ["mon", "tue", "wed", "thu", "fri"])
+    per_day = _hours_per_day(t, hours, days)
+    settings = DeadlineSettings(
+        timezone=tz, business_hours=per_day,
+        holidays=t.get("holidays", str, None),
+        closed_dates=tuple(_dates(t, "closed_dates")),
+        open_dates=tuple(_dates(t, "open_dates")))
+    t.reject_unknown()
+    return settings
+
+
+def _hours_per_day(t: Table, hours: str | dict[str, Any], days: list[Any]) -> dict[str, str]:
+    for i, day in enumerate(days):
+        if day not in WEEKDAYS:
+            raise ConfigError(f"{t.key('business_days')}[{i}]",
+                              f"must be one of {', '.join(WEEKDAYS)}, got {day!r}")
+    if isinstance(hours, str):
+        per_day = {day: hours for day in days}
+    else:
+        per_day = {}
+        for day, spans in hours.items():
+            if day not in WEEKDAYS:
+                raise ConfigError(f"{t.key('business_hours')}.{day}",
+                                  f"is not a weekday; use {', '.join(WEEKDAYS)}")
+            if not isinstance(spans, str):
+                raise ConfigError(f"{t.key('business_hours')}.{day}",
+                                  f'must be a string like "09:00-17:00", got {kind_name(spans)}')
+            per_day[day] = spans
+    for day, spans in per_day.items():
+        key = t.key("business_hours") + (f".{day}" if isinstance(hours, dict) else "")
+        _check_spans(key, spans)
+    return per_day
+
+
+def _check_spans(key: str, spans: str) -> None:
+    from inboxd.core.deadlines import parse_spans
+
+    try:
+        parse_spans(spans)
+    except ValueError as exc:
+        raise ConfigError(key, str(exc)) from None
+
+
+def _dates(t: Table, name: str) -> list[str]:
+    values = t.get(name, list, [])
+    for i, value in enumerate(values):
+        try:
+            date.fromisoformat(str(value))
+        except ValueError:
+            raise ConfigError(f"{t.key(name)}[{i}]",
+                              f'must be a date like "2026-12-24", got {value!r}') from None
+    return [str(v) for v in values]
+
+
+def policy_settings(t: Table) -> PolicySettings:
+    settings = PolicySettings(
+        backlog=t.get("backlog", str, "ignore", choices=BACKLOG_MODES),
+        auto_replies_per_sender_per_day=t.get("auto_replies_per_sender_per_day", int, 5),
+        support_name=t.get("support_name", str, "Support"))
+    if settings.auto_replies_per_sender_per_day < 0:
+        raise ConfigError(t.key("auto_replies_per_sender_per_day"), "must be 0 or more")
+    t.reject_unknown()
+    return settings
+
+
+def templates_path(t: Table, base: Path) -> Path | None:
+    value = t.get("path", str, None)
+    t.reject_unknown()
+    if value is None:
+        return None
+    path = resolve_path(base, value)
+    if not path.is_dir():
+        raise ConfigError(t.key("path"), f"folder not found: {path}")
+    return path
