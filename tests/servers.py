@@ -124,6 +124,16 @@ def _port_open(port: int) -> bool:
         return False
 
 
+def _greets(port: int, banner: bytes) -> bool:
+    """The server on ``port`` answers a new connection with ``banner`` (its login process is up,
+    not only the listening socket)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as conn:
+            return conn.recv(64).startswith(banner)
+    except OSError:
+        return False
+
+
 class Dovecot:
     """A private Dovecot instance in its own temporary folder."""
 
@@ -176,7 +186,7 @@ class Dovecot:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         ports = (self.imap_port, self.imaps_port, self.lmtp_port)
-        while not all(_port_open(p) for p in ports):
+        while not (all(_port_open(p) for p in ports) and _greets(self.imap_port, b"* OK")):
             assert self._process is not None
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
