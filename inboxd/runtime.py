@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from inboxd.config import Config
@@ -67,6 +68,14 @@ def load_calendar(config: Config) -> BusinessCalendar:
 def load_templates(config: Config) -> Templates:
     folders = [config.templates_dir] if config.templates_dir else []
     return Templates([*folders, packaged_templates_dir()])
+
+
+def build_offline_runtime(config: Config, clock: Clock = system_clock) -> Runtime:
+    """A runtime for looking without changing: the store is read if it exists and never
+    created (an empty one in memory stands in); nothing connects until asked to."""
+    if config.store_path.is_file():
+        return build_runtime(config, clock)
+    return build_runtime(replace(config, store_path=Path(":memory:")), clock)
 
 
 def build_runtime(config: Config, clock: Clock = system_clock) -> Runtime:

@@ -213,3 +213,16 @@ def test_classify_prints_the_decision(inboxd: Installation, tmp_path: Path,
     assert result["decision"] == "AutoAnswer"
     assert result["faq"] == "shipping-time"
     assert result["language"] == "es"
+
+
+def test_dry_run_on_a_fresh_installation_writes_no_store(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, policy={"backlog": "ticket"})
+    setup.train()
+    setup.send(mail(CUSTOMER, "Delivery", FAQ_QUESTION))
+    capsys.readouterr()
+    assert setup.run("once", "--dry-run") == 0
+    assert "Queue" in capsys.readouterr().out, "the backlog decision is shown"
+    assert not Path(setup.folder_path("inboxd.sqlite3")).exists()
+    assert fresh_smtp.received == [] and len(setup.folder("INBOX")) == 1

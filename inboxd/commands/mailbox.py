@@ -16,7 +16,7 @@ from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
 from inboxd.outbox import flush
 from inboxd.pipeline import Outcome, process_inbox
-from inboxd.runtime import Runtime, build_runtime, system_clock
+from inboxd.runtime import Runtime, build_offline_runtime, build_runtime, system_clock
 from inboxd.sweep import describe, plan_sweep, sweep
 
 
@@ -52,7 +52,8 @@ def cmd_once(args: argparse.Namespace) -> int:
         print("inboxd: --now only previews: use it with --dry-run", file=sys.stderr)
         return EXIT_CONFIG
     now = args.now
-    rt = build_runtime(config_from(args), clock=(lambda: now) if now else system_clock)
+    build = build_offline_runtime if args.dry_run else build_runtime
+    rt = build(config_from(args), clock=(lambda: now) if now else system_clock)
     try:
         outcomes = run_once(rt, dry_run=args.dry_run)
         planned = [describe(n, rt) for n in plan_sweep(rt)] if args.dry_run else []

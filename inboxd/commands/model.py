@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from inboxd.cli import config_from, print_json
 from inboxd.core.decide import AutoAnswer, Acknowledge
 from inboxd.mail.imap import Fetched
 from inboxd.pipeline import Triage, triage
-from inboxd.runtime import Runtime, build_runtime
+from inboxd.runtime import build_offline_runtime
 from inboxd.store import Store
 
 
@@ -48,7 +47,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_classify(args: argparse.Namespace) -> int:
     config = config_from(args)
     raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-    rt = _offline_runtime(config)
+    rt = build_offline_runtime(config)
     t = triage(rt, Fetched(uid=0, raw=raw, flags=(), internaldate=None))
     rt.store.close()
     result = triage_json(t)
@@ -58,13 +57,6 @@ def cmd_classify(args: argparse.Namespace) -> int:
         for key, value in result.items():
             print(f"{key:>12}: {value}")
     return 0
-
-
-def _offline_runtime(config: Any) -> Runtime:
-    """A runtime that reads the store if it exists and never connects or writes."""
-    store_path = config.store_path if config.store_path.is_file() else ":memory:"
-    rt = build_runtime(replace(config, store_path=Path(store_path)))
-    return rt
 
 
 def triage_json(t: Triage) -> dict[str, Any]:
