@@ -17,8 +17,7 @@ from email.utils import make_msgid
 
 from inboxd.core.classify import Match
 from inboxd.core.deadlines import due_24h, due_business_day
-from inboxd.core.decide import (Acknowledge, AutoAnswer, Decision, Facts, FollowUp, Queue,
-                                Record, TicketRef, decide)
+from inboxd.core.decide import (Acknowledge, AutoAnswer, Decision, Facts, FollowUp, Record, TicketRef, decide)
 from inboxd.core.language import detect_language
 from inboxd.core.message import ParsedMessage, parse_message, strip_ticket_tag, thread_keys
 from inboxd.core.render import Reply, build_reply, format_when, sender_domain

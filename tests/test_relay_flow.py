@@ -141,7 +141,7 @@ def test_note_stays_internal_and_the_clock_keeps_running(
 
 FORGED = {
     "no header": [],
-    "another server": [f"mx.evil.test; dkim=pass header.d=example.test"],
+    "another server": ["mx.evil.test; dkim=pass header.d=example.test"],
     "failed here": [f"{MX}; dkim=fail header.d=example.test; spf=fail smtp.mailfrom={AGENT}"],
     "pass below a fail": [f"{MX}; dkim=none; spf=softfail smtp.mailfrom={AGENT}", PASSED],
     "other domain": [f"{MX}; dkim=pass header.d=evil.test"],

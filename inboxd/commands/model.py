@@ -12,7 +12,6 @@ from inboxd.core.decide import AutoAnswer, Acknowledge
 from inboxd.mail.imap import Fetched
 from inboxd.pipeline import Triage, triage
 from inboxd.runtime import build_offline_runtime
-from inboxd.store import Store
 
 
 def register_train(sub: Any) -> None:
