@@ -47,7 +47,7 @@ def resolve_interrupted(rt: Runtime) -> None:
             continue
         now = rt.clock()
         with rt.store.transaction():
-            rt.store.db["outbox"].update(row["id"], {"state": "uncertain",
+            rt.store.db.table("outbox").update(row["id"], {"state": "uncertain",
                                                     "error": "interrupted while sending"})
             if row["kind"] not in KEEP_STATE_KINDS:
                 _hand_to_person(rt, row["ticket_id"], now)
@@ -84,7 +84,7 @@ def _mark_sent(rt: Runtime, row: dict[str, Any], copied: bool) -> None:
     now = rt.clock()
     with rt.store.transaction():
         copy = {"copied_at": iso(now)} if copied else {"copy_started_at": iso(now)}
-        rt.store.db["outbox"].update(row["id"], {"state": "sent", "sent_at": iso(now)} | copy)
+        rt.store.db.table("outbox").update(row["id"], {"state": "sent", "sent_at": iso(now)} | copy)
         rt.store.add_event(row["ticket_id"], now, f"sent-{row['kind']}",
                            f"to {row['recipient']} as {row['message_id']}")
         ticket = rt.store.ticket(row["ticket_id"])
@@ -99,7 +99,7 @@ def _mark_sent(rt: Runtime, row: dict[str, Any], copied: bool) -> None:
 def _mark_failed(rt: Runtime, row: dict[str, Any], error: str) -> None:
     now = rt.clock()
     with rt.store.transaction():
-        rt.store.db["outbox"].update(row["id"], {"state": "failed", "error": error})
+        rt.store.db.table("outbox").update(row["id"], {"state": "failed", "error": error})
         if row["kind"] not in KEEP_STATE_KINDS:
             _hand_to_person(rt, row["ticket_id"], now)
         rt.store.add_event(row["ticket_id"], now, "send-failed",

@@ -36,75 +36,75 @@ def from_iso(text: str | None) -> datetime | None:
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
-    db["checkpoints"].create({"folder": str, "uidvalidity": int, "last_uid": int}, pk="folder")
-    db["tickets"].create({
+    db.table("checkpoints").create({"folder": str, "uidvalidity": int, "last_uid": int}, pk="folder")
+    db.table("tickets").create({
         "id": int, "customer": str, "subject": str, "language": str, "faq": str,
         "confidence": float, "state": str, "team": str, "created_at": str,
         "first_response_at": str, "first_response_by": str, "awaiting_since": str,
         "due_24h": str, "due_business_day": str, "updated_at": str,
     }, pk="id", not_null={"customer", "state", "created_at"})
-    db["tickets"].create_index(["customer"])
-    db["tickets"].create_index(["state", "due_business_day"])
-    db["messages"].create({
+    db.table("tickets").create_index(["customer"])
+    db.table("tickets").create_index(["state", "due_business_day"])
+    db.table("messages").create({
         "id": int, "ticket_id": int, "direction": str, "folder": str, "uidvalidity": int,
         "uid": int, "message_id": str, "sender": str, "subject": str, "received_at": str,
         "decision": str, "reason": str, "automated": str, "defects": str, "raw": bytes,
     }, pk="id", foreign_keys=[("ticket_id", "tickets", "id")])
-    db["messages"].create_index(["message_id"])
-    db["messages"].create_index(["ticket_id"])
-    db["messages"].create_index(["folder", "uidvalidity", "uid"], unique=True)
-    db["outbox"].create({
+    db.table("messages").create_index(["message_id"])
+    db.table("messages").create_index(["ticket_id"])
+    db.table("messages").create_index(["folder", "uidvalidity", "uid"], unique=True)
+    db.table("outbox").create({
         "id": int, "ticket_id": int, "kind": str, "message_id": str, "recipient": str,
         "raw": bytes, "state": str, "created_at": str, "sent_at": str, "copied_at": str,
         "error": str,
     }, pk="id", foreign_keys=[("ticket_id", "tickets", "id")])
-    db["outbox"].create_index(["message_id"], unique=True)
-    db["outbox"].create_index(["state"])
-    db["outbox"].create_index(["recipient", "created_at"])
-    db["actions"].create({
+    db.table("outbox").create_index(["message_id"], unique=True)
+    db.table("outbox").create_index(["state"])
+    db.table("outbox").create_index(["recipient", "created_at"])
+    db.table("actions").create({
         "id": int, "message_row": int, "folder": str, "uidvalidity": int, "uid": int,
         "kind": str, "target": str, "state": str, "created_at": str, "done_at": str,
         "error": str,
     }, pk="id")
-    db["actions"].create_index(["state"])
-    db["events"].create({"id": int, "ticket_id": int, "at": str, "kind": str, "detail": str},
+    db.table("actions").create_index(["state"])
+    db.table("events").create({"id": int, "ticket_id": int, "at": str, "kind": str, "detail": str},
                         pk="id")
-    db["events"].create_index(["ticket_id"])
+    db.table("events").create_index(["ticket_id"])
 
 
 def _m002_copy_started(db: sqlite_utils.Database) -> None:
-    db["outbox"].add_column("copy_started_at", str)
+    db.table("outbox").add_column("copy_started_at", str)
 
 
 def _m003_response_minutes(db: sqlite_utils.Database) -> None:
     """Response times, the notices sent, and two columns SQLite computes itself: the earlier
     deadline (``next_due_at``) and the same for the sweep (``sweep_due_at``), empty once every
     notice of the current clock (``notices_done_for``: its start) has been sent."""
-    db["tickets"].add_column("first_response_wall_min", float)
-    db["tickets"].add_column("first_response_business_min", float)
-    db["tickets"].add_column("notices_done_for", str)
+    db.table("tickets").add_column("first_response_wall_min", float)
+    db.table("tickets").add_column("first_response_business_min", float)
+    db.table("tickets").add_column("notices_done_for", str)
     db.execute("alter table tickets add column next_due_at text generated always as "
                "(min(coalesce(due_24h, due_business_day), coalesce(due_business_day, due_24h))) "
                "virtual")
     db.execute("alter table tickets add column sweep_due_at text generated always as "
                "(case when notices_done_for is coalesce(awaiting_since, created_at) then null "
                "else next_due_at end) virtual")
-    db["tickets"].create_index(["state", "next_due_at"])
-    db["tickets"].create_index(["state", "sweep_due_at"])
-    db["notices"].create({
+    db.table("tickets").create_index(["state", "next_due_at"])
+    db.table("tickets").create_index(["state", "sweep_due_at"])
+    db.table("notices").create({
         "id": int, "ticket_id": int, "kind": str, "deadline": str, "due_at": str,
         "clock_start": str, "at": str, "outbox_id": int, "detail": str,
     }, pk="id", foreign_keys=[("ticket_id", "tickets", "id")],
         not_null={"ticket_id", "kind", "deadline", "clock_start", "at"})
-    db["notices"].create_index(["ticket_id", "kind", "deadline", "clock_start"], unique=True)
+    db.table("notices").create_index(["ticket_id", "kind", "deadline", "clock_start"], unique=True)
 
 
 def _m006_learning(db: sqlite_utils.Database) -> None:
     """Customers' questions that agents answered with an FAQ: extra training examples."""
-    db["learned_examples"].create({
+    db.table("learned_examples").create({
         "id": int, "faq_id": str, "text": str, "ticket_id": int, "source": str, "created_at": str,
     }, pk="id", not_null={"faq_id", "text", "source", "created_at"})
-    db["learned_examples"].create_index(["faq_id", "text"], unique=True)
+    db.table("learned_examples").create_index(["faq_id", "text"], unique=True)
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
@@ -178,14 +178,14 @@ class Store:
 
     def _migrate(self) -> None:
         applied = set()
-        if self.db["_migrations"].exists():
-            applied = {r["name"] for r in self.db["_migrations"].rows}
+        if self.db.table("_migrations").exists():
+            applied = {r["name"] for r in self.db.table("_migrations").rows}
         for name, migration in MIGRATIONS:
             if name in applied:
                 continue
             with self.db.atomic():
                 migration(self.db)
-                self.db["_migrations"].insert(
+                self.db.table("_migrations").insert(
                     {"name": name, "applied_at": iso(datetime.now(timezone.utc))}, pk="name")
 
     @contextmanager
@@ -198,27 +198,27 @@ class Store:
 
     # -- checkpoints ---------------------------------------------------------------------------
     def checkpoint(self, folder: str) -> Checkpoint | None:
-        rows = list(self.db["checkpoints"].rows_where("folder = ?", [folder]))
+        rows = list(self.db.table("checkpoints").rows_where("folder = ?", [folder]))
         return Checkpoint(**rows[0]) if rows else None
 
     def set_checkpoint(self, folder: str, uidvalidity: int, last_uid: int) -> None:
-        self.db["checkpoints"].upsert(
+        self.db.table("checkpoints").upsert(
             {"folder": folder, "uidvalidity": uidvalidity, "last_uid": last_uid}, pk="folder")
 
     # -- tickets -------------------------------------------------------------------------------
     def insert_ticket(self, values: dict[str, Any]) -> int:
-        return int(self.db["tickets"].insert(values).last_pk)  # type: ignore[arg-type]
+        return int(self.db.table("tickets").insert(values).last_pk)  # type: ignore[arg-type]
 
     def update_ticket(self, ticket_id: int, values: dict[str, Any]) -> None:
-        self.db["tickets"].update(ticket_id, values)
+        self.db.table("tickets").update(ticket_id, values)
 
     def ticket(self, ticket_id: int) -> Ticket | None:
-        rows = list(self.db["tickets"].rows_where("id = ?", [ticket_id]))
+        rows = list(self.db.table("tickets").rows_where("id = ?", [ticket_id]))
         return Ticket.from_row(rows[0]) if rows else None
 
     def tickets(self, where: str | None = None, params: Sequence[Any] = (),
                 order_by: str = "id") -> list[Ticket]:
-        rows = self.db["tickets"].rows_where(where, params, order_by=order_by)
+        rows = self.db.table("tickets").rows_where(where, params, order_by=order_by)
         return [Ticket.from_row(r) for r in rows]
 
     def ticket_for_message_ids(self, message_ids: Sequence[str]) -> Ticket | None:
@@ -237,15 +237,15 @@ class Store:
         return None
 
     def add_event(self, ticket_id: int | None, at: datetime, kind: str, detail: str) -> None:
-        self.db["events"].insert({"ticket_id": ticket_id, "at": iso(at), "kind": kind,
+        self.db.table("events").insert({"ticket_id": ticket_id, "at": iso(at), "kind": kind,
                                   "detail": detail})
 
     def events(self, ticket_id: int) -> list[dict[str, Any]]:
-        return list(self.db["events"].rows_where("ticket_id = ?", [ticket_id], order_by="id"))
+        return list(self.db.table("events").rows_where("ticket_id = ?", [ticket_id], order_by="id"))
 
     # -- messages ------------------------------------------------------------------------------
     def insert_message(self, values: dict[str, Any]) -> int:
-        return int(self.db["messages"].insert(values).last_pk)  # type: ignore[arg-type]
+        return int(self.db.table("messages").insert(values).last_pk)  # type: ignore[arg-type]
 
     def has_message(self, folder: str, uidvalidity: int, uid: int) -> bool:
         return bool(self.db.execute(
@@ -253,7 +253,7 @@ class Store:
             [folder, uidvalidity, uid]).fetchall())
 
     def inbound_by_message_id(self, message_id: str) -> dict[str, Any] | None:
-        rows = list(self.db["messages"].rows_where(
+        rows = list(self.db.table("messages").rows_where(
             "message_id = ? and direction = 'in'", [message_id], order_by="id", limit=1))
         return rows[0] if rows else None
 
@@ -264,27 +264,27 @@ class Store:
             [message_id, message_id]).fetchall())
 
     def messages(self, ticket_id: int) -> list[dict[str, Any]]:
-        return list(self.db["messages"].rows_where("ticket_id = ?", [ticket_id], order_by="id"))
+        return list(self.db.table("messages").rows_where("ticket_id = ?", [ticket_id], order_by="id"))
 
     # -- outbox --------------------------------------------------------------------------------
     def queue_outgoing(self, values: dict[str, Any]) -> int:
-        return int(self.db["outbox"].insert({"state": "pending", **values}).last_pk)  # type: ignore[arg-type]
+        return int(self.db.table("outbox").insert({"state": "pending", **values}).last_pk)  # type: ignore[arg-type]
 
     def outbox(self, state: str) -> list[dict[str, Any]]:
-        return list(self.db["outbox"].rows_where("state = ?", [state], order_by="id"))
+        return list(self.db.table("outbox").rows_where("state = ?", [state], order_by="id"))
 
     def outbox_uncopied(self) -> list[dict[str, Any]]:
-        return list(self.db["outbox"].rows_where(
+        return list(self.db.table("outbox").rows_where(
             "state = 'sent' and copied_at is null", order_by="id"))
 
     def update_outbox(self, outbox_id: int, values: dict[str, Any]) -> None:
         with self.transaction():
-            self.db["outbox"].update(outbox_id, values)
+            self.db.table("outbox").update(outbox_id, values)
 
     def mark_copied(self, outbox_ids: Sequence[int], at: datetime) -> None:
         with self.transaction():
             for outbox_id in outbox_ids:
-                self.db["outbox"].update(outbox_id, {"copied_at": iso(at)})
+                self.db.table("outbox").update(outbox_id, {"copied_at": iso(at)})
 
     def auto_replies_since(self, recipient: str, since: datetime) -> int:
         """Customer-facing mails queued to ``recipient`` since then (team notices excluded)."""
@@ -295,10 +295,10 @@ class Store:
 
     # -- mailbox actions -----------------------------------------------------------------------
     def queue_action(self, values: dict[str, Any]) -> int:
-        return int(self.db["actions"].insert({"state": "pending", **values}).last_pk)  # type: ignore[arg-type]
+        return int(self.db.table("actions").insert({"state": "pending", **values}).last_pk)  # type: ignore[arg-type]
 
     def pending_actions(self) -> list[dict[str, Any]]:
-        return list(self.db["actions"].rows_where("state = 'pending'", order_by="id"))
+        return list(self.db.table("actions").rows_where("state = 'pending'", order_by="id"))
 
     def retarget_actions(self, ticket_id: int, target: str) -> None:
         """Pending moves of the ticket's incoming messages go to ``target`` instead."""
@@ -313,7 +313,7 @@ class Store:
         values = {"state": "failed" if error else "done", "done_at": iso(at), "error": error}
         with self.transaction():
             for action_id in action_ids:
-                self.db["actions"].update(action_id, values)
+                self.db.table("actions").update(action_id, values)
 
     # -- response clocks -----------------------------------------------------------------------
     def clock_candidates(self, until: datetime) -> list[dict[str, Any]]:
@@ -333,10 +333,10 @@ class Store:
         return cursor.lastrowid if cursor.rowcount else None
 
     def update_notice(self, notice_id: int, values: dict[str, Any]) -> None:
-        self.db["notices"].update(notice_id, values)
+        self.db.table("notices").update(notice_id, values)
 
     def notices(self, ticket_id: int) -> list[dict[str, Any]]:
-        return list(self.db["notices"].rows_where("ticket_id = ?", [ticket_id], order_by="id"))
+        return list(self.db.table("notices").rows_where("ticket_id = ?", [ticket_id], order_by="id"))
 
     def outgoing(self, ticket_id: int) -> list[dict[str, Any]]:
         """The ticket's outbox rows without their raw bytes."""
@@ -345,7 +345,7 @@ class Store:
             "from outbox where ticket_id = ? order by id", [ticket_id])]
 
     def latest_inbound(self, ticket_id: int) -> dict[str, Any] | None:
-        rows = list(self.db["messages"].rows_where(
+        rows = list(self.db.table("messages").rows_where(
             "ticket_id = ? and direction = 'in' and decision not in ('RelayReply', 'Record')",
             [ticket_id], order_by="id desc", limit=1))
         return rows[0] if rows else None
@@ -371,7 +371,7 @@ class Store:
 
     def learned_examples(self) -> list[dict[str, Any]]:
         """Every learned example (id, faq_id, text, ticket_id, source, created_at), oldest first."""
-        return list(self.db["learned_examples"].rows_where(order_by="id"))
+        return list(self.db.table("learned_examples").rows_where(order_by="id"))
 
     def learned_max_id(self) -> int:
         row = self.db.execute("select coalesce(max(id), 0) from learned_examples").fetchone()
