@@ -199,16 +199,17 @@ def _ticket(rt: Runtime, t: Triage, arrival: datetime, now: datetime) -> int | N
     if isinstance(d, FollowUp):
         _follow_up(rt, d, arrival, now)
         return d.ticket_id
-    answered = isinstance(d, AutoAnswer)
-    entry = rt.faq.get(d.faq_id) if isinstance(d, AutoAnswer) else None
-    team = entry.team if entry else getattr(d, "team", None)
+    if isinstance(d, AutoAnswer):
+        entry = rt.faq.get(d.faq_id)
+        match = {"faq": d.faq_id, "confidence": d.confidence, "state": "auto_answered",
+                 "team": entry.team if entry else None}
+    else:
+        match = {"faq": None, "confidence": None, "state": "open",
+                 "team": getattr(d, "team", None)}
     return rt.store.insert_ticket({
         "customer": t.parsed.reply_to or t.parsed.sender or "unknown",
         "subject": strip_ticket_tag(t.parsed.subject), "language": t.language,
-        "faq": d.faq_id if answered else None,
-        "confidence": d.confidence if answered else None,
-        "state": "auto_answered" if answered else "open",
-        "team": team, "created_at": iso(arrival),
+        **match, "created_at": iso(arrival),
         "awaiting_since": iso(arrival), "updated_at": iso(now),
         **_due(rt, arrival)})
 
@@ -262,7 +263,7 @@ def compose(rt: Runtime, t: Triage, ticket_id: int,
     if isinstance(d, Acknowledge):
         ticket = rt.store.ticket(ticket_id)
         assert ticket is not None
-        due = min(ticket.due_24h, ticket.due_business_day)  # type: ignore[type-var]
+        due = min(at for at in (ticket.due_24h, ticket.due_business_day) if at is not None)
         when = format_when(due.astimezone(rt.tz), t.language)
         body = rt.templates.render("acknowledgement", _fallbacks(rt, t.language),
                                    {**values, "due_at": when})

@@ -105,7 +105,7 @@ def _customer_message(rt: Runtime, ticket: Ticket) -> ParsedMessage | None:
     rows = [r for r in rt.store.messages(ticket.id) if r["direction"] == "in"
             and r["message_id"] and r["decision"] not in ("RelayReply", "Record")]
     own = [r for r in rows if r["sender"] == ticket.customer]
-    chosen = (own or rows[:1] or [None])[-1]
+    chosen = own[-1] if own else rows[0] if rows else None
     return parse_message(chosen["raw"]) if chosen else None
 
 

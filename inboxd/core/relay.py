@@ -24,9 +24,12 @@ _NOTE = re.compile(r"^#note\b", re.IGNORECASE)
 
 
 class TicketLike(Protocol):
-    id: int
-    customer: str
-    team: str | None
+    @property
+    def id(self) -> int: ...
+    @property
+    def customer(self) -> str: ...
+    @property
+    def team(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
