@@ -20,6 +20,8 @@ SHORT_QUESTION_CHARS = 200
 
 def one_line(value: str) -> str:
     """Whitespace collapsed; line breaks, control characters and lone surrogates removed."""
+    if value.isprintable():  # none of the characters removed below
+        return " ".join(value.split())
     kept = (" " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch for ch in value)
     return " ".join("".join(kept).split())
 
@@ -45,6 +47,15 @@ def body_text(msg: EmailMessage, defects: list[str]) -> str:
     text = _part_text(plain, defects) if plain is not None else ""
     if not text.strip() and html is not None:
         text = html_to_text(_part_text(html, defects)[:MAX_HTML_CHARS])
+    return _tidy(text)
+
+
+def plain_text(payload: bytes, charset: str | None, defects: list[str]) -> str:
+    """What ``body_text`` returns for a single text/plain part with this decoded payload."""
+    return _tidy(decode_bytes(payload, charset, defects))
+
+
+def _tidy(text: str) -> str:
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     return text[:MAX_TEXT_CHARS].strip()
 
@@ -160,6 +171,7 @@ _ATTRIBUTIONS = (
     re.compile(r"^El\s.{0,500}\sescribió\s*:$", re.IGNORECASE),
     re.compile(r"^.{0,500}(?:写道|寫道)\s*[:：]$"),
 )
+_ATTRIBUTION = re.compile("|".join(f"(?:{p.pattern})" for p in _ATTRIBUTIONS), re.IGNORECASE)
 _ORIGINAL = re.compile(r"^-{2,}\s*(?:original message|ursprungligt meddelande|mensaje original"
                        r"|原始邮件|原始郵件)\s*-{2,}$", re.IGNORECASE)
 _FROM = re.compile(r"^\*?(?:from|från|de|发件人|寄件者)\*?\s*[:：]", re.IGNORECASE)
@@ -201,4 +213,4 @@ def _history_starts(lines: list[str], index: int) -> bool:
     if _FROM.match(line) and any(_SENT.match(n.strip()) for n in lines[index + 1:index + 4]):
         return True
     wrapped = f"{line} {lines[index + 1].strip()}" if index + 1 < len(lines) else line
-    return any(p.match(line) or p.match(wrapped) for p in _ATTRIBUTIONS)
+    return bool(_ATTRIBUTION.match(line) or _ATTRIBUTION.match(wrapped))

@@ -11,15 +11,16 @@ Models are saved as ``.npz`` archives of plain arrays (no pickled objects) with 
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import os
 import re
 import unicodedata
 import zipfile
-from itertools import repeat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,6 +46,8 @@ _CV_FOLDS = 3
 _DEFAULT_TEMPERATURE = 0.15  # typical fitted value; used when some FAQ has a single example
 _TEMPERATURE_BOUNDS = (0.01, 10.0)
 _DIGITS = re.compile(r"\d")
+_CACHED_WORDS = 50_000  # words whose char n-gram columns are remembered, per view
+_LONGEST_CACHED_WORD = 40
 _RETRAIN = "run `inboxd train`"
 NONE = ""  # the label of background examples: "none of the FAQs"; never returned as a match
 
@@ -69,9 +72,8 @@ class _View:
     def __init__(self, name: str, terms: Sequence[str], idf: np.ndarray) -> None:
         self.name = name
         self.terms = list(terms)
-        self.vocabulary = {term: i for i, term in enumerate(self.terms)}
         self.idf = np.asarray(idf, dtype=np.float64)
-        self._analyse = TfidfVectorizer(lowercase=False, **_VIEWS[name]).build_analyzer()
+        self.analyse = TfidfVectorizer(lowercase=False, **_VIEWS[name]).build_analyzer()
 
     @classmethod
     def fit(cls, name: str, texts: Sequence[str]) -> tuple[_View, sp.csr_matrix]:
@@ -83,14 +85,26 @@ class _View:
             return cls(name, [], np.empty(0)), sp.csr_matrix((len(texts), 0))
         return cls(name, vectorizer.get_feature_names_out(), vectorizer.idf_), rows
 
-    def weights(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Column indices and unit-length TF-IDF weights of a normalised text (as sklearn's)."""
-        terms = self._analyse(text)
-        found = np.fromiter(map(self.vocabulary.get, terms, repeat(-1)), np.intp, len(terms))
-        columns, tf = np.unique(found[found >= 0], return_counts=True)
-        values = (1.0 + np.log(tf)) * self.idf[columns]
-        norm = math.sqrt(values @ values)
-        return columns, (values / norm if norm else values)
+    def column_finder(self, offset: int) -> Callable[[str], list[int]]:
+        """A function: normalised text -> ``offset`` + the vocabulary column of each of the
+        analyser's terms in it, one per occurrence (unknown terms left out)."""
+        lookup = {term: offset + i for i, term in enumerate(self.terms)}.get
+        analyse = self.analyse
+
+        def columns(text: str) -> list[int]:
+            return [c for c in map(lookup, analyse(text)) if c is not None]
+
+        if self.name != "char":
+            return columns
+        cached = functools.lru_cache(maxsize=_CACHED_WORDS)(columns)
+
+        def by_word(text: str) -> list[int]:  # char_wb n-grams never cross a space
+            found: list[int] = []
+            for word in text.split():
+                found += cached(word) if len(word) <= _LONGEST_CACHED_WORD else columns(word)
+            return found
+
+        return by_word
 
 
 class _Features:
@@ -101,6 +115,8 @@ class _Features:
         sizes = [len(v.terms) for v in self.views]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
         self.scale = 1.0 / math.sqrt(len(self.views))
+        self._idf = np.concatenate([v.idf for v in self.views])
+        self._finders = [v.column_finder(off) for v, off in zip(self.views, self.offsets.tolist())]
 
     @classmethod
     def fit(cls, texts: Sequence[str]) -> tuple[_Features, sp.csr_matrix]:
@@ -115,11 +131,22 @@ class _Features:
         return int(self.offsets[-1])
 
     def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Column indices and weights of a raw text: its row of the matrix ``fit`` returns."""
+        """Column indices and weights of a raw text: its row of the matrix ``fit`` returns.
+
+        Sublinear TF-IDF as sklearn computes it, each view's block scaled to unit length."""
         text = normalise(text)
-        parts = [v.weights(text) for v in self.views]
-        columns = np.concatenate([c + off for (c, _), off in zip(parts, self.offsets)])
-        return columns, np.concatenate([w for _, w in parts]) * self.scale
+        found: list[int] = []
+        for columns_of in self._finders:
+            found += columns_of(text)
+        columns, tf = np.unique(np.array(found, dtype=np.intp), return_counts=True)
+        values = (1.0 + np.log(tf)) * self._idf[columns]
+        bounds = np.searchsorted(columns, self.offsets).tolist()
+        for start, end in itertools.pairwise(bounds):
+            block = values[start:end]
+            norm = math.sqrt(block @ block)
+            if norm:
+                block /= norm  # in place: a slice is a view of `values`
+        return columns, values * self.scale
 
 
 class FaqClassifier:

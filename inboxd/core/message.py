@@ -8,9 +8,12 @@ an encoded ``\\r\\nBcc:`` in a subject cannot inject a header.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
+import quopri
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email import policy, utils
@@ -19,7 +22,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import TypeVar
 
-from inboxd.core.bodytext import body_text, one_line, question_text, shorten
+from inboxd.core.bodytext import body_text, one_line, plain_text, question_text, shorten
 
 MAX_SUBJECT_CHARS = 998
 MAX_HEADER_CHARS = 16_384
@@ -100,32 +103,45 @@ def _ticket_tag(subject: str) -> int | None:
 
 # --- parsing -------------------------------------------------------------------------------
 
+_Headers = dict[str, list[str]]  # lower-cased name -> values (unfolded, 8-bit decoded, capped)
+
+
+@dataclass(frozen=True)
+class _Tree:
+    """What parsing needs from the MIME structure, however it was read."""
+
+    headers: _Headers
+    content_type: Callable[[], str]
+    body: Callable[[list[str]], str]
+    structure: Callable[[list[str]], None]  # appends the structure's defects
+
 
 def _parse(raw: bytes, own_addresses: Collection[str], defects: list[str]) -> ParsedMessage:
     if not raw.strip():
         defects.append("empty message")
-    msg = _parse_tree(raw, defects)
-    _guard(defects, "MIME structure", lambda: _collect_defects(msg, defects), None)
-    subject = _guard(defects, "Subject", lambda: _subject(msg), "")
-    sender_name, sender = _guard(defects, "From", lambda: _sender(msg, defects), ("", None))
-    text = _guard(defects, "body", lambda: body_text(msg, defects), "")
-    _guard(defects, "MIME structure", lambda: _collect_defects(msg, defects), None)  # + decoding
+    tree = _simple_tree(raw) or _mime_tree(raw, defects)
+    h = tree.headers
+    _guard(defects, "MIME structure", lambda: tree.structure(defects), None)
+    subject = _guard(defects, "Subject", lambda: _subject(h), "")
+    sender_name, sender = _guard(defects, "From", lambda: _sender(h, defects), ("", None))
+    text = _guard(defects, "body", lambda: tree.body(defects), "")
+    _guard(defects, "MIME structure", lambda: tree.structure(defects), None)  # + decoding
     own = {a.strip().lower() for a in own_addresses}
     return ParsedMessage(  # keyword arguments run in order: `defects` is read after every guard
-        message_id=_guard(defects, "Message-ID", lambda: _one_id(msg, "message-id"), None),
+        message_id=_guard(defects, "Message-ID", lambda: _one_id(h, "message-id"), None),
         subject=subject,
         sender=sender,
         sender_name=sender_name,
-        reply_to=_guard(defects, "Reply-To", lambda: _reply_to(msg), None) or sender,
-        recipients=_guard(defects, "To/Cc", lambda: _recipients(msg), ()),
-        date=_guard(defects, "Date", lambda: _date(_raw(msg, "date"), defects), None),
-        in_reply_to=_guard(defects, "In-Reply-To", lambda: _one_id(msg, "in-reply-to"), None),
-        references=_guard(defects, "References", lambda: _references(msg), ()),
+        reply_to=_guard(defects, "Reply-To", lambda: _reply_to(h), None) or sender,
+        recipients=_guard(defects, "To/Cc", lambda: _recipients(h), ()),
+        date=_guard(defects, "Date", lambda: _date(_raw(h, "date"), defects), None),
+        in_reply_to=_guard(defects, "In-Reply-To", lambda: _one_id(h, "in-reply-to"), None),
+        references=_guard(defects, "References", lambda: _references(h), ()),
         ticket_tag=_ticket_tag(subject),
         text=text,
         question=_guard(defects, "question", lambda: question_text(text, _topic(subject)), ""),
         automated=_guard(defects, "automation check",
-                         lambda: _automated(msg, sender, subject, own), None),
+                         lambda: _automated(tree, sender, subject, own), None),
         defects=tuple(dict.fromkeys(defects))[:MAX_DEFECTS],
         size=len(raw),
     )
@@ -142,6 +158,13 @@ def _guard(defects: list[str], what: str, read: Callable[[], _T], default: _T) -
     except Exception as exc:
         defects.append(f"{what} unreadable: {type(exc).__name__}")
         return default
+
+
+def _mime_tree(raw: bytes, defects: list[str]) -> _Tree:
+    """The stdlib parser's reading of any message."""
+    msg = _parse_tree(raw, defects)
+    return _Tree(_index(msg.raw_items()), msg.get_content_type,
+                 lambda found: body_text(msg, found), lambda found: _collect_defects(msg, found))
 
 
 def _parse_tree(raw: bytes, defects: list[str]) -> EmailMessage:
@@ -173,23 +196,121 @@ def _collect_defects(msg: Message, defects: list[str]) -> None:
             defects.append(f"MIME structure broken: {words}" if structural else words)
 
 
+# --- the common simple case: one text/plain part -------------------------------------------
+# Reads exactly what the stdlib parser (policy.default) would, for messages with plain ASCII
+# header lines, at most one simple text/plain Content-Type, a plain transfer encoding and a
+# header/body separator. Anything else returns None and goes to the stdlib parser.
+
+_HEADER_START = re.compile(r"[\x21-\x39\x3b-\x7e]+:")
+_SIMPLE_CONTENT_TYPE = re.compile(
+    r'text/plain[ \t]*(?:;[ \t]*[a-z0-9._-]+[ \t]*=[ \t]*(?:[a-z0-9._-]+|"[a-z0-9._-]*")[ \t]*)*'
+    r'(?:;[ \t]*)?', re.IGNORECASE)
+_CHARSET_PARAM = re.compile(r';[ \t]*charset[ \t]*=[ \t]*"?([a-z0-9._-]*)', re.IGNORECASE)
+_PLAIN_ENCODINGS = frozenset({"", "7bit", "8bit", "binary", "quoted-printable", "base64"})
+
+
+def _simple_tree(raw: bytes) -> _Tree | None:
+    """The message read without the stdlib parser when it is a single text/plain part."""
+    try:
+        split = _split_simple(raw)
+        if split is None:
+            return None
+        headers, payload = split
+        charset = _simple_charset(headers)
+        if charset is None:
+            return None
+        payload = _simple_payload(headers, payload)
+    except Exception:
+        return None
+    if payload is None:
+        return None
+    declared = charset or None
+    return _Tree(headers, lambda: "text/plain",
+                 lambda found: plain_text(payload, declared, found), lambda found: None)
+
+
+def _split_simple(raw: bytes) -> tuple[_Headers, bytes] | None:
+    """Header index and raw body, if every header line is plain ASCII and well formed."""
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
+    if not ends:
+        return None
+    end = min(ends) + 1
+    head = raw[:end]
+    if not head.isascii() or head.count(b"\r") != head.count(b"\r\n"):
+        return None
+    body = raw[end + (1 if raw[end:end + 1] == b"\n" else 2):]
+    fields: list[list[str]] = []
+    for line in head.decode("ascii").split("\n")[:-1]:
+        if line[:1] in (" ", "\t") and fields:
+            fields[-1].append(line + "\n")
+        elif _HEADER_START.match(line):
+            fields.append([line + "\n"])
+        else:
+            return None
+    return _index(_source_header(lines) for lines in fields), body
+
+
+def _source_header(lines: list[str]) -> tuple[str, str]:
+    """Name and raw value of one header, as ``policy.default.header_source_parse`` gives them."""
+    name, value = lines[0].split(":", 1)
+    return name, (value.lstrip(" \t") + "".join(lines[1:])).rstrip("\r\n")
+
+
+def _simple_charset(headers: _Headers) -> str | None:
+    """The declared charset ("" for none) of a simple text/plain part; None if not that."""
+    if "content-disposition" in headers or len(headers.get("content-transfer-encoding", ())) > 1:
+        return None
+    types = headers.get("content-type", [])
+    if not types:
+        return ""
+    if len(types) > 1 or not _SIMPLE_CONTENT_TYPE.fullmatch(types[0]):
+        return None
+    found = _CHARSET_PARAM.search(types[0])
+    return found.group(1).lower() if found else ""
+
+
+def _simple_payload(headers: _Headers, body: bytes) -> bytes | None:
+    """The decoded body, as ``Message.get_payload(decode=True)`` gives it without defects."""
+    cte = (_raw(headers, "content-transfer-encoding") or "").lower()
+    if cte not in _PLAIN_ENCODINGS:
+        return None
+    if cte == "quoted-printable":
+        return quopri.decodestring(body)
+    if cte == "base64":
+        data = b"".join(body.splitlines())
+        if len(data) % 4:
+            return None
+        try:
+            return base64.b64decode(data, validate=True)
+        except binascii.Error:
+            return None
+    return body
+
+
 # --- headers -------------------------------------------------------------------------------
 
 
-def _raw_all(msg: Message, name: str) -> list[str]:
-    """Every value of header ``name``, unfolded, 8-bit bytes decoded, length-capped."""
-    return [_decode_8bit("".join(value.splitlines()))[:MAX_HEADER_CHARS]
-            for key, value in msg.raw_items() if key.lower() == name]
+def _index(items: Iterable[tuple[str, str]]) -> _Headers:
+    """Header values by lower-cased name: unfolded, 8-bit bytes decoded, length-capped."""
+    headers: _Headers = {}
+    for key, value in items:
+        value = _decode_8bit("".join(value.splitlines()))[:MAX_HEADER_CHARS]
+        headers.setdefault(key.lower(), []).append(value)
+    return headers
 
 
-def _raw(msg: Message, name: str) -> str | None:
-    values = _raw_all(msg, name)
+def _raw_all(headers: _Headers, name: str) -> list[str]:
+    return headers.get(name, [])
+
+
+def _raw(headers: _Headers, name: str) -> str | None:
+    values = headers.get(name)
     return values[0] if values else None
 
 
 def _decode_8bit(value: str) -> str:
     """Headers with raw 8-bit bytes arrive as surrogate escapes; read them as UTF-8 or Latin-1."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+    if value.isascii() or not any("\udc80" <= ch <= "\udcff" for ch in value):
         return value
     data = value.encode("utf-8", "surrogateescape")
     try:
@@ -200,6 +321,8 @@ def _decode_8bit(value: str) -> str:
 
 def _decoded(name: str, value: str) -> str:
     """RFC 2047 decoding by the modern header parser, the legacy one as a fallback."""
+    if value.isascii() and "=?" not in value:
+        return value  # nothing to decode: the header parser returns it unchanged
     try:
         return str(policy.default.header_factory(name, value))
     except Exception:
@@ -210,24 +333,34 @@ def _decoded(name: str, value: str) -> str:
         return value
 
 
-def _subject(msg: Message) -> str:
-    value = _raw(msg, "subject")
+def _subject(headers: _Headers) -> str:
+    value = _raw(headers, "subject")
     return one_line(_decoded("subject", value))[:MAX_SUBJECT_CHARS] if value else ""
 
 
-def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
+def _addresses(headers: _Headers, name: str) -> list[tuple[str, str]]:
     """(display name, lower-cased addr-spec) for every valid address in every ``name`` header."""
     found: list[tuple[str, str]] = []
-    for value in _raw_all(msg, name):
+    for value in _raw_all(headers, name):
         for display, addr in _parse_addresses(name, value):
             if _valid_addr(addr):
                 found.append((one_line(display), addr.lower()))
     return found
 
 
+_ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_SIMPLE_MAILBOX = re.compile(
+    rf"[ \t]*(?:(?P<name>{_ATOM}(?:[ \t]+{_ATOM})*)?[ \t]*<(?P<angled>{_ATOM}(?:\.{_ATOM})*@"
+    rf"{_ATOM}(?:\.{_ATOM})*)>|(?P<bare>{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*))[ \t]*",
+    re.IGNORECASE)
+
+
 def _parse_addresses(name: str, value: str) -> list[tuple[str, str]]:
     """The modern parser for ordinary headers; the legacy one (linear time) for long or odd ones."""
     if len(value) <= MAX_PRECISE_HEADER_CHARS:
+        simple = _simple_addresses(value)
+        if simple is not None:
+            return simple
         try:
             header = policy.default.header_factory(name, value)
             return [(a.display_name, a.addr_spec) for a in header.addresses]
@@ -236,30 +369,47 @@ def _parse_addresses(name: str, value: str) -> list[tuple[str, str]]:
     return [(_decoded("subject", display), addr) for display, addr in utils.getaddresses([value])]
 
 
+def _simple_addresses(value: str) -> list[tuple[str, str]] | None:
+    """``Name <a@b.c>`` or ``a@b.c`` items of plain atoms, as the header parser reads them."""
+    if "=?" in value or not value.isascii():
+        return None
+    found = []
+    for item in value.split(","):
+        match = _SIMPLE_MAILBOX.fullmatch(item)
+        if match is None:
+            return None
+        display = " ".join((match["name"] or "").split())
+        found.append((display, match["angled"] or match["bare"]))
+    return found
+
+
+_ADDR_CHARS = re.compile(r"[^\s<>]+")
+
+
 def _valid_addr(addr: str) -> bool:
     local, at, domain = addr.rpartition("@")
-    clean = all(ch.isprintable() and not ch.isspace() and ch not in "<>" for ch in addr)
+    clean = addr.isprintable() and _ADDR_CHARS.fullmatch(addr) is not None
     return bool(at and local and domain and "@" not in domain and clean)
 
 
-def _reply_to(msg: Message) -> str | None:
-    return next((addr for _, addr in _addresses(msg, "reply-to")), None)
+def _reply_to(headers: _Headers) -> str | None:
+    return next((addr for _, addr in _addresses(headers, "reply-to")), None)
 
 
-def _sender(msg: Message, defects: list[str]) -> tuple[str, str | None]:
-    values = [v for v in _raw_all(msg, "from") if v.strip()]
+def _sender(headers: _Headers, defects: list[str]) -> tuple[str, str | None]:
+    values = [v for v in _raw_all(headers, "from") if v.strip()]
     if not values:
         defects.append("missing From")
         return "", None
-    found = _addresses(msg, "from")
+    found = _addresses(headers, "from")
     if not found:
         defects.append(f"unparseable From: {shorten(values[0])}")
         return "", None
     return found[0]
 
 
-def _recipients(msg: Message) -> tuple[str, ...]:
-    addrs = [addr for name in ("to", "cc") for _, addr in _addresses(msg, name)]
+def _recipients(headers: _Headers) -> tuple[str, ...]:
+    addrs = [addr for name in ("to", "cc") for _, addr in _addresses(headers, name)]
     return tuple(dict.fromkeys(addrs))
 
 
@@ -271,17 +421,18 @@ def _ids(value: str | None) -> list[str]:
     if not value:
         return []
     inner = _MSGID.findall(value) or [t for t in value.split() if "@" in t]
-    ids = ("".join(ch for ch in i if ch.isprintable() and not ch.isspace()) for i in inner)
+    ids = (i.replace(" ", "") if i.isprintable() else  # " " is the one printable space
+           "".join(ch for ch in i if ch.isprintable() and not ch.isspace()) for i in inner)
     return [f"<{i}>" for i in ids if i and len(i) < MAX_SUBJECT_CHARS]
 
 
-def _one_id(msg: Message, name: str) -> str | None:
-    ids = _ids(_raw(msg, name))
+def _one_id(headers: _Headers, name: str) -> str | None:
+    ids = _ids(_raw(headers, name))
     return ids[0] if ids else None
 
 
-def _references(msg: Message) -> tuple[str, ...]:
-    ids = [i for value in _raw_all(msg, "references") for i in _ids(value)]
+def _references(headers: _Headers) -> tuple[str, ...]:
+    ids = [i for value in _raw_all(headers, "references") for i in _ids(value)]
     return tuple(dict.fromkeys(ids))[-MAX_REFERENCES:]
 
 
@@ -310,68 +461,69 @@ _AUTO_SUBJECT = re.compile(
 _SUPPRESS_VALUES = frozenset({"all", "oof", "autoreply", "dr", "ndr", "rn", "nrn"})
 
 
-def _automated(msg: Message, sender: str | None, subject: str, own: set[str]) -> str | None:
+def _automated(tree: _Tree, sender: str | None, subject: str, own: set[str]) -> str | None:
     """Why this mail must never get an automatic reply (first rule that fires), or None."""
     local = (sender or "").rpartition("@")[0]
+    h = tree.headers
     rules: tuple[Callable[[], str | None], ...] = (
-        lambda: _auto_submitted(msg),
-        lambda: _suppressed(msg),
-        lambda: _mailing_list(msg),
-        lambda: _precedence(msg),
-        lambda: _bounce(msg, local),
+        lambda: _auto_submitted(h),
+        lambda: _suppressed(h),
+        lambda: _mailing_list(h),
+        lambda: _precedence(h),
+        lambda: _bounce(h, tree.content_type, local),
         lambda: "no-reply sender" if _NOREPLY_LOCAL.match(local) else None,
-        lambda: _own_mail(msg, sender, own),
-        lambda: _vendor_auto_reply(msg),
+        lambda: _own_mail(h, sender, own),
+        lambda: _vendor_auto_reply(h),
         lambda: "auto-reply subject" if _AUTO_SUBJECT.match(subject) else None,
     )
     return next((reason for rule in rules if (reason := rule())), None)
 
 
-def _token(msg: Message, name: str) -> str | None:
+def _token(headers: _Headers, name: str) -> str | None:
     """The value of a header before any ';' parameters, comments removed, lower-cased."""
-    value = _raw(msg, name)
+    value = _raw(headers, name)
     if value is None:
         return None
     return shorten(re.sub(r"\([^()]*\)", " ", value).split(";")[0], 40).lower()
 
 
-def _auto_submitted(msg: Message) -> str | None:
-    value = _token(msg, "auto-submitted")
+def _auto_submitted(headers: _Headers) -> str | None:
+    value = _token(headers, "auto-submitted")
     if value is None or value == "no":
         return None
     return f"auto-submitted: {value}" if value else "auto-submitted"
 
 
-def _suppressed(msg: Message) -> str | None:
-    tokens = {t.strip().lower() for t in (_raw(msg, "x-auto-response-suppress") or "").split(",")}
+def _suppressed(headers: _Headers) -> str | None:
+    tokens = {t.strip().lower() for t in (_raw(headers, "x-auto-response-suppress") or "").split(",")}
     return "x-auto-response-suppress" if tokens & _SUPPRESS_VALUES else None
 
 
-def _mailing_list(msg: Message) -> str | None:
+def _mailing_list(headers: _Headers) -> str | None:
     names = ("list-id", "list-unsubscribe", "list-post")
-    return "mailing list" if any(_raw(msg, n) is not None for n in names) else None
+    return "mailing list" if any(_raw(headers, n) is not None for n in names) else None
 
 
-def _precedence(msg: Message) -> str | None:
-    value = _token(msg, "precedence")
+def _precedence(headers: _Headers) -> str | None:
+    value = _token(headers, "precedence")
     return f"precedence: {value}" if value in ("bulk", "list", "junk") else None
 
 
-def _bounce(msg: Message, local: str) -> str | None:
-    report = msg.get_content_type() == "multipart/report"
-    null_path = any(v.strip() == "<>" for v in _raw_all(msg, "return-path"))
+def _bounce(headers: _Headers, content_type: Callable[[], str], local: str) -> str | None:
+    report = content_type() == "multipart/report"
+    null_path = any(v.strip() == "<>" for v in _raw_all(headers, "return-path"))
     return "bounce" if report or null_path or _BOUNCE_LOCAL.match(local) else None
 
 
-def _own_mail(msg: Message, sender: str | None, own: set[str]) -> str | None:
-    marked = _raw(msg, "x-inboxd-ticket") is not None
+def _own_mail(headers: _Headers, sender: str | None, own: set[str]) -> str | None:
+    marked = _raw(headers, "x-inboxd-ticket") is not None
     return "own mail" if marked or (sender is not None and sender in own) else None
 
 
-def _vendor_auto_reply(msg: Message) -> str | None:
+def _vendor_auto_reply(headers: _Headers) -> str | None:
     for name in ("x-autoreply", "x-autorespond"):
-        if _raw(msg, name) is not None:
+        if _raw(headers, name) is not None:
             return f"auto-reply header: {name}"
-    if _token(msg, "x-autogenerated") == "reply":
+    if _token(headers, "x-autogenerated") == "reply":
         return "auto-reply header: x-autogenerated"
     return None
