@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from inboxd.core import message
+from inboxd.core import message, simplemail
 from inboxd.core.message import parse_message
 from tests import test_message
 
@@ -175,11 +175,11 @@ def test_shortcut_is_taken_for_most_ordinary_mails() -> None:
 @pytest.mark.parametrize("raw", [r for r in ALL_MAILS if message._simple_tree(r) is not None])
 def test_shortcut_pieces_match_the_stdlib_reading(raw: bytes) -> None:
     msg = BytesParser(policy=policy.default).parsebytes(raw)
-    headers, body = message._split_simple(raw)  # type: ignore[misc]
-    assert headers == message._index(msg.raw_items())
-    assert message._simple_charset(headers) == (msg.get_content_charset() or "")
+    headers, body = simplemail._split_simple(raw)  # type: ignore[misc]
+    assert headers == simplemail.index_headers(msg.raw_items())
+    assert simplemail._simple_charset(headers) == (msg.get_content_charset() or "")
     assert msg.get_content_type() == "text/plain"
-    assert message._simple_payload(headers, body) == msg.get_payload(decode=True)
+    assert simplemail._simple_payload(headers, body) == msg.get_payload(decode=True)
     assert msg.defects == []
     assert msg.get_body(preferencelist=("plain",)) is msg
     assert msg.get_body(preferencelist=("html",)) is None
@@ -190,7 +190,7 @@ def test_shortcut_pieces_match_the_stdlib_reading(raw: bytes) -> None:
     "\"Quoted\" <q@example.com>", "a@[127.0.0.1]", "Name <a@b> trailing", "a@b;c@d", "<a@b>, <c@d>",
 ])
 def test_simple_addresses_match_the_header_parser(value: str) -> None:
-    simple = message._simple_addresses(value)
+    simple = simplemail.simple_addresses(value)
     if simple is not None:
         header = policy.default.header_factory("to", value)
         expected = [(a.display_name, a.addr_spec) for a in header.addresses]

@@ -3,17 +3,15 @@
 ``parse_message`` never raises: whatever it cannot read becomes a human-readable entry in
 ``ParsedMessage.defects`` and the field keeps its empty value. Header values that reach a
 reply (subject, display name) are folded onto one line with control characters removed, so
-an encoded ``\\r\\nBcc:`` in a subject cannot inject a header.
+an encoded ``\\r\\nBcc:`` in a subject cannot inject a header. A mail that is one text/plain
+part is read by :mod:`inboxd.core.simplemail` without the stdlib parser, to the same result.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import itertools
-import quopri
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email import policy, utils
@@ -23,9 +21,14 @@ from email.parser import BytesParser
 from typing import TypeVar
 
 from inboxd.core.bodytext import body_text, one_line, plain_text, question_text, shorten
+from inboxd.core.simplemail import (
+    Headers,
+    index_headers,
+    read_single_part,
+    simple_addresses,
+)
 
 MAX_SUBJECT_CHARS = 998
-MAX_HEADER_CHARS = 16_384
 MAX_PRECISE_HEADER_CHARS = 2_048
 MAX_REFERENCES = 100
 MAX_DEFECTS = 20
@@ -103,14 +106,12 @@ def _ticket_tag(subject: str) -> int | None:
 
 # --- parsing -------------------------------------------------------------------------------
 
-_Headers = dict[str, list[str]]  # lower-cased name -> values (unfolded, 8-bit decoded, capped)
-
 
 @dataclass(frozen=True)
 class _Tree:
     """What parsing needs from the MIME structure, however it was read."""
 
-    headers: _Headers
+    headers: Headers
     content_type: Callable[[], str]
     body: Callable[[list[str]], str]
     structure: Callable[[list[str]], None]  # appends the structure's defects
@@ -160,10 +161,19 @@ def _guard(defects: list[str], what: str, read: Callable[[], _T], default: _T) -
         return default
 
 
+def _simple_tree(raw: bytes) -> _Tree | None:
+    """The message read without the stdlib parser when it is a single text/plain part."""
+    part = read_single_part(raw)
+    if part is None:
+        return None
+    return _Tree(part.headers, lambda: "text/plain",
+                 lambda found: plain_text(part.payload, part.charset, found), lambda found: None)
+
+
 def _mime_tree(raw: bytes, defects: list[str]) -> _Tree:
     """The stdlib parser's reading of any message."""
     msg = _parse_tree(raw, defects)
-    return _Tree(_index(msg.raw_items()), msg.get_content_type,
+    return _Tree(index_headers(msg.raw_items()), msg.get_content_type,
                  lambda found: body_text(msg, found), lambda found: _collect_defects(msg, found))
 
 
@@ -196,127 +206,16 @@ def _collect_defects(msg: Message, defects: list[str]) -> None:
             defects.append(f"MIME structure broken: {words}" if structural else words)
 
 
-# --- the common simple case: one text/plain part -------------------------------------------
-# Reads exactly what the stdlib parser (policy.default) would, for messages with plain ASCII
-# header lines, at most one simple text/plain Content-Type, a plain transfer encoding and a
-# header/body separator. Anything else returns None and goes to the stdlib parser.
-
-_HEADER_START = re.compile(r"[\x21-\x39\x3b-\x7e]+:")
-_SIMPLE_CONTENT_TYPE = re.compile(
-    r'text/plain[ \t]*(?:;[ \t]*[a-z0-9._-]+[ \t]*=[ \t]*(?:[a-z0-9._-]+|"[a-z0-9._-]*")[ \t]*)*'
-    r'(?:;[ \t]*)?', re.IGNORECASE)
-_CHARSET_PARAM = re.compile(r';[ \t]*charset[ \t]*=[ \t]*"?([a-z0-9._-]*)', re.IGNORECASE)
-_PLAIN_ENCODINGS = frozenset({"", "7bit", "8bit", "binary", "quoted-printable", "base64"})
-
-
-def _simple_tree(raw: bytes) -> _Tree | None:
-    """The message read without the stdlib parser when it is a single text/plain part."""
-    try:
-        split = _split_simple(raw)
-        if split is None:
-            return None
-        headers, payload = split
-        charset = _simple_charset(headers)
-        if charset is None:
-            return None
-        payload = _simple_payload(headers, payload)
-    except Exception:
-        return None
-    if payload is None:
-        return None
-    declared = charset or None
-    return _Tree(headers, lambda: "text/plain",
-                 lambda found: plain_text(payload, declared, found), lambda found: None)
-
-
-def _split_simple(raw: bytes) -> tuple[_Headers, bytes] | None:
-    """Header index and raw body, if every header line is plain ASCII and well formed."""
-    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
-    if not ends:
-        return None
-    end = min(ends) + 1
-    head = raw[:end]
-    if not head.isascii() or head.count(b"\r") != head.count(b"\r\n"):
-        return None
-    body = raw[end + (1 if raw[end:end + 1] == b"\n" else 2):]
-    fields: list[list[str]] = []
-    for line in head.decode("ascii").split("\n")[:-1]:
-        if line[:1] in (" ", "\t") and fields:
-            fields[-1].append(line + "\n")
-        elif _HEADER_START.match(line):
-            fields.append([line + "\n"])
-        else:
-            return None
-    return _index(_source_header(lines) for lines in fields), body
-
-
-def _source_header(lines: list[str]) -> tuple[str, str]:
-    """Name and raw value of one header, as ``policy.default.header_source_parse`` gives them."""
-    name, value = lines[0].split(":", 1)
-    return name, (value.lstrip(" \t") + "".join(lines[1:])).rstrip("\r\n")
-
-
-def _simple_charset(headers: _Headers) -> str | None:
-    """The declared charset ("" for none) of a simple text/plain part; None if not that."""
-    if "content-disposition" in headers or len(headers.get("content-transfer-encoding", ())) > 1:
-        return None
-    types = headers.get("content-type", [])
-    if not types:
-        return ""
-    if len(types) > 1 or not _SIMPLE_CONTENT_TYPE.fullmatch(types[0]):
-        return None
-    found = _CHARSET_PARAM.search(types[0])
-    return found.group(1).lower() if found else ""
-
-
-def _simple_payload(headers: _Headers, body: bytes) -> bytes | None:
-    """The decoded body, as ``Message.get_payload(decode=True)`` gives it without defects."""
-    cte = (_raw(headers, "content-transfer-encoding") or "").lower()
-    if cte not in _PLAIN_ENCODINGS:
-        return None
-    if cte == "quoted-printable":
-        return quopri.decodestring(body)
-    if cte == "base64":
-        data = b"".join(body.splitlines())
-        if len(data) % 4:
-            return None
-        try:
-            return base64.b64decode(data, validate=True)
-        except binascii.Error:
-            return None
-    return body
-
-
 # --- headers -------------------------------------------------------------------------------
 
 
-def _index(items: Iterable[tuple[str, str]]) -> _Headers:
-    """Header values by lower-cased name: unfolded, 8-bit bytes decoded, length-capped."""
-    headers: _Headers = {}
-    for key, value in items:
-        value = _decode_8bit("".join(value.splitlines()))[:MAX_HEADER_CHARS]
-        headers.setdefault(key.lower(), []).append(value)
-    return headers
-
-
-def _raw_all(headers: _Headers, name: str) -> list[str]:
+def _raw_all(headers: Headers, name: str) -> list[str]:
     return headers.get(name, [])
 
 
-def _raw(headers: _Headers, name: str) -> str | None:
+def _raw(headers: Headers, name: str) -> str | None:
     values = headers.get(name)
     return values[0] if values else None
-
-
-def _decode_8bit(value: str) -> str:
-    """Headers with raw 8-bit bytes arrive as surrogate escapes; read them as UTF-8 or Latin-1."""
-    if value.isascii() or not any("\udc80" <= ch <= "\udcff" for ch in value):
-        return value
-    data = value.encode("utf-8", "surrogateescape")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
 
 
 def _decoded(name: str, value: str) -> str:
@@ -333,12 +232,12 @@ def _decoded(name: str, value: str) -> str:
         return value
 
 
-def _subject(headers: _Headers) -> str:
+def _subject(headers: Headers) -> str:
     value = _raw(headers, "subject")
     return one_line(_decoded("subject", value))[:MAX_SUBJECT_CHARS] if value else ""
 
 
-def _addresses(headers: _Headers, name: str) -> list[tuple[str, str]]:
+def _addresses(headers: Headers, name: str) -> list[tuple[str, str]]:
     """(display name, lower-cased addr-spec) for every valid address in every ``name`` header."""
     found: list[tuple[str, str]] = []
     for value in _raw_all(headers, name):
@@ -348,17 +247,10 @@ def _addresses(headers: _Headers, name: str) -> list[tuple[str, str]]:
     return found
 
 
-_ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_SIMPLE_MAILBOX = re.compile(
-    rf"[ \t]*(?:(?P<name>{_ATOM}(?:[ \t]+{_ATOM})*)?[ \t]*<(?P<angled>{_ATOM}(?:\.{_ATOM})*@"
-    rf"{_ATOM}(?:\.{_ATOM})*)>|(?P<bare>{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*))[ \t]*",
-    re.IGNORECASE)
-
-
 def _parse_addresses(name: str, value: str) -> list[tuple[str, str]]:
     """The modern parser for ordinary headers; the legacy one (linear time) for long or odd ones."""
     if len(value) <= MAX_PRECISE_HEADER_CHARS:
-        simple = _simple_addresses(value)
+        simple = simple_addresses(value)
         if simple is not None:
             return simple
         try:
@@ -367,20 +259,6 @@ def _parse_addresses(name: str, value: str) -> list[tuple[str, str]]:
         except Exception:
             pass
     return [(_decoded("subject", display), addr) for display, addr in utils.getaddresses([value])]
-
-
-def _simple_addresses(value: str) -> list[tuple[str, str]] | None:
-    """``Name <a@b.c>`` or ``a@b.c`` items of plain atoms, as the header parser reads them."""
-    if "=?" in value or not value.isascii():
-        return None
-    found = []
-    for item in value.split(","):
-        match = _SIMPLE_MAILBOX.fullmatch(item)
-        if match is None:
-            return None
-        display = " ".join((match["name"] or "").split())
-        found.append((display, match["angled"] or match["bare"]))
-    return found
 
 
 _ADDR_CHARS = re.compile(r"[^\s<>]+")
@@ -392,11 +270,11 @@ def _valid_addr(addr: str) -> bool:
     return bool(at and local and domain and "@" not in domain and clean)
 
 
-def _reply_to(headers: _Headers) -> str | None:
+def _reply_to(headers: Headers) -> str | None:
     return next((addr for _, addr in _addresses(headers, "reply-to")), None)
 
 
-def _sender(headers: _Headers, defects: list[str]) -> tuple[str, str | None]:
+def _sender(headers: Headers, defects: list[str]) -> tuple[str, str | None]:
     values = [v for v in _raw_all(headers, "from") if v.strip()]
     if not values:
         defects.append("missing From")
@@ -408,7 +286,7 @@ def _sender(headers: _Headers, defects: list[str]) -> tuple[str, str | None]:
     return found[0]
 
 
-def _recipients(headers: _Headers) -> tuple[str, ...]:
+def _recipients(headers: Headers) -> tuple[str, ...]:
     addrs = [addr for name in ("to", "cc") for _, addr in _addresses(headers, name)]
     return tuple(dict.fromkeys(addrs))
 
@@ -426,12 +304,12 @@ def _ids(value: str | None) -> list[str]:
     return [f"<{i}>" for i in ids if i and len(i) < MAX_SUBJECT_CHARS]
 
 
-def _one_id(headers: _Headers, name: str) -> str | None:
+def _one_id(headers: Headers, name: str) -> str | None:
     ids = _ids(_raw(headers, name))
     return ids[0] if ids else None
 
 
-def _references(headers: _Headers) -> tuple[str, ...]:
+def _references(headers: Headers) -> tuple[str, ...]:
     ids = [i for value in _raw_all(headers, "references") for i in _ids(value)]
     return tuple(dict.fromkeys(ids))[-MAX_REFERENCES:]
 
@@ -479,7 +357,7 @@ def _automated(tree: _Tree, sender: str | None, subject: str, own: set[str]) -> 
     return next((reason for rule in rules if (reason := rule())), None)
 
 
-def _token(headers: _Headers, name: str) -> str | None:
+def _token(headers: Headers, name: str) -> str | None:
     """The value of a header before any ';' parameters, comments removed, lower-cased."""
     value = _raw(headers, name)
     if value is None:
@@ -487,40 +365,40 @@ def _token(headers: _Headers, name: str) -> str | None:
     return shorten(re.sub(r"\([^()]*\)", " ", value).split(";")[0], 40).lower()
 
 
-def _auto_submitted(headers: _Headers) -> str | None:
+def _auto_submitted(headers: Headers) -> str | None:
     value = _token(headers, "auto-submitted")
     if value is None or value == "no":
         return None
     return f"auto-submitted: {value}" if value else "auto-submitted"
 
 
-def _suppressed(headers: _Headers) -> str | None:
+def _suppressed(headers: Headers) -> str | None:
     tokens = {t.strip().lower() for t in (_raw(headers, "x-auto-response-suppress") or "").split(",")}
     return "x-auto-response-suppress" if tokens & _SUPPRESS_VALUES else None
 
 
-def _mailing_list(headers: _Headers) -> str | None:
+def _mailing_list(headers: Headers) -> str | None:
     names = ("list-id", "list-unsubscribe", "list-post")
     return "mailing list" if any(_raw(headers, n) is not None for n in names) else None
 
 
-def _precedence(headers: _Headers) -> str | None:
+def _precedence(headers: Headers) -> str | None:
     value = _token(headers, "precedence")
     return f"precedence: {value}" if value in ("bulk", "list", "junk") else None
 
 
-def _bounce(headers: _Headers, content_type: Callable[[], str], local: str) -> str | None:
+def _bounce(headers: Headers, content_type: Callable[[], str], local: str) -> str | None:
     report = content_type() == "multipart/report"
     null_path = any(v.strip() == "<>" for v in _raw_all(headers, "return-path"))
     return "bounce" if report or null_path or _BOUNCE_LOCAL.match(local) else None
 
 
-def _own_mail(headers: _Headers, sender: str | None, own: set[str]) -> str | None:
+def _own_mail(headers: Headers, sender: str | None, own: set[str]) -> str | None:
     marked = _raw(headers, "x-inboxd-ticket") is not None
     return "own mail" if marked or (sender is not None and sender in own) else None
 
 
-def _vendor_auto_reply(headers: _Headers) -> str | None:
+def _vendor_auto_reply(headers: Headers) -> str | None:
     for name in ("x-autoreply", "x-autorespond"):
         if _raw(headers, name) is not None:
             return f"auto-reply header: {name}"
