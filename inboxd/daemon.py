@@ -109,6 +109,9 @@ class Daemon:
             next_at = self._back_off(f"server unavailable: {exc}")
         except InboxdError as exc:
             next_at = self._back_off(f"error: {exc}")
+        except Exception:  # a defect must not end the watch: log it, back off, go on
+            log.exception("unexpected error in the mailbox watch")
+            next_at = self._back_off("unexpected error")
         self._schedule_watch(next_at)
 
     def _cycle(self) -> None:

@@ -17,10 +17,12 @@ from email.utils import make_msgid
 
 from inboxd.core.classify import Match
 from inboxd.core.deadlines import due_24h, due_business_day
-from inboxd.core.decide import (Acknowledge, AutoAnswer, Decision, Facts, FollowUp, Record, TicketRef, decide)
+from inboxd.core.decide import (Acknowledge, AutoAnswer, Decision, Facts, FollowUp, Queue,
+                                Record, TicketRef, decide)
 from inboxd.core.language import detect_language
 from inboxd.core.message import ParsedMessage, parse_message, strip_ticket_tag, thread_keys
 from inboxd.core.render import Reply, build_reply, format_when, sender_domain
+from inboxd.errors import InboxdError
 from inboxd.faults import crash_point
 from inboxd.core.relay import AgentCheck, RelayReply
 from inboxd.core.status import StatusReply
@@ -93,12 +95,34 @@ def process_inbox(rt: Runtime, dry_run: bool = False) -> list[Outcome]:
 
 def _handle(rt: Runtime, fetched: Fetched, uidvalidity: int, backlog: bool,
             dry_run: bool) -> Outcome:
-    t = triage(rt, fetched, backlog)
+    try:
+        t = triage(rt, fetched, backlog)
+    except InboxdError:
+        raise  # the store or a server is in trouble: the whole pass is retried
+    except Exception as exc:  # a defect met by this one message: shunt it to a person
+        t = shunt(rt, fetched, exc)
     log.info("uid %d from %s: %s (%s)", fetched.uid, t.parsed.sender or "?",
              type(t.decision).__name__, t.decision.reason)
     if dry_run:
         return Outcome(t, None)
-    return Outcome(t, commit(rt, t, uidvalidity))
+    try:
+        return Outcome(t, commit(rt, t, uidvalidity))
+    except InboxdError:
+        raise
+    except Exception as exc:  # e.g. an operator's template that does not render
+        t = shunt(rt, fetched, exc)
+        return Outcome(t, commit(rt, t, uidvalidity))
+
+
+def shunt(rt: Runtime, fetched: Fetched, exc: Exception) -> Triage:
+    """The triage of a message inboxd failed on: a ticket for a person, no mail sent."""
+    log.error("uid %d could not be handled (%s: %s); it goes to a person", fetched.uid,
+              type(exc).__name__, exc, exc_info=exc)
+    parsed = parse_message(fetched.raw, own_addresses={rt.config.support_address})
+    decision = Queue(f"inboxd could not handle this message ({type(exc).__name__}: {exc}); "
+                     "left for a person")
+    return Triage(fetched, parsed, rt.config.faq.default_language, None, decision,
+                  _folder(rt, decision))
 
 
 def triage(rt: Runtime, fetched: Fetched, backlog: bool = False) -> Triage:

@@ -226,3 +226,21 @@ def test_dry_run_on_a_fresh_installation_writes_no_store(
     assert "Queue" in capsys.readouterr().out, "the backlog decision is shown"
     assert not Path(setup.folder_path("inboxd.sqlite3")).exists()
     assert fresh_smtp.received == [] and len(setup.folder("INBOX")) == 1
+
+
+def test_a_message_inboxd_fails_on_goes_to_a_person_and_the_rest_flows(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "acknowledgement.en.txt.j2").write_text("Ticket {{ ticket_id }} {{ typo }}")
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp,
+                         templates={"path": str(templates)}).start()
+    setup.send(mail(CUSTOMER, "Lamp", "My lamp arrived broken."))
+    setup.send(mail("customer2@example.test", "Delivery", FAQ_QUESTION))
+    assert setup.run("once") == 0
+    conn = db(setup)
+    rows = conn.execute("select decision, reason from messages order by id").fetchall()
+    assert rows[0][0] == "Queue" and "UndefinedError" in rows[0][1]
+    assert rows[1][0] == "AutoAnswer", "the next message is handled as usual"
+    assert len(setup.folder("Support/Queue")) == 1 and setup.folder("INBOX") == []
+    assert [e.rcpt_tos for e in fresh_smtp.received] == [("customer2@example.test",)]
