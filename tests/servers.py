@@ -62,7 +62,7 @@ userdb {{
 mail_location = maildir:~/Maildir
 namespace inbox {{
   inbox = yes
-  separator = /
+  separator = {separator}
   mailbox Sent {{
     special_use = \\Sent
     auto = subscribe
@@ -142,7 +142,8 @@ class Dovecot:
     password = PASSWORD
     host = "127.0.0.1"
 
-    def __init__(self) -> None:
+    def __init__(self, separator: str = "/") -> None:
+        self.separator = separator  # the folder hierarchy separator the server uses
         self.dir = Path(tempfile.mkdtemp(prefix="inboxd-dovecot-"))
         self.dir.chmod(0o755)  # Dovecot's unprivileged processes must traverse it
         self.imap_port, self.imaps_port, self.lmtp_port = free_port(), free_port(), free_port()
@@ -165,7 +166,7 @@ class Dovecot:
         if as_root:
             os.chown(mail, uid, gid)
         me, my_group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
-        (self.dir / "dovecot.conf").write_text(_CONFIG.format(
+        (self.dir / "dovecot.conf").write_text(_CONFIG.format(separator=self.separator,
             instance=self.dir.name, dir=self.dir, uid=uid, gid=gid, domain=DOMAIN,
             imap_port=self.imap_port, imaps_port=self.imaps_port, lmtp_port=self.lmtp_port,
             chroot="" if as_root else "chroot =",

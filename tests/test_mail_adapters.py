@@ -225,6 +225,26 @@ def test_wait_for_change_returns_false_when_stopped(inbox: Mailbox) -> None:
     timer.join()
 
 
+def test_folder_names_follow_the_servers_separator() -> None:
+    server = Dovecot(separator=".")  # as many servers are set up: "Support.Queue"
+    try:
+        server.start()
+        server.deliver(server.support, b"From: a@example.test\r\nSubject: x\r\n\r\nhi\r\n")
+        with Mailbox(server.imap_settings()) as mailbox:
+            assert mailbox.server_name("Support/Queue/orders") == "Support.Queue.orders"
+            mailbox.select("INBOX")
+            [uid] = mailbox.uids_after("INBOX", 0)
+            mailbox.move("INBOX", [uid], "Support/Queue/orders")
+            assert mailbox.folder_exists("Support/Queue/orders")
+        with server.imap(server.support) as client:
+            names = {name for _, _, name in client.list_folders()}
+            assert {"Support", "Support.Queue", "Support.Queue.orders"} <= names
+            client.select_folder("Support.Queue.orders")
+            assert len(client.search("ALL")) == 1
+    finally:
+        server.cleanup()
+
+
 def test_server_going_away_is_unavailable_and_reconnecting_works() -> None:
     server = Dovecot()  # a private instance: this test kills it
     try:
