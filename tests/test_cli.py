@@ -79,3 +79,18 @@ def test_classify_reads_standard_input(tmp_path: Path, fresh_dovecot: Dovecot,
     decision = json.loads(result.stdout)
     assert (decision["decision"], decision["faq"], decision["language"]) == \
         ("AutoAnswer", "password-reset", "sv")
+
+
+def test_check_names_a_broken_operator_template(tmp_path: Path, fresh_dovecot: Dovecot,
+                                                fresh_smtp: SmtpServer,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "auto_answer.sv.txt.j2").write_text("Hej {{ customer_name }\n")
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, templates={"path": str(templates)})
+    setup.train()
+    capsys.readouterr()
+    assert setup.run("check") == 1
+    captured = capsys.readouterr()
+    assert "auto_answer.sv.txt.j2:1:" in captured.err
+    assert "templates: 1 with errors" in captured.out

@@ -127,3 +127,20 @@ def test_operator_templates_override_shipped_ones(tmp_path: Path) -> None:
 def test_format_when(language: str, expected: str) -> None:
     at = datetime(2026, 11, 23, 17, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
     assert format_when(at, language) == expected
+
+
+def test_shipped_templates_have_no_syntax_errors() -> None:
+    templates = Templates([packaged_templates_dir()])
+    assert len(templates.env.list_templates(extensions=["j2"])) >= 8
+    assert templates.problems() == []
+
+
+def test_template_problems_name_the_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "acknowledgement.en.txt.j2").write_text("Hello\n{% if ticket_id %}\nno end\n")
+    (tmp_path / "faq").mkdir()
+    faq_template = tmp_path / "faq" / "answer.txt.j2"
+    faq_template.write_text("{{ unclosed ")
+    problems = Templates([tmp_path, packaged_templates_dir()]).problems([faq_template])
+    assert len(problems) == 2
+    assert "acknowledgement.en.txt.j2:" in problems[0] and "endif" in problems[0]
+    assert problems[1].startswith(f"{faq_template}:1:")

@@ -16,7 +16,8 @@ from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
 from inboxd.outbox import flush
 from inboxd.pipeline import Outcome, process_inbox
-from inboxd.runtime import Runtime, build_offline_runtime, build_runtime, system_clock
+from inboxd.runtime import (Runtime, build_offline_runtime, build_runtime, load_templates,
+                            system_clock)
 from inboxd.sweep import describe, plan_sweep, sweep
 
 
@@ -103,7 +104,11 @@ def cmd_check(args: argparse.Namespace) -> int:
           f"{', '.join(sorted(faq.languages))})")
     model_state = "ok" if config.faq.model.is_file() else "missing: run `inboxd train`"
     print(f"model {config.faq.model}: {model_state}")
-    failures = 0
+    problems = load_templates(config).problems([e.template for e in faq.entries if e.template])
+    for problem in problems:
+        print(f"template {problem}", file=sys.stderr)
+    print(f"templates: {'ok' if not problems else f'{len(problems)} with errors'}")
+    failures = len(problems)
     for name, probe in (("imap", lambda: _probe_imap(config.imap)),
                         ("smtp", lambda: Sender(config.smtp).check_login())):
         host = getattr(config, name)

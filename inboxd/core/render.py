@@ -17,7 +17,8 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import (ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound,
+                    TemplateSyntaxError)
 from jinja2.sandbox import SandboxedEnvironment
 
 from inboxd.core.message import ParsedMessage, reply_subject
@@ -73,6 +74,25 @@ class Templates:
 
     def render_file(self, path: Path, values: Mapping[str, Any]) -> str:
         return self.env.from_string(path.read_text(encoding="utf-8")).render(**values)
+
+    def problems(self, extra: Sequence[Path] = ()) -> list[str]:
+        """Syntax errors, as "file:line: message", of every template in use (the operator's
+        where they override inboxd's) and of the ``extra`` template files."""
+        found = []
+        for name in self.env.list_templates(extensions=["j2"]):
+            found += _syntax_errors(name, lambda: self.env.get_template(name))
+        for path in extra:
+            found += _syntax_errors(str(path), lambda: self.env.parse(
+                path.read_text(encoding="utf-8"), filename=str(path)))
+        return found
+
+
+def _syntax_errors(name: str, load: Any) -> list[str]:
+    try:
+        load()
+    except TemplateSyntaxError as exc:
+        return [f"{exc.filename or name}:{exc.lineno}: {exc.message}"]
+    return []
 
 
 @dataclass(frozen=True)
