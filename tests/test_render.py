@@ -136,11 +136,13 @@ def test_shipped_templates_have_no_syntax_errors() -> None:
 
 
 def test_template_problems_name_the_file_and_line(tmp_path: Path) -> None:
-    (tmp_path / "acknowledgement.en.txt.j2").write_text("Hello\n{% if ticket_id %}\nno end\n")
-    (tmp_path / "faq").mkdir()
-    faq_template = tmp_path / "faq" / "answer.txt.j2"
+    operator, faq = tmp_path / "templates", tmp_path / "faq"
+    operator.mkdir()
+    faq.mkdir()
+    (operator / "acknowledgement.en.txt.j2").write_text("Hello\n{% if ticket_id %}\nno end\n")
+    faq_template = faq / "answer.txt.j2"
     faq_template.write_text("{{ unclosed ")
-    problems = Templates([tmp_path, packaged_templates_dir()]).problems([faq_template])
+    problems = Templates([operator, packaged_templates_dir()]).problems([faq_template])
     assert len(problems) == 2
     assert "acknowledgement.en.txt.j2:" in problems[0] and "endif" in problems[0]
     assert problems[1].startswith(f"{faq_template}:1:")
