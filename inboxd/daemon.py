@@ -119,6 +119,8 @@ class Daemon:
         if not self.connected:
             rt.mailbox.connect()
             self.connected = True
+            log.info("connected to %s:%d as %s", rt.config.imap.host, rt.config.imap.port,
+                     rt.config.imap.username)
         flush(rt)
         process_inbox(rt)
         self.agents.scan(rt)

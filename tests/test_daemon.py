@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,11 +18,35 @@ CUSTOMER = "customer@example.test"
 WAIT_S = 20.0
 
 
-def start_daemon(setup: Installation) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "inboxd", "-c", str(setup.config_path), "run"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
-    return process
+class Daemon:
+    """`inboxd run` as a process, its output collected line by line as it comes."""
+
+    def __init__(self, setup: Installation) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "inboxd", "-c", str(setup.config_path), "run"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def said(self, words: str) -> bool:
+        return any(words in line for line in self.lines)
+
+    def stop(self) -> tuple[int, str]:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            pytest.fail("inboxd did not stop within 10 s of SIGTERM:\n" + "".join(self.lines))
+        self.reader.join(timeout=5)
+        return self.process.returncode, "".join(self.lines)
 
 
 def wait_for(predicate, timeout_s: float = WAIT_S) -> bool:  # type: ignore[no-untyped-def]
@@ -33,32 +58,22 @@ def wait_for(predicate, timeout_s: float = WAIT_S) -> bool:  # type: ignore[no-u
     return False
 
 
-def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
-    process.send_signal(signal.SIGTERM)
-    try:
-        out, _ = process.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, _ = process.communicate()
-        pytest.fail(f"inboxd did not stop within 10 s of SIGTERM:\n{out}")
-    return process.returncode, out
-
-
 @pytest.mark.parametrize("idle", [True, False], ids=["idle", "polling"])
 def test_daemon_answers_mail_as_it_arrives_and_stops_on_sigterm(
         tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer, idle: bool) -> None:
     setup = Installation(tmp_path, fresh_dovecot, fresh_smtp,
                          imap={"idle": idle, "poll_interval_s": 1 if not idle else 30})
     setup.start()
-    process = start_daemon(setup)
+    daemon = Daemon(setup)
     try:
-        time.sleep(1.0)  # let it connect and settle into its wait
+        assert wait_for(lambda: daemon.said("connected to"), timeout_s=60), "never connected"
+        time.sleep(0.5)  # let it settle into its wait
         for i in range(2):
             setup.send(mail(CUSTOMER, f"Delivery {i}", "How long does delivery take?"))
             assert wait_for(lambda: len(fresh_smtp.received) == i + 1), \
                 f"no reply to message {i} within {WAIT_S} s"
     finally:
-        code, out = stop(process)
+        code, out = daemon.stop()
     assert code == 0, out
     assert "stopping (SIGTERM)" in out
     assert len(fresh_smtp.received) == 2
@@ -68,9 +83,10 @@ def test_daemon_answers_mail_as_it_arrives_and_stops_on_sigterm(
 def test_daemon_survives_imap_outage(tmp_path: Path, fresh_dovecot: Dovecot,
                                      fresh_smtp: SmtpServer) -> None:
     setup = Installation(tmp_path, fresh_dovecot, fresh_smtp).start()
-    process = start_daemon(setup)
+    daemon = Daemon(setup)
     try:
-        time.sleep(1.0)
+        assert wait_for(lambda: daemon.said("connected to"), timeout_s=60), "never connected"
+        time.sleep(0.5)
         fresh_dovecot.stop()
         time.sleep(2.0)
         fresh_dovecot.start()
@@ -78,6 +94,7 @@ def test_daemon_survives_imap_outage(tmp_path: Path, fresh_dovecot: Dovecot,
         assert wait_for(lambda: len(fresh_smtp.received) == 1, timeout_s=30), \
             "no reply after the IMAP server came back"
     finally:
-        code, out = stop(process)
+        code, out = daemon.stop()
     assert code == 0, out
     assert "retrying in" in out
+    assert sum("connected to" in line for line in out.splitlines()) == 2, "reconnected once"
