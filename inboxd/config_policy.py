@@ -52,7 +52,7 @@ def faq_settings(t: Table, base: Path) -> FaqSettings:
         raise ConfigError(t.key("route_threshold"),
                           f"must be between 0 and faq.threshold ({threshold}), got {route_threshold}")
     settings = FaqSettings(path=resolve_path(base, t.get("path", str)),
-                           model=resolve_path(base, t.get("model", str, "models/faq-model.pickle")),
+                           model=resolve_path(base, t.get("model", str, "models/faq-model.npz")),
                            threshold=threshold, route_threshold=route_threshold,
                            default_language=t.get("default_language", str, "en"),
                            **_faq_learning(t))

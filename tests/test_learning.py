@@ -155,7 +155,7 @@ def test_pasted_answer_is_learned_and_the_daemon_retrains_once(
         daemon.retrain_cycle()
         assert rt.classifier.predict(SIMILAR_QUESTION).faq_id == "returns"
         assert rt.model_meta is not None and rt.model_meta.learned_examples == 1
-        model = inboxd.dir / "models" / "faq-model.pickle"
+        model = inboxd.dir / "models" / "faq-model.npz"
         assert read_meta(model) == rt.model_meta
         written_ns = meta_path(model).stat().st_mtime_ns
         daemon.retrain_cycle()  # nothing new: no retraining

@@ -85,7 +85,7 @@ def demo_settings(servers: DemoServers) -> dict[str, dict[str, Any]]:
                  "username": servers.username, "password": servers.password, "timeout_s": 10},
         "smtp": {"host": HOST, "port": servers.smtp.port, "security": "none",
                  "username": "", "password": "", "from": SUPPORT_FROM, "timeout_s": 10},
-        "faq": {"path": str(sample_faq_path()), "model": "faq-model.pickle",
+        "faq": {"path": str(sample_faq_path()), "model": "faq-model.npz",
                 "threshold": THRESHOLD},
         "store": {"path": "inboxd.sqlite3"},
         "deadlines": {"timezone": TIMEZONE, "business_hours": "09:00-17:00", "holidays": "SE"},
