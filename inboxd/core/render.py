@@ -58,10 +58,15 @@ class Templates:
         loaders = [FileSystemLoader(str(f)) for f in folders]
         self.env = SandboxedEnvironment(loader=ChoiceLoader(loaders), autoescape=False,
                                         undefined=StrictUndefined, keep_trailing_newline=True)
+        self._languages: dict[str, frozenset[str]] = {}
 
     def languages(self, kind: str) -> frozenset[str]:
-        names = self.env.list_templates(filter_func=lambda n: n.startswith(kind + "."))
-        return frozenset(n.split(".")[1] for n in names)
+        """Languages with a ``kind`` template; the folders are listed once per kind (this is
+        asked for every message)."""
+        if kind not in self._languages:
+            names = self.env.list_templates(filter_func=lambda n: n.startswith(kind + "."))
+            self._languages[kind] = frozenset(n.split(".")[1] for n in names)
+        return self._languages[kind]
 
     def render(self, kind: str, languages: Sequence[str], values: Mapping[str, Any]) -> str:
         for language in languages:
