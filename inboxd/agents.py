@@ -13,12 +13,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from inboxd.core.clocks import response_minutes
 from inboxd.core.message import ParsedMessage, parse_message, thread_keys
 from inboxd.core.render import TICKET_HEADER
 from inboxd.learning import learn_from_agent
 from inboxd.runtime import Runtime
-from inboxd.store import Ticket, iso
+from inboxd.store import Ticket, first_response, iso
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +135,7 @@ def _record_response(rt: Runtime, ticket: Ticket, at: datetime, now: datetime,
                      detail: str) -> None:
     values: dict[str, object] = {"state": "answered", "updated_at": iso(now)}
     if ticket.first_response_at is None:
-        took = response_minutes(ticket.awaiting_since or ticket.created_at, at, rt.calendar)
-        values |= {"first_response_at": iso(at), "first_response_by": "agent",
-                   "first_response_wall_min": took.wall_min,
-                   "first_response_business_min": took.business_min}
+        values |= first_response(ticket, at, "agent", rt.calendar)
     rt.store.update_ticket(ticket.id, values)
     rt.store.add_event(ticket.id, now, "agent-reply", detail)
     log.info("ticket #%d answered by a person (%s)", ticket.id, detail)

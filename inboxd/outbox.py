@@ -20,10 +20,9 @@ from typing import Any
 
 from inboxd.errors import MailboxError, MailboxUnavailable, SendFailed, SendUnavailable
 from inboxd.faults import crash_point
-from inboxd.core.clocks import response_minutes
 from inboxd.marks import MARK_KINDS, apply_marks
 from inboxd.runtime import Runtime
-from inboxd.store import INTERNAL_KINDS, iso
+from inboxd.store import INTERNAL_KINDS, NO_FIRST_RESPONSE, first_response, iso
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +88,7 @@ def _mark_sent(rt: Runtime, row: dict[str, Any], copied: bool) -> None:
                            f"to {row['recipient']} as {row['message_id']}")
         ticket = rt.store.ticket(row["ticket_id"])
         if row["kind"] == "answer" and ticket and ticket.first_response_at is None:
-            took = response_minutes(ticket.awaiting_since or ticket.created_at, now, rt.calendar)
-            rt.store.update_ticket(ticket.id, {"first_response_at": iso(now),
-                                               "first_response_by": "auto",
-                                               "first_response_wall_min": took.wall_min,
-                                               "first_response_business_min": took.business_min})
+            rt.store.update_ticket(ticket.id, first_response(ticket, now, "auto", rt.calendar))
 
 
 def _mark_failed(rt: Runtime, row: dict[str, Any], error: str) -> None:
@@ -115,10 +110,8 @@ def _hand_to_person(rt: Runtime, ticket_id: int, now: datetime) -> None:
         return  # a mail without a ticket (a status reply): nothing to hand over
     queue = rt.config.folders.queue
     target = f"{queue}/{ticket.team}" if ticket and ticket.team else queue
-    rt.store.update_ticket(ticket_id, {"state": "open", "first_response_at": None,
-                                       "first_response_by": None, "updated_at": iso(now),
-                                       "first_response_wall_min": None,
-                                       "first_response_business_min": None})
+    rt.store.update_ticket(ticket_id, {"state": "open", "updated_at": iso(now),
+                                       **NO_FIRST_RESPONSE})
     rt.store.retarget_actions(ticket_id, target)
 
 

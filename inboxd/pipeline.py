@@ -32,7 +32,7 @@ from inboxd.relay import after_commit as relay_after_commit
 from inboxd.relay import agent_check, may_continue
 from inboxd.status import customer_tickets, queue_status_reply
 from inboxd.runtime import Runtime
-from inboxd.store import iso
+from inboxd.store import NO_FIRST_RESPONSE, iso
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +248,7 @@ def _follow_up(rt: Runtime, d: FollowUp, arrival: datetime, now: datetime) -> No
     assert ticket is not None
     values: dict[str, object] = {"state": "open", "updated_at": iso(now)}
     if ticket.state == "auto_answered":
-        values |= {"first_response_at": None, "first_response_by": None,
-                   "first_response_wall_min": None, "first_response_business_min": None}
+        values |= NO_FIRST_RESPONSE
     elif ticket.state == "answered":
         values |= {"awaiting_since": iso(arrival), **_due(rt, arrival)}
     rt.store.update_ticket(d.ticket_id, values)

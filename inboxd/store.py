@@ -22,6 +22,8 @@ from typing import Any
 
 import sqlite_utils
 
+from inboxd.core.clocks import response_minutes
+from inboxd.core.deadlines import BusinessCalendar
 from inboxd.errors import StoreError
 
 
@@ -154,6 +156,20 @@ class Ticket:
                    due_business_day=from_iso(row["due_business_day"]),
                    first_response_wall_min=row.get("first_response_wall_min"),
                    first_response_business_min=row.get("first_response_business_min"))
+
+
+NO_FIRST_RESPONSE: dict[str, Any] = {"first_response_at": None, "first_response_by": None,
+                                     "first_response_wall_min": None,
+                                     "first_response_business_min": None}
+
+
+def first_response(ticket: Ticket, at: datetime, by: str,
+                   cal: BusinessCalendar) -> dict[str, Any]:
+    """The ticket columns recording its first response, by "agent" or "auto", at ``at``."""
+    took = response_minutes(ticket.awaiting_since or ticket.created_at, at, cal)
+    return {"first_response_at": iso(at), "first_response_by": by,
+            "first_response_wall_min": took.wall_min,
+            "first_response_business_min": took.business_min}
 
 
 class Store:
