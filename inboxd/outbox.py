@@ -82,7 +82,7 @@ def _send(rt: Runtime, row: dict[str, Any]) -> None:
 def _mark_sent(rt: Runtime, row: dict[str, Any], copied: bool) -> None:
     now = rt.clock()
     with rt.store.transaction():
-        copy = {"copied_at": iso(now)} if copied else {"copy_started_at": iso(now)}
+        copy = {"copied_at": iso(now)} if copied else {}
         rt.store.db.table("outbox").update(row["id"], {"state": "sent", "sent_at": iso(now)} | copy)
         rt.store.add_event(row["ticket_id"], now, f"sent-{row['kind']}",
                            f"to {row['recipient']} as {row['message_id']}")
@@ -116,19 +116,23 @@ def _hand_to_person(rt: Runtime, ticket_id: int, now: datetime) -> None:
 
 
 def copy_to_sent(rt: Runtime) -> None:
-    sent = rt.config.folders.sent
     """Append a copy of each sent mail to the Sent folder, once.
 
-    ``copy_started_at`` is committed with the ``sent`` state, before the APPEND; ``copied_at``
-    after it. A row with the first and not the second may have been copied before a crash, so
-    the folder is searched for its Message-ID before appending again.
+    ``copy_started_at`` is committed for a batch just before its APPENDs, ``copied_at`` after
+    them. A row with the first and not the second may have been copied before a crash, so for
+    such a row alone the folder is searched for its Message-ID before appending again.
     """
+    sent = rt.config.folders.sent
     rows = rt.store.outbox_uncopied()
+    if not rows:
+        return
+    rt.store.stamp_outbox([r["id"] for r in rows if not r["copy_started_at"]],
+                          "copy_started_at", rt.clock())
     for row in rows:
         if not (row["copy_started_at"] and rt.mailbox.find_by_message_id(sent, row["message_id"])):
             rt.mailbox.append(sent, row["raw"], flags=("\\Seen",))
-    if rows:
-        rt.store.mark_copied([row["id"] for row in rows], rt.clock())
+    crash_point("after-copy")
+    rt.store.stamp_outbox([r["id"] for r in rows], "copied_at", rt.clock())
 
 
 def apply_actions(rt: Runtime) -> None:

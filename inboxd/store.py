@@ -297,10 +297,13 @@ class Store:
         with self.transaction():
             self.db.table("outbox").update(outbox_id, values)
 
-    def mark_copied(self, outbox_ids: Sequence[int], at: datetime) -> None:
+    def stamp_outbox(self, outbox_ids: Sequence[int], column: str, at: datetime) -> None:
+        """Set the time ``column`` (copy_started_at, copied_at) of these rows, in one commit."""
+        if not outbox_ids:
+            return
         with self.transaction():
             for outbox_id in outbox_ids:
-                self.db.table("outbox").update(outbox_id, {"copied_at": iso(at)})
+                self.db.table("outbox").update(outbox_id, {column: iso(at)})
 
     def auto_replies_since(self, recipient: str, since: datetime) -> int:
         """Customer-facing mails queued to ``recipient`` since then (team notices excluded)."""

@@ -64,6 +64,16 @@ def test_crash_after_send_never_sends_twice_and_leaves_it_to_a_person(
     assert inboxd.folder("Support/Answered") == []
 
 
+def test_crash_after_copying_to_sent_leaves_one_copy(inboxd: Installation) -> None:
+    inboxd.send(mail(CUSTOMER, "Delivery", FAQ_QUESTION))
+    crash_at(inboxd, "after-copy")
+    assert len(inboxd.folder("Sent")) == 1, "copied before the crash"
+    assert inboxd.run("once") == 0
+    assert len(inboxd.folder("Sent")) == 1, "not copied again"
+    assert len(inboxd.replies_to(CUSTOMER)) == 1
+    assert db(inboxd).execute("select copied_at is not null from outbox").fetchone()[0] == 1
+
+
 def test_crash_after_move_finishes_cleanly(inboxd: Installation) -> None:
     inboxd.send(mail(CUSTOMER, "Delivery", FAQ_QUESTION))
     crash_at(inboxd, "after-move")
