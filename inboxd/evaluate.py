@@ -20,6 +20,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from inboxd.core.classify import FaqClassifier, choose_threshold, coverage_at_precision
 from inboxd.errors import InboxdError
+from inboxd.pipeline import FETCH_BATCH
 
 OUT_OF_SCOPE = frozenset({"oos", ""})
 PRECISIONS = ("0.95", "0.97", "0.99")
@@ -41,7 +42,7 @@ class EvalReport:
     coverage_at_precision: dict[str, float]  # "0.97" -> in-scope rows answered right at 97 %
     oos_left_to_human: float | None  # out-of-scope test rows below the threshold; None if none
     train_s: float
-    messages_per_s: float  # single-message predict rate
+    messages_per_s: float  # classified in batches of FETCH_BATCH, as the daemon does
     n_train: int  # in-scope training rows
     n_test: int  # all test rows
 
@@ -87,7 +88,8 @@ def evaluate(train: Sequence[Row], test: Sequence[Row], *, threshold: float | No
     model = FaqClassifier.train(texts, labels, seed=seed)
     train_s = time.perf_counter() - started
     started = time.perf_counter()
-    matches = [model.predict(text) for text, _ in test]
+    matches = [m for start in range(0, len(test), FETCH_BATCH)  # as the daemon: a batch at once
+               for m in model.predict_many([text for text, _ in test[start:start + FETCH_BATCH]])]
     messages_per_s = len(test) / max(time.perf_counter() - started, 1e-9)
     return _report(test, [m.faq_id for m in matches], [m.confidence for m in matches],
                    threshold, train_s, messages_per_s, len(texts))
@@ -111,8 +113,7 @@ def _cross_validated_threshold(train: Sequence[Row], target_precision: float,
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     for fit_at, held_at in cv.split(groups, groups):
         model = FaqClassifier.train(*_in_scope([train[i] for i in fit_at]), seed=seed)
-        for i in held_at:
-            match = model.predict(train[i][0])
+        for i, match in zip(held_at, model.predict_many([train[i][0] for i in held_at])):
             confidences[i] = match.confidence
             correct[i] = groups[i] != "oos" and match.faq_id == groups[i]
     chosen = choose_threshold(confidences, correct, target_precision)

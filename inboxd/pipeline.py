@@ -82,10 +82,10 @@ def process_inbox(rt: Runtime, dry_run: bool = False) -> list[Outcome]:
         last_uid = 0
     outcomes = []
     for uids in _chunks(rt.mailbox.uids_after(inbox, last_uid), FETCH_BATCH):
-        for fetched in rt.mailbox.fetch(inbox, uids):
-            if rt.store.has_message(inbox, state.uidvalidity, fetched.uid):
-                continue  # committed before a crash; its pending steps are replayed by flush
-            outcomes.append(_handle(rt, fetched, state.uidvalidity, backlog, dry_run))
+        batch = [fetched for fetched in rt.mailbox.fetch(inbox, uids)  # those committed before
+                 if not rt.store.has_message(inbox, state.uidvalidity, fetched.uid)]  # a crash
+        for fetched, reading in zip(batch, _read_batch(rt, batch)):  # are replayed by flush
+            outcomes.append(_handle(rt, fetched, reading, state.uidvalidity, backlog, dry_run))
         if not dry_run:
             flush(rt)
     if backlog and not dry_run and rt.store.checkpoint(inbox) is None:
@@ -93,10 +93,10 @@ def process_inbox(rt: Runtime, dry_run: bool = False) -> list[Outcome]:
     return outcomes
 
 
-def _handle(rt: Runtime, fetched: Fetched, uidvalidity: int, backlog: bool,
-            dry_run: bool) -> Outcome:
+def _handle(rt: Runtime, fetched: Fetched, reading: Reading | None, uidvalidity: int,
+            backlog: bool, dry_run: bool) -> Outcome:
     try:
-        t = triage(rt, fetched, backlog)
+        t = triage(rt, fetched, backlog, reading)
     except InboxdError:
         raise  # the store or a server is in trouble: the whole pass is retried
     except Exception as exc:  # a defect met by this one message: shunt it to a person
@@ -125,17 +125,48 @@ def shunt(rt: Runtime, fetched: Fetched, exc: Exception) -> Triage:
                   _folder(rt, decision))
 
 
-def triage(rt: Runtime, fetched: Fetched, backlog: bool = False) -> Triage:
-    """Parse, look up, classify and decide; writes nothing."""
-    parsed = parse_message(fetched.raw, own_addresses={rt.config.support_address})
+@dataclass(frozen=True)
+class Reading:
+    """What a message says, before anything is looked up: parsed, its language, and the FAQ
+    closest to its question (None for automated mail, which is never answered)."""
+
+    parsed: ParsedMessage
+    language: str
+    match: Match | None
+
+
+def read(rt: Runtime, batch: Sequence[Fetched]) -> list[Reading]:
+    """Parse the messages of a batch and classify their questions together (faster per message
+    than one by one); pure: looks nothing up and writes nothing."""
+    parsed = [parse_message(f.raw, own_addresses={rt.config.support_address}) for f in batch]
+    asked = iter(rt.classifier.predict_many([p.question for p in parsed if not p.automated]))
+    languages, default = _languages(rt), rt.config.faq.default_language
+    return [Reading(p, detect_language(p.question, languages, default),
+                    None if p.automated else next(asked)) for p in parsed]
+
+
+def _read_batch(rt: Runtime, batch: Sequence[Fetched]) -> Sequence[Reading | None]:
+    try:
+        return read(rt, batch)
+    except InboxdError:
+        raise
+    except Exception:  # a defect: read each message on its own, so that only its own fails
+        log.exception("reading a batch of %d message(s) failed; reading them one by one",
+                      len(batch))
+        return [None] * len(batch)
+
+
+def triage(rt: Runtime, fetched: Fetched, backlog: bool = False,
+           reading: Reading | None = None) -> Triage:
+    """Parse (unless ``reading`` holds that already), look up, classify and decide; writes
+    nothing."""
+    reading = reading or read(rt, [fetched])[0]
+    parsed = reading.parsed
     facts = _facts(rt, parsed, backlog, agent_check(rt, fetched.raw, parsed))
-    match = None
-    if not (parsed.automated or facts.ticket or facts.duplicate_of):
-        match = rt.classifier.predict(parsed.question)
-    language = detect_language(parsed.question, _languages(rt), rt.config.faq.default_language)
+    match = None if facts.ticket or facts.duplicate_of else reading.match
     team_of = {e.id: e.team for e in rt.faq.entries}
     decision = decide(parsed, match, facts, rt.policy, team_of)
-    return Triage(fetched, parsed, language, match, decision, _folder(rt, decision))
+    return Triage(fetched, parsed, reading.language, match, decision, _folder(rt, decision))
 
 
 def _facts(rt: Runtime, parsed: ParsedMessage, backlog: bool,

@@ -132,8 +132,7 @@ def cross_validate(texts: Sequence[str], labels: Sequence[str], progress: Progre
                                         seed=seed)
         except ModelError:  # a fold left without any FAQ example
             return None
-        for i in held:
-            match = model.predict(texts[i])
+        for i, match in zip(held, model.predict_many([texts[i] for i in held])):
             confidences[i], correct[i] = match.confidence, match.faq_id == labels[i]
     return CrossValidation(list(labels), confidences, correct)
 

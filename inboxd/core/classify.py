@@ -12,7 +12,6 @@ Models are saved as ``.npz`` archives of plain arrays (no pickled objects) with 
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import os
 import re
@@ -85,24 +84,24 @@ class _View:
             return cls(name, [], np.empty(0)), sp.csr_matrix((len(texts), 0))
         return cls(name, vectorizer.get_feature_names_out(), vectorizer.idf_), rows
 
-    def column_finder(self, offset: int) -> Callable[[str], list[int]]:
-        """A function: normalised text -> ``offset`` + the vocabulary column of each of the
-        analyser's terms in it, one per occurrence (unknown terms left out)."""
+    def column_finder(self, offset: int) -> Callable[[str], list[np.ndarray]]:
+        """A function: normalised text -> arrays of ``offset`` + the vocabulary column of each
+        of the analyser's terms in it, one per occurrence (unknown terms left out)."""
         lookup = {term: offset + i for i, term in enumerate(self.terms)}.get
         analyse = self.analyse
 
-        def columns(text: str) -> list[int]:
-            return [c for c in map(lookup, analyse(text)) if c is not None]
+        def columns(text: str) -> np.ndarray:
+            found = np.array([c for c in map(lookup, analyse(text)) if c is not None], np.intp)
+            found.flags.writeable = False  # may be shared through the cache below
+            return found
 
         if self.name != "char":
-            return columns
+            return lambda text: [columns(text)]
         cached = functools.lru_cache(maxsize=_CACHED_WORDS)(columns)
 
-        def by_word(text: str) -> list[int]:  # char_wb n-grams never cross a space
-            found: list[int] = []
-            for word in text.split():
-                found += cached(word) if len(word) <= _LONGEST_CACHED_WORD else columns(word)
-            return found
+        def by_word(text: str) -> list[np.ndarray]:  # char_wb n-grams never cross a space
+            return [cached(word) if len(word) <= _LONGEST_CACHED_WORD else columns(word)
+                    for word in text.split()]
 
         return by_word
 
@@ -130,23 +129,43 @@ class _Features:
     def size(self) -> int:
         return int(self.offsets[-1])
 
-    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Column indices and weights of a raw text: its row of the matrix ``fit`` returns.
+    def rows(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Feature rows of raw ``texts``, as ``fit`` returns them for its own texts.
 
-        Sublinear TF-IDF as sklearn computes it, each view's block scaled to unit length."""
-        text = normalise(text)
-        found: list[int] = []
-        for columns_of in self._finders:
-            found += columns_of(text)
-        columns, tf = np.unique(np.array(found, dtype=np.intp), return_counts=True)
-        values = (1.0 + np.log(tf)) * self._idf[columns]
-        bounds = np.searchsorted(columns, self.offsets).tolist()
-        for start, end in itertools.pairwise(bounds):
-            block = values[start:end]
-            norm = math.sqrt(block @ block)
-            if norm:
-                block /= norm  # in place: a slice is a view of `values`
-        return columns, values * self.scale
+        Sublinear TF-IDF as sklearn computes it, each view's block scaled to unit length; the
+        terms of each text are looked up in Python, the arithmetic is done for all texts at once.
+        """
+        pieces: list[np.ndarray] = []  # arrays of term columns; piece_text: whose they are
+        piece_text: list[int] = []
+        for i, text in enumerate(texts):
+            text = normalise(text)
+            for columns_of in self._finders:
+                found = columns_of(text)
+                pieces += found
+                piece_text += [i] * len(found)
+        return self._weigh(self._term_counts(len(texts), pieces, piece_text))
+
+    def _term_counts(self, n_texts: int, pieces: list[np.ndarray],
+                     piece_text: list[int]) -> sp.csr_matrix:
+        """How often each term occurs in each text."""
+        sizes = np.fromiter(map(len, pieces), np.intp, len(pieces))
+        per_text = np.bincount(np.asarray(piece_text, np.intp), weights=sizes, minlength=n_texts)
+        indptr = np.concatenate([[0], np.cumsum(per_text, dtype=np.intp)])
+        columns = np.concatenate(pieces) if pieces else np.empty(0, np.intp)
+        counts = sp.csr_matrix((np.ones(len(columns)), columns, indptr),
+                               shape=(n_texts, self.size))
+        counts.sum_duplicates()
+        return counts
+
+    def _weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        """Term counts -> sublinear TF-IDF, each view's block of a row scaled to unit length."""
+        columns, indptr = counts.indices, counts.indptr
+        values = (1.0 + np.log(counts.data)) * self._idf[columns]
+        block = np.repeat(np.arange(counts.shape[0]) * len(self.views), np.diff(indptr))
+        for start in self.offsets[1:-1]:
+            block += columns >= start  # the index of the column's view
+        values *= self.scale / np.sqrt(np.bincount(block, weights=values * values))[block]
+        return sp.csr_matrix((values.astype(np.float32), columns, indptr), shape=counts.shape)
 
 
 class FaqClassifier:
@@ -179,17 +198,22 @@ class FaqClassifier:
 
     def predict(self, text: str) -> Match:
         """The best FAQ for ``text``."""
-        columns, values = self._features.vector(text)
-        if self._examples is not None:
-            similarity = self._examples[:, columns] @ values if len(columns) else np.zeros(1)
-            return Match(self.labels[0], float(np.clip(similarity.max(), 0.0, 1.0)))
-        scores = values @ self._weights[columns] + self._bias
-        best = int(np.argmax(np.where(self._candidates, scores, -np.inf)))
-        spread = np.exp((scores - scores[best]) / self._temperature).sum()
-        return Match(self._all_labels[best], float(1.0 / spread))
+        return self.predict_many([text])[0]
 
     def predict_many(self, texts: Sequence[str]) -> list[Match]:
-        return [self.predict(t) for t in texts]
+        """The best FAQ for each of ``texts``; faster per text than ``predict`` one by one."""
+        if not texts:
+            return []
+        rows = self._features.rows(texts)
+        if self._examples is not None:
+            similarity = (rows @ self._examples.T).toarray().max(axis=1)
+            return [Match(self.labels[0], c) for c in np.clip(similarity, 0.0, 1.0).tolist()]
+        scores = (rows @ self._weights).astype(np.float64) + self._bias
+        best = np.argmax(np.where(self._candidates, scores, -np.inf), axis=1)
+        top = np.take_along_axis(scores, best[:, None], axis=1)
+        confidence = 1.0 / np.exp((scores - top) / self._temperature).sum(axis=1)
+        labels = self._all_labels
+        return [Match(labels[b], c) for b, c in zip(best.tolist(), confidence.tolist())]
 
     def save(self, path: Path) -> None:
         """Write the model to ``path`` atomically (a temporary file, then a rename)."""
@@ -261,7 +285,7 @@ def _scores_as_columns(weights: np.ndarray, bias: np.ndarray) -> tuple[np.ndarra
 
 def _fit_temperature(x: sp.csr_matrix, y: np.ndarray, seed: int) -> float:
     """The temperature minimising the log-loss of cross-validated SVM scores."""
-    names, target, counts = np.unique(y, return_inverse=True, return_counts=True)
+    _, target, counts = np.unique(y, return_inverse=True, return_counts=True)
     folds = min(_CV_FOLDS, int(counts.min()))
     if folds < 2:
         return _DEFAULT_TEMPERATURE
