@@ -12,6 +12,7 @@ from inboxd.config_table import Table, kind_name, resolve_path
 from inboxd.errors import ConfigError
 
 BACKLOG_MODES = ("ignore", "ticket")
+DEFAULT_UNKNOWN_SHARE = 0.1
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -24,6 +25,7 @@ class FaqSettings:
     default_language: str = "en"
     threshold_set: bool = False  # threshold was given in the file (it then beats a trained one)
     target_precision: float | None = None  # `inboxd train` picks a threshold reaching it
+    unknown_share: float = DEFAULT_UNKNOWN_SHARE  # of the FAQs each cross-validation model lacks
     retrain_interval_h: float = 24.0  # the daemon retrains on learned examples; 0 = never
 
 
@@ -65,12 +67,15 @@ def _faq_learning(t: Table) -> dict[str, Any]:
     target = t.get("target_precision", float, None)
     if target is not None and not 0.5 <= target <= 1.0:
         raise ConfigError(t.key("target_precision"), f"must be between 0.5 and 1, got {target}")
+    unknown_share = t.get("unknown_share", float, DEFAULT_UNKNOWN_SHARE)
+    if not 0.0 <= unknown_share <= 0.5:
+        raise ConfigError(t.key("unknown_share"), f"must be between 0 and 0.5, got {unknown_share}")
     interval_h = t.get("retrain_interval_h", float, 24.0)
     if interval_h < 0:
         raise ConfigError(t.key("retrain_interval_h"),
                           f"must be 0 (never) or more, got {interval_h}")
     return {"threshold_set": "threshold" in t.data, "target_precision": target,
-            "retrain_interval_h": interval_h}
+            "unknown_share": unknown_share, "retrain_interval_h": interval_h}
 
 
 def deadline_settings(t: Table) -> DeadlineSettings:

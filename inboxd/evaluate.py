@@ -18,9 +18,11 @@ import numpy as np
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
+from inboxd.config_policy import DEFAULT_UNKNOWN_SHARE
 from inboxd.core.classify import FaqClassifier, choose_threshold, coverage_at_precision
 from inboxd.errors import InboxdError
 from inboxd.pipeline import FETCH_BATCH
+from inboxd.training import left_out
 
 OUT_OF_SCOPE = frozenset({"oos", ""})
 PRECISIONS = ("0.95", "0.97", "0.99")
@@ -79,11 +81,12 @@ def _parse_rows(path: Path, source: TextIO) -> list[Row]:
 
 
 def evaluate(train: Sequence[Row], test: Sequence[Row], *, threshold: float | None,
-             target_precision: float = 0.97, seed: int = 0) -> EvalReport:
+             target_precision: float = 0.97, seed: int = 0,
+             unknown_share: float = DEFAULT_UNKNOWN_SHARE) -> EvalReport:
     """Train on the in-scope ``train`` rows and measure on ``test``."""
     texts, labels = _in_scope(train)
     if threshold is None:
-        threshold = _cross_validated_threshold(train, target_precision, seed)
+        threshold = _cross_validated_threshold(train, target_precision, seed, unknown_share)
     started = time.perf_counter()
     model = FaqClassifier.train(texts, labels, seed=seed)
     train_s = time.perf_counter() - started
@@ -102,21 +105,27 @@ def _in_scope(rows: Sequence[Row]) -> tuple[list[str], list[str]]:
     return [t for t, _ in kept], [c for _, c in kept]
 
 
-def _cross_validated_threshold(train: Sequence[Row], target_precision: float,
-                               seed: int) -> float:
-    """The threshold reaching ``target_precision`` on held-out folds of the training rows."""
+def _cross_validated_threshold(train: Sequence[Row], target_precision: float, seed: int,
+                               unknown_share: float) -> float:
+    """The threshold reaching ``target_precision`` on held-out folds of the training rows, each
+    fold's model trained without ``unknown_share`` of the categories as ``inboxd train`` does."""
     groups = np.array([c if c not in OUT_OF_SCOPE else "oos" for _, c in train])
     folds = min(_CV_FOLDS, int(np.unique(groups, return_counts=True)[1].min()))
     if folds < 2:
         return _NOTHING_ANSWERED
+    in_scope = [c for c in groups.tolist() if c != "oos"]
+    missing, unknown_weight = left_out(in_scope, unknown_share, folds, seed)
     confidences, correct = np.zeros(len(train)), np.zeros(len(train), dtype=bool)
+    weights = np.ones(len(train))
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for fit_at, held_at in cv.split(groups, groups):
-        model = FaqClassifier.train(*_in_scope([train[i] for i in fit_at]), seed=seed)
+    for (fit_at, held_at), unknown in zip(cv.split(groups, groups), missing):
+        fit = [train[i] for i in fit_at if groups[i] not in unknown]
+        model = FaqClassifier.train(*_in_scope(fit), seed=seed)
         for i, match in zip(held_at, model.predict_many([train[i][0] for i in held_at])):
             confidences[i] = match.confidence
-            correct[i] = groups[i] != "oos" and match.faq_id == groups[i]
-    chosen = choose_threshold(confidences, correct, target_precision)
+            correct[i] = groups[i] not in unknown | {"oos"} and match.faq_id == groups[i]
+            weights[i] = unknown_weight if groups[i] in unknown else 1.0
+    chosen = choose_threshold(confidences, correct, target_precision, weights)
     return _NOTHING_ANSWERED if chosen is None else chosen
 
 

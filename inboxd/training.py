@@ -5,8 +5,11 @@ no FAQ answers, labelled ``NONE``): each row is classified by a model trained on
 folds. That gives, for any threshold, the expected share of the FAQs' questions answered right
 automatically (coverage) and the share of all automatic answers that are right (precision; an
 answered background message is wrong). With ``faq.target_precision`` set, the threshold is the
-smallest one reaching it. Without background messages nothing outside the FAQs was checked, so
-a trained threshold is then never set below ``TRAINED_THRESHOLD_FLOOR``.
+smallest one reaching it. Customers also ask about things close to an FAQ that no FAQ covers:
+to check the threshold against those too, each fold's model is trained without some of the
+FAQs, whose held-out questions then count as wrong if answered, weighted to make up
+``faq.unknown_share`` of the questions (and left out of the coverage figures). Without background messages nothing far from the FAQs was
+checked, so a trained threshold is then never set below ``TRAINED_THRESHOLD_FLOOR``.
 
 The chosen threshold and the figures are kept next to the model in ``<model>.meta.json``. At run
 time the threshold is ``faq.threshold`` when the configuration sets it, else the trained one,
@@ -36,6 +39,7 @@ log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 0.6
 TRAINED_THRESHOLD_FLOOR = 0.5
 CV_FOLDS = 5
+FEWEST_FAQS_TO_LEAVE_OUT = 5  # with fewer, every fold's model knows every FAQ
 META_SUFFIX = ".meta.json"
 Progress = Callable[[int, int], None]  # (steps done, steps in all)
 
@@ -76,6 +80,9 @@ class CrossValidation:
     labels: list[str]
     confidences: np.ndarray
     correct: np.ndarray
+    unknown: np.ndarray  # rows whose FAQ their fold's model was trained without
+    weights: np.ndarray  # how much each row counts in the precision: unknown ones stand for
+                         # exactly faq.unknown_share of the FAQs' questions
 
 
 @dataclass(frozen=True)
@@ -116,32 +123,55 @@ def cv_folds(labels: Sequence[str]) -> int:
     return min(CV_FOLDS, max(2, len(labels) // 2)) if len(set(labels)) >= 2 else 0
 
 
+def left_out(labels: Sequence[str], share: float, folds: int,
+             seed: int) -> tuple[list[frozenset[str]], float]:
+    """For each fold, the FAQs its model is trained without -- ``share`` of them, rounded but
+    at least one, dealt round the folds in a random order; none with fewer than
+    FEWEST_FAQS_TO_LEAVE_OUT FAQs -- and the weight that makes their questions count as
+    ``share`` of all FAQ questions."""
+    faqs = sorted(set(labels) - {NONE})
+    if share <= 0 or len(faqs) < FEWEST_FAQS_TO_LEAVE_OUT:
+        return [frozenset()] * folds, 0.0
+    count = max(1, round(share * len(faqs)))
+    order = np.random.default_rng(seed).permutation(len(faqs)).tolist()
+    missing = [frozenset(faqs[order[(k * count + j) % len(faqs)]] for j in range(count))
+               for k in range(folds)]
+    return missing, share * len(faqs) / count
+
+
 def cross_validate(texts: Sequence[str], labels: Sequence[str], progress: Progress,
-                   seed: int = 0) -> CrossValidation | None:
+                   seed: int = 0, unknown_share: float = 0.0) -> CrossValidation | None:
     """Held-out confidences and hits of every row; None with fewer than two FAQs."""
     folds = cv_folds(labels)
     if not folds:
         return None
     fold = fold_of(labels, folds, seed)
+    y = np.asarray(labels, dtype=object)
+    unknown = np.zeros(len(texts), dtype=bool)
     confidences, correct = np.zeros(len(texts)), np.zeros(len(texts), dtype=bool)
-    for k in range(folds):
+    missing_by_fold, unknown_weight = left_out(labels, unknown_share, folds, seed)
+    for k, missing in enumerate(missing_by_fold):
         progress(k, folds + 1)
-        fit, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        left = np.isin(y, list(missing))
+        fit, held = np.flatnonzero((fold != k) & ~left), np.flatnonzero(fold == k)
+        unknown[held] = left[held]
         try:
             model = FaqClassifier.train([texts[i] for i in fit], [labels[i] for i in fit],
                                         seed=seed)
         except ModelError:  # a fold left without any FAQ example
             return None
         for i, match in zip(held, model.predict_many([texts[i] for i in held])):
-            confidences[i], correct[i] = match.confidence, match.faq_id == labels[i]
-    return CrossValidation(list(labels), confidences, correct)
+            confidences[i] = match.confidence
+            correct[i] = not unknown[i] and match.faq_id == labels[i]
+    weights = np.where(unknown, unknown_weight, 1.0)
+    return CrossValidation(list(labels), confidences, correct, unknown, weights)
 
 
 def train(settings: FaqSettings, data: TrainingSet, now: datetime,
           progress: Progress = lambda done, total: None, seed: int = 0) -> TrainResult:
     """Cross-validate, choose the threshold, and fit the model on every row."""
     steps = cv_folds(data.labels) + 1
-    cv = cross_validate(data.texts, data.labels, progress, seed)
+    cv = cross_validate(data.texts, data.labels, progress, seed, settings.unknown_share)
     chosen, notes = _chosen_threshold(settings, cv, floor=not data.background)
     progress(steps - 1, steps)
     model = FaqClassifier.train(data.texts, data.labels, seed=seed)
@@ -163,7 +193,7 @@ def _chosen_threshold(settings: FaqSettings, cv: CrossValidation | None,
     if cv is None:
         return None, [f"target precision {target:.0%} cannot be measured on these examples; "
                       f"using {fallback}"]
-    chosen = choose_threshold(cv.confidences, cv.correct, target)
+    chosen = choose_threshold(cv.confidences, cv.correct, target, cv.weights)
     if chosen is None:
         return None, [f"target precision {target:.0%} is not reachable on these examples; "
                       f"using {fallback}"]
@@ -180,11 +210,14 @@ def _with_figures(meta: ModelMeta, cv: CrossValidation | None, threshold: float)
     answered = cv.confidences >= threshold
     right = answered & cv.correct
     labels = np.asarray(cv.labels, dtype=object)
+    known = ~cv.unknown  # coverage: of the questions whose FAQ the model knew
     faqs = sorted(set(cv.labels) - {NONE})
-    by_faq = {str(label): float(right[labels == label].mean()) for label in faqs}
-    precision = float(right.sum() / answered.sum()) if answered.any() else None
+    by_faq = {str(label): float(right[known & (labels == label)].mean()) for label in faqs}
+    precision = float(cv.weights[right].sum() / cv.weights[answered].sum()) \
+        if answered.any() else None
     return replace(meta, reported_threshold=threshold, expected_precision=precision,
-                   expected_coverage=float(right[labels != NONE].mean()), coverage_by_faq=by_faq)
+                   expected_coverage=float(right[known & (labels != NONE)].mean()),
+                   coverage_by_faq=by_faq)
 
 
 def effective_threshold(settings: FaqSettings, meta: ModelMeta | None) -> float:

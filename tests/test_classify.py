@@ -222,6 +222,18 @@ def test_match_is_a_value() -> None:
 def test_choose_threshold(confidences: list[float], correct: list[bool], target: float,
                           expected: float | None) -> None:
     assert choose_threshold(confidences, correct, target) == expected
+    assert choose_threshold(confidences, correct, target, [1.0] * len(correct)) == expected
+
+
+@pytest.mark.parametrize("weights,expected", [
+    ([1.0, 1.0, 1.0, 1.0], 0.8),  # the wrong 0.7 makes 3 of 4: below 0.8
+    ([1.0, 1.0, 0.5, 1.0], 0.6),  # counted half: 3 of 3.5 = 0.86
+    ([1.0, 1.0, 2.0, 1.0], 0.8),  # counted twice: 3 of 5
+    ([1.0, 1.0, 0.5, 0.0], 0.6),  # 2 of 2.5 = 0.8 at 0.7 and at 0.6 (weight 0)
+])
+def test_choose_threshold_with_weights(weights: list[float], expected: float) -> None:
+    assert choose_threshold([0.9, 0.8, 0.7, 0.6], [True, True, False, True], 0.8,
+                            weights) == expected
 
 
 @pytest.mark.parametrize("confidences,correct,in_scope,target,expected", [

@@ -129,6 +129,22 @@ def test_banking77_slice_of_20_intents() -> None:
     assert report.oos_left_to_human is not None and report.oos_left_to_human > 0.3
 
 
+@pytest.mark.skipif(not (BANKING77 / "train.csv").exists(),
+                    reason=f"BANKING77 not found under {SHARED} (set INBOXD_SHARED)")
+def test_leaving_intents_out_in_cross_validation_keeps_unknown_questions_away() -> None:
+    train = read_labelled_csv(BANKING77 / "train.csv")
+    test = read_labelled_csv(BANKING77 / "test.csv")
+    intents = sorted({c for _, c in train})[:20]
+    held_out = set(intents[15:])
+    pick = lambda rows: [(t, "oos" if c in held_out else c) for t, c in rows if c in intents]
+    closed = evaluate(pick(train)[::2], pick(test), threshold=None, unknown_share=0.0)
+    wary = evaluate(pick(train)[::2], pick(test), threshold=None, unknown_share=0.2)
+    assert wary.threshold > closed.threshold
+    assert wary.oos_left_to_human is not None and closed.oos_left_to_human is not None
+    assert wary.oos_left_to_human > closed.oos_left_to_human
+    assert wary.accuracy == closed.accuracy, "the model itself is the same"
+
+
 def test_eval_command_prints_the_json_fields(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     from inboxd.cli import main

@@ -13,8 +13,8 @@ from inboxd.config import FaqSettings, parse_config
 from inboxd.core.classify import NONE
 from inboxd.errors import ConfigError
 from inboxd.faq import Faq, FaqEntry
-from inboxd.training import (ModelMeta, TrainingSet, effective_threshold, meta_path, read_meta,
-                             train, training_set)
+from inboxd.training import (ModelMeta, TrainingSet, cross_validate, cv_folds, effective_threshold,
+                             left_out, meta_path, read_meta, train, training_set)
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 
@@ -67,6 +67,46 @@ def test_unreachable_target_falls_back_and_says_so() -> None:
                             "using faq.threshold (0.6)"]
 
 
+TEN_FAQS = [f"faq{i}" for i in range(10)] * 3 + [NONE] * 5
+
+
+@pytest.mark.parametrize("labels, share, folds, sizes, weight", [
+    (TEN_FAQS, 0.1, 5, [1, 1, 1, 1, 1], 1.0),
+    (TEN_FAQS, 0.3, 5, [3, 3, 3, 3, 3], 1.0),
+    (TEN_FAQS, 0.0, 5, [0, 0, 0, 0, 0], 0.0),
+    (TEN_FAQS, 0.04, 3, [1, 1, 1], 0.4),  # at least one, counting as 0.4 of an FAQ
+    (TEN_FAQS, 0.25, 2, [2, 2], 1.25),  # rounds down to two, each counting as 1.25
+    (["a", "b", "c", "d", NONE] * 3, 0.5, 3, [0, 0, 0], 0.0),  # fewer than five FAQs: none
+    (["a", "b", "c", "d", "e"] * 3, 0.1, 3, [1, 1, 1], 0.5),
+])
+def test_left_out_faqs_per_fold(labels: list[str], share: float, folds: int,
+                                sizes: list[int], weight: float) -> None:
+    missing, found_weight = left_out(labels, share, folds, seed=0)
+    assert [len(m) for m in missing] == sizes
+    assert found_weight == pytest.approx(weight)
+    assert all(NONE not in m and m <= set(labels) for m in missing)
+    if sum(sizes) <= len(set(labels) - {NONE}):
+        assert len(set().union(*missing)) == sum(sizes), "each FAQ left out at most once"
+
+
+def test_questions_of_left_out_faqs_count_as_unknown() -> None:
+    faqs = {"shipping": "when will my order arrive", "refund": "I want my money back",
+            "password": "I forgot my password", "invoice": "send me a copy of my invoice",
+            "address": "change the delivery address", "cancel": "cancel my order please"}
+    endings = ("", "now", "today", "thanks", "please help")
+    texts = [f"{text} {end}" for text in faqs.values() for end in endings]
+    labels = [faq for faq in faqs for _ in endings]  # five each: every fold holds every FAQ
+    cv = cross_validate(texts, labels, lambda done, total: None, unknown_share=0.2)
+    assert cv is not None
+    missing = set().union(*left_out(labels, 0.2, cv_folds(labels), seed=0)[0])
+    assert {labels[i] for i in range(len(labels)) if cv.unknown[i]} == missing
+    assert not (cv.correct & cv.unknown).any(), "an answer to an unknown question is wrong"
+    assert cv.correct[~cv.unknown].mean() > 0.5
+    assert cv.weights == pytest.approx([1.2 if u else 1.0 for u in cv.unknown])  # 0.2 x 6 / 1
+    plain = cross_validate(texts, labels, lambda done, total: None)
+    assert plain is not None and not plain.unknown.any()
+
+
 CONFIG = {"imap": {"host": "127.0.0.1", "security": "none", "username": "u", "password": "p"},
           "smtp": {"host": "127.0.0.1", "security": "none", "username": "", "password": "",
                    "from": "Support <support@example.test>"}}
@@ -76,6 +116,9 @@ CONFIG = {"imap": {"host": "127.0.0.1", "security": "none", "username": "u", "pa
     ({"target_precision": 1.2}, "faq.target_precision"),
     ({"target_precision": 0.2}, "faq.target_precision"),
     ({"retrain_interval_h": -1}, "faq.retrain_interval_h"),
+    ({"unknown_share": 0.6}, "faq.unknown_share"),
+    ({"unknown_share": -0.1}, "faq.unknown_share"),
+    ({"unknown_share": "some"}, "faq.unknown_share"),
 ])
 def test_bad_learning_settings(faq: dict, key: str) -> None:
     with pytest.raises(ConfigError) as caught:

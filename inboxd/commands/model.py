@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from inboxd.cli import config_from, print_json
+from inboxd.config_policy import DEFAULT_UNKNOWN_SHARE
 from inboxd.core.decide import AutoAnswer, Acknowledge
 from inboxd.mail.imap import Fetched
 from inboxd.pipeline import Triage, triage
@@ -33,8 +34,21 @@ def register_eval(sub: Any) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help="confidence threshold (default: chosen by cross-validation)")
     p.add_argument("--target-precision", type=float, default=0.97)
+    p.add_argument("--unknown-share", type=unknown_share, default=DEFAULT_UNKNOWN_SHARE,
+                   help="share of the categories each cross-validation model is trained "
+                        "without, as faq.unknown_share (default: %(default)s; 0 = none)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_eval)
+
+
+def unknown_share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= share <= 0.5:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 0.5, got {share:g}")
+    return share
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -74,7 +88,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from inboxd.evaluate import evaluate, format_report, read_labelled_csv
 
     report = evaluate(read_labelled_csv(args.train), read_labelled_csv(args.test),
-                      threshold=args.threshold, target_precision=args.target_precision)
+                      threshold=args.threshold, target_precision=args.target_precision,
+                      unknown_share=args.unknown_share)
     if args.json:
         print_json(report.to_json())
     else:

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from inboxd.config import Config
 from inboxd.faq import load_faq
 from inboxd.store import Store
-from inboxd.training import (TrainResult, TrainingSet, save, threshold_source, train,
+from inboxd.training import (TrainResult, TrainingSet, left_out, save, threshold_source, train,
                              training_set)
 
 LONG_RUN_S = 5.0  # without a terminal, progress is shown only once a run takes this long
@@ -83,6 +83,10 @@ def format_result(config: Config, result: TrainResult) -> str:
     lines.append(f"expected in cross-validation: {meta.expected_coverage:.1%} of questions like "
                  f"the examples answered right automatically; {precision} of all automatic "
                  "answers right")
+    if left_out(result.data.labels, settings.unknown_share, 1, seed=0)[1]:
+        lines.append(f"  (each cross-validation model lacked {settings.unknown_share:.0%} of the "
+                     "FAQs, and an answer to one of their questions counted as wrong: "
+                     "faq.unknown_share)")
     lines.append(_table(result.data, meta.coverage_by_faq))
     return "\n".join(lines)
 

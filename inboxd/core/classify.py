@@ -329,10 +329,12 @@ def _read_state(path: Path) -> dict[str, np.ndarray]:
 
 
 def choose_threshold(confidences: Sequence[float], correct: Sequence[bool],
-                     target_precision: float) -> float | None:
-    """Smallest threshold whose answered set (confidence >= it) has precision >= target."""
+                     target_precision: float,
+                     weights: Sequence[float] | None = None) -> float | None:
+    """Smallest threshold whose answered set (confidence >= it) has precision >= target; each
+    row counts ``weights[i]`` times (once without weights)."""
     conf, hits = np.asarray(confidences, dtype=float), np.asarray(correct, dtype=bool)
-    ends, answered, right = _cumulative_by_confidence(conf, hits)
+    ends, answered, right = _cumulative_by_confidence(conf, hits, weights)
     reachable = right >= target_precision * answered - 1e-12
     if not reachable.any():
         return None
@@ -352,14 +354,17 @@ def coverage_at_precision(confidences: Sequence[float], correct: Sequence[bool],
     return float(right[reachable].max() / scope.sum()) if reachable.any() else 0.0
 
 
-def _cumulative_by_confidence(conf: np.ndarray,
-                              hits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _cumulative_by_confidence(conf: np.ndarray, hits: np.ndarray, weights: Sequence[float] | None
+                              = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each distinct confidence, most confident first: the index of the last row at it
-    (in descending order), and how many rows are answered and right at that threshold."""
+    (in descending order), and how many rows (by weight) are answered and right at that
+    threshold."""
     if not len(conf):
         return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp), np.empty(0)
     order = np.argsort(-conf, kind="stable")
     sorted_conf = conf[order]
     ends = np.flatnonzero(np.append(sorted_conf[1:] != sorted_conf[:-1], True))
-    right = np.cumsum(hits[order])[ends]
-    return ends, ends + 1, right
+    if weights is None:
+        return ends, ends + 1, np.cumsum(hits[order])[ends]
+    weight = np.asarray(weights, dtype=float)[order]
+    return ends, np.cumsum(weight)[ends], np.cumsum(weight * hits[order])[ends]
