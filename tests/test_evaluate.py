@@ -115,30 +115,31 @@ def test_read_labelled_csv_missing_file(tmp_path: Path) -> None:
         read_labelled_csv(tmp_path / "absent.csv")
 
 
-@pytest.mark.skipif(not (BANKING77 / "train.csv").exists(),
-                    reason=f"BANKING77 not found under {SHARED} (set INBOXD_SHARED)")
-def test_banking77_slice_of_20_intents() -> None:
+@pytest.fixture(scope="module")
+def banking_slice() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """20 BANKING77 intents, 5 of them playing questions no FAQ covers: train and test rows."""
+    if not (BANKING77 / "train.csv").exists():
+        pytest.skip(f"BANKING77 not found under {SHARED} (set INBOXD_SHARED)")
     train = read_labelled_csv(BANKING77 / "train.csv")
-    test = read_labelled_csv(BANKING77 / "test.csv")
     intents = sorted({c for _, c in train})[:20]
-    held_out = set(intents[15:])  # 5 intents play questions no FAQ covers
+    held_out = set(intents[15:])
     pick = lambda rows: [(t, "oos" if c in held_out else c) for t, c in rows if c in intents]
-    report = evaluate(pick(train)[::2], pick(test), threshold=None)
-    check_consistent(report, n_test=len(pick(test)))
+    return pick(train)[::2], pick(read_labelled_csv(BANKING77 / "test.csv"))
+
+
+def test_banking77_slice_of_20_intents(banking_slice: tuple[list, list]) -> None:
+    train, test = banking_slice
+    report = evaluate(train, test, threshold=None)
+    check_consistent(report, n_test=len(test))
     assert report.accuracy > 0.8
     assert report.oos_left_to_human is not None and report.oos_left_to_human > 0.3
 
 
-@pytest.mark.skipif(not (BANKING77 / "train.csv").exists(),
-                    reason=f"BANKING77 not found under {SHARED} (set INBOXD_SHARED)")
-def test_leaving_intents_out_in_cross_validation_keeps_unknown_questions_away() -> None:
-    train = read_labelled_csv(BANKING77 / "train.csv")
-    test = read_labelled_csv(BANKING77 / "test.csv")
-    intents = sorted({c for _, c in train})[:20]
-    held_out = set(intents[15:])
-    pick = lambda rows: [(t, "oos" if c in held_out else c) for t, c in rows if c in intents]
-    closed = evaluate(pick(train)[::2], pick(test), threshold=None, unknown_share=0.0)
-    wary = evaluate(pick(train)[::2], pick(test), threshold=None, unknown_share=0.2)
+def test_leaving_intents_out_in_cross_validation_keeps_unknown_questions_away(
+        banking_slice: tuple[list, list]) -> None:
+    train, test = banking_slice
+    closed = evaluate(train, test, threshold=None, unknown_share=0.0)
+    wary = evaluate(train, test, threshold=None, unknown_share=0.2)
     assert wary.threshold > closed.threshold
     assert wary.oos_left_to_human is not None and closed.oos_left_to_human is not None
     assert wary.oos_left_to_human > closed.oos_left_to_human
