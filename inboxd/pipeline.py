@@ -82,9 +82,10 @@ def process_inbox(rt: Runtime, dry_run: bool = False) -> list[Outcome]:
         last_uid = 0
     outcomes = []
     for uids in _chunks(rt.mailbox.uids_after(inbox, last_uid), FETCH_BATCH):
-        batch = [fetched for fetched in rt.mailbox.fetch(inbox, uids)  # those committed before
-                 if not rt.store.has_message(inbox, state.uidvalidity, fetched.uid)]  # a crash
-        for fetched, reading in zip(batch, _read_batch(rt, batch)):  # are replayed by flush
+        # a message committed before a crash is left out: flush replays its pending steps
+        batch = [fetched for fetched in rt.mailbox.fetch(inbox, uids)
+                 if not rt.store.has_message(inbox, state.uidvalidity, fetched.uid)]
+        for fetched, reading in zip(batch, _read_batch(rt, batch)):
             outcomes.append(_handle(rt, fetched, reading, state.uidvalidity, backlog, dry_run))
         if not dry_run:
             flush(rt)

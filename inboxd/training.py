@@ -8,8 +8,9 @@ answered background message is wrong). With ``faq.target_precision`` set, the th
 smallest one reaching it. Customers also ask about things close to an FAQ that no FAQ covers:
 to check the threshold against those too, each fold's model is trained without some of the
 FAQs, whose held-out questions then count as wrong if answered, weighted to make up
-``faq.unknown_share`` of the questions (and left out of the coverage figures). Without background messages nothing far from the FAQs was
-checked, so a trained threshold is then never set below ``TRAINED_THRESHOLD_FLOOR``.
+``faq.unknown_share`` of the questions (and left out of the coverage figures). Without
+background messages nothing far from the FAQs was checked, so a trained threshold is then never
+set below ``TRAINED_THRESHOLD_FLOOR``.
 
 The chosen threshold and the figures are kept next to the model in ``<model>.meta.json``. At run
 time the threshold is ``faq.threshold`` when the configuration sets it, else the trained one,
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -126,15 +128,18 @@ def cv_folds(labels: Sequence[str]) -> int:
 def left_out(labels: Sequence[str], share: float, folds: int,
              seed: int) -> tuple[list[frozenset[str]], float]:
     """For each fold, the FAQs its model is trained without -- ``share`` of them, rounded but
-    at least one, dealt round the folds in a random order; none with fewer than
-    FEWEST_FAQS_TO_LEAVE_OUT FAQs -- and the weight that makes their questions count as
-    ``share`` of all FAQ questions."""
+    at least one, dealt round the folds in a random order -- and the weight that makes their
+    questions count as ``share`` of all FAQ questions. Only FAQs with an example in every fold
+    are left out (so each is known to some fold's model), and none with fewer than
+    FEWEST_FAQS_TO_LEAVE_OUT FAQs."""
+    examples = Counter(labels)
     faqs = sorted(set(labels) - {NONE})
-    if share <= 0 or len(faqs) < FEWEST_FAQS_TO_LEAVE_OUT:
+    eligible = [faq for faq in faqs if examples[faq] >= folds]
+    if share <= 0 or len(faqs) < FEWEST_FAQS_TO_LEAVE_OUT or not eligible:
         return [frozenset()] * folds, 0.0
-    count = max(1, round(share * len(faqs)))
-    order = np.random.default_rng(seed).permutation(len(faqs)).tolist()
-    missing = [frozenset(faqs[order[(k * count + j) % len(faqs)]] for j in range(count))
+    count = min(len(eligible), max(1, round(share * len(faqs))))
+    order = np.random.default_rng(seed).permutation(len(eligible)).tolist()
+    missing = [frozenset(eligible[order[(k * count + j) % len(eligible)]] for j in range(count))
                for k in range(folds)]
     return missing, share * len(faqs) / count
 

@@ -67,7 +67,7 @@ def test_unreachable_target_falls_back_and_says_so() -> None:
                             "using faq.threshold (0.6)"]
 
 
-TEN_FAQS = [f"faq{i}" for i in range(10)] * 3 + [NONE] * 5
+TEN_FAQS = [f"faq{i}" for i in range(10)] * 5 + [NONE] * 5
 
 
 @pytest.mark.parametrize("labels, share, folds, sizes, weight", [
@@ -78,6 +78,8 @@ TEN_FAQS = [f"faq{i}" for i in range(10)] * 3 + [NONE] * 5
     (TEN_FAQS, 0.25, 2, [2, 2], 1.25),  # rounds down to two, each counting as 1.25
     (["a", "b", "c", "d", NONE] * 3, 0.5, 3, [0, 0, 0], 0.0),  # fewer than five FAQs: none
     (["a", "b", "c", "d", "e"] * 3, 0.1, 3, [1, 1, 1], 0.5),
+    (["a", "b", "c", "d", "e"] * 2 + ["a"], 0.2, 3, [1, 1, 1], 1.0),  # only "a" is in 3 folds
+    (["a", "b", "c", "d", "e"] * 2, 0.2, 3, [0, 0, 0], 0.0),  # none is in every fold
 ])
 def test_left_out_faqs_per_fold(labels: list[str], share: float, folds: int,
                                 sizes: list[int], weight: float) -> None:
@@ -85,7 +87,10 @@ def test_left_out_faqs_per_fold(labels: list[str], share: float, folds: int,
     assert [len(m) for m in missing] == sizes
     assert found_weight == pytest.approx(weight)
     assert all(NONE not in m and m <= set(labels) for m in missing)
-    if sum(sizes) <= len(set(labels) - {NONE}):
+    examples = {label: labels.count(label) for label in labels}
+    assert all(examples[faq] >= folds for m in missing for faq in m), "known to another fold"
+    eligible = {faq for faq in set(labels) - {NONE} if examples[faq] >= folds}
+    if sum(sizes) <= len(eligible):
         assert len(set().union(*missing)) == sum(sizes), "each FAQ left out at most once"
 
 
@@ -105,6 +110,22 @@ def test_questions_of_left_out_faqs_count_as_unknown() -> None:
     assert cv.weights == pytest.approx([1.2 if u else 1.0 for u in cv.unknown])  # 0.2 x 6 / 1
     plain = cross_validate(texts, labels, lambda done, total: None)
     assert plain is not None and not plain.unknown.any()
+
+
+def test_figures_stay_numbers_when_an_faq_has_a_single_example() -> None:
+    topics = ["order arrive", "money back", "forgot password", "invoice copy", "new address"]
+    texts = [f"{t} {n}" for t in topics for n in ("", "now", "today", "please", "thanks")]
+    labels = [t.split()[0] for t in topics for _ in range(5)]
+    texts.append("can I pay with paypal")
+    labels.append("paypal")
+    data = TrainingSet(texts, labels, len(texts), 0, {}, 0, 0)
+    settings = FaqSettings(path=Path("f"), model=Path("m"), target_precision=0.9,
+                           unknown_share=0.4)
+    result = train(settings, data, NOW)
+    figures = [result.meta.expected_coverage, *result.meta.coverage_by_faq.values()]
+    assert sorted(result.meta.coverage_by_faq) == sorted(set(labels))
+    assert all(f is not None and 0.0 <= f <= 1.0 for f in figures), figures
+    json.dumps(result.meta.coverage_by_faq, allow_nan=False)
 
 
 CONFIG = {"imap": {"host": "127.0.0.1", "security": "none", "username": "u", "password": "p"},

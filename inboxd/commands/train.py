@@ -84,8 +84,8 @@ def format_result(config: Config, result: TrainResult) -> str:
                  f"the examples answered right automatically; {precision} of all automatic "
                  "answers right")
     if left_out(result.data.labels, settings.unknown_share, 1, seed=0)[1]:
-        lines.append(f"  (each cross-validation model lacked {settings.unknown_share:.0%} of the "
-                     "FAQs, and an answer to one of their questions counted as wrong: "
+        lines.append(f"  (as {settings.unknown_share:.0%} of the questions, ones of FAQs left out "
+                     "of the cross-validation models counted as wrong if answered: "
                      "faq.unknown_share)")
     lines.append(_table(result.data, meta.coverage_by_faq))
     return "\n".join(lines)
