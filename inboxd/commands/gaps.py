@@ -12,14 +12,16 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from inboxd.cli import config_from, print_json
 from inboxd.core.classify import FaqClassifier
-from inboxd.core.gaps import SAMPLES, Cluster, cluster_questions
 from inboxd.core.message import parse_message
 from inboxd.errors import InboxdError, ModelError
 from inboxd.store import Store
+
+if TYPE_CHECKING:  # inboxd.core.gaps loads scikit-learn: imported when `inboxd gaps` runs
+    from inboxd.core.gaps import Cluster
 
 CLOSEST_SHARE = 0.5
 
@@ -33,6 +35,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
+    from inboxd.core.gaps import cluster_questions
+
     config = config_from(args)
     if not config.store_path.is_file():
         raise InboxdError(f"{config.store_path}: no store yet; run inboxd first")
@@ -68,6 +72,8 @@ def _model(path: Any) -> FaqClassifier | None:
 
 def gap_json(cluster: Cluster, tickets: list[int], questions: list[str],
              model: FaqClassifier | None) -> dict[str, Any]:
+    from inboxd.core.gaps import SAMPLES
+
     members = [questions[i] for i in cluster.members]
     return {"size": cluster.size, "samples": members[:SAMPLES], "terms": list(cluster.terms),
             "closest_faq": closest_faq(model, members) if model else None,

@@ -23,13 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.svm import LinearSVC
 
 from inboxd.errors import ModelError
+
+# scikit-learn and scipy.optimize are imported where a model is built or loaded: commands that
+# never touch one (`inboxd tickets`, `inboxd check`) start a second sooner without them.
 
 FORMAT = "inboxd-faq-classifier"
 FORMAT_VERSION = 1
@@ -72,11 +70,15 @@ class _View:
         self.name = name
         self.terms = list(terms)
         self.idf = np.asarray(idf, dtype=np.float64)
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.analyse = TfidfVectorizer(lowercase=False, **_VIEWS[name]).build_analyzer()
 
     @classmethod
     def fit(cls, name: str, texts: Sequence[str]) -> tuple[_View, sp.csr_matrix]:
         """The view of normalised ``texts`` and their TF-IDF rows."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         vectorizer = TfidfVectorizer(lowercase=False, sublinear_tf=True, **_VIEWS[name])
         try:
             rows = vectorizer.fit_transform(texts)
@@ -186,6 +188,8 @@ class FaqClassifier:
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[str], *, seed: int = 0) -> FaqClassifier:
         """Fit on example texts, each labelled with its FAQ id."""
+        from sklearn.svm import LinearSVC
+
         _check_examples(texts, labels)
         features, x = _Features.fit(texts)
         y = np.asarray(labels, dtype=str)
@@ -285,6 +289,11 @@ def _scores_as_columns(weights: np.ndarray, bias: np.ndarray) -> tuple[np.ndarra
 
 def _fit_temperature(x: sp.csr_matrix, y: np.ndarray, seed: int) -> float:
     """The temperature minimising the log-loss of cross-validated SVM scores."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.svm import LinearSVC
+
     _, target, counts = np.unique(y, return_inverse=True, return_counts=True)
     folds = min(_CV_FOLDS, int(counts.min()))
     if folds < 2:

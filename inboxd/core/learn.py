@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from inboxd.core.classify import normalise
 
@@ -49,6 +48,8 @@ def similar_faq(reply: str, answers: Mapping[str, Sequence[str]],
     reply = normalise(reply)
     if not pairs or not reply:
         return None
+    from sklearn.feature_extraction.text import TfidfVectorizer  # slow to import: only here
+
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
     try:
         vectors = vectorizer.fit_transform([reply, *(text for _, text in pairs)])
