@@ -48,7 +48,8 @@ def similar_faq(reply: str, answers: Mapping[str, Sequence[str]],
     reply = normalise(reply)
     if not pairs or not reply:
         return None
-    from sklearn.feature_extraction.text import TfidfVectorizer  # slow to import: only here
+    # slow to import: only here, so that commands which never compare start sooner
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
     try:
