@@ -16,7 +16,8 @@ from inboxd.learning import learn_from_agent
 from inboxd.core.auth import auth_headers
 from inboxd.core.decide import Acknowledge, Decision, FollowUp, Queue
 from inboxd.core.message import ParsedMessage, parse_message
-from inboxd.core.outgoing import Envelope, build_forward, build_relayed, customer_line
+from inboxd.core.outgoing import (Envelope, attached_files, build_forward, build_relayed,
+                                  customer_line)
 from inboxd.core.relay import AgentCheck, RelayReply, TicketLike, check_agent, is_participant
 from inboxd.core.relay import reply_text
 from inboxd.core.render import sender_domain
@@ -48,7 +49,7 @@ def after_commit(rt: Runtime, raw: bytes, parsed: ParsedMessage, decision: Decis
     if rt.config.relay is None:
         return
     if isinstance(decision, RelayReply):
-        _answer(rt, parsed, decision, arrival, now)
+        _answer(rt, raw, parsed, decision, arrival, now)
     elif isinstance(decision, Acknowledge | Queue | FollowUp) and ticket_id is not None:
         queue_forward(rt, raw, parsed, ticket_id, isinstance(decision, FollowUp), now)
     agent = agent_check(rt, raw, parsed)
@@ -78,7 +79,7 @@ def queue_forward(rt: Runtime, raw: bytes, parsed: ParsedMessage, ticket_id: int
                              "raw": bytes(mail), "created_at": iso(now)})
 
 
-def _answer(rt: Runtime, parsed: ParsedMessage, d: RelayReply, arrival: datetime,
+def _answer(rt: Runtime, raw: bytes, parsed: ParsedMessage, d: RelayReply, arrival: datetime,
             now: datetime) -> None:
     ticket = rt.store.ticket(d.ticket_id)
     assert ticket is not None
@@ -90,7 +91,7 @@ def _answer(rt: Runtime, parsed: ParsedMessage, d: RelayReply, arrival: datetime
     thread = _customer_message(rt, ticket)
     mail = build_relayed(_envelope(rt, now), ticket.customer,
                          thread.sender_name if thread else "", ticket.id, ticket.subject,
-                         thread, text)
+                         thread, text, attached_files(raw))
     rt.store.queue_outgoing({"ticket_id": ticket.id, "kind": "relay",
                              "message_id": mail["Message-ID"], "recipient": ticket.customer,
                              "raw": bytes(mail), "created_at": iso(now)})

@@ -14,7 +14,7 @@ from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
-from harness import Installation, body_text, mail
+from harness import Installation, body_text, mail, parse
 from servers import Dovecot, SmtpServer
 
 CUSTOMER = "customer@example.test"
@@ -50,6 +50,11 @@ def events(setup: Installation, kind: str) -> list[str]:
 def agent_reply(forward: EmailMessage, text: str, auth: list[str] | None = None, *,
                 threaded: bool = True) -> bytes:
     """The agent's answer to a forward, as the receiving server hands it to the mailbox."""
+    return bytes(agent_message(forward, text, auth, threaded=threaded))
+
+
+def agent_message(forward: EmailMessage, text: str, auth: list[str] | None = None, *,
+                  threaded: bool = True) -> EmailMessage:
     msg = EmailMessage()
     for value in auth if auth is not None else [PASSED]:
         msg["Authentication-Results"] = value
@@ -62,7 +67,7 @@ def agent_reply(forward: EmailMessage, text: str, auth: list[str] | None = None,
         msg["References"] = forward["Message-ID"]
     quoted = "\n".join(f"> {line}" for line in body_text(forward).splitlines())
     msg.set_content(f"{text}\n\nOn Monday, Example Support wrote:\n{quoted}\n")
-    return bytes(msg)
+    return msg
 
 
 def open_ticket(setup: Installation) -> EmailMessage:
@@ -122,6 +127,27 @@ def test_agent_answer_reaches_the_customer_in_their_thread(
     assert len(relay.replies_to(CUSTOMER)) == 2, "no automatic mail to a follow-up"
     assert [f["Subject"] for f in relay.replies_to(AGENT)][-1] == "[#1] Re: Broken lamp"
     assert tickets(relay, capsys)[0]["state"] == "open"
+
+
+def test_files_the_agent_attaches_reach_the_customer(relay: Installation) -> None:
+    forward = open_ticket(relay)
+    reply = agent_message(forward, "Here is your return label.")
+    logo = b"\x89PNG\r\n\x1a\n logo"
+    reply.add_related(logo, "image", "png", cid="<logo@example.test>", disposition="inline")
+    label = b"%PDF-1.4 return label \x00\xff"
+    reply.add_attachment(label, "application", "pdf", filename="return-label.pdf")
+    reply.add_attachment(parse(bytes(mail(CUSTOMER, "Broken lamp", "cracked shade"))))
+    relay.send(bytes(reply))
+    assert relay.run("once") == 0
+
+    ack, answer = relay.replies_to(CUSTOMER)
+    assert "Here is your return label." in body_text(answer)
+    [sent] = list(answer.iter_attachments())
+    assert sent.get_filename() == "return-label.pdf"
+    assert sent.get_content_type() == "application/pdf"
+    assert sent.get_content() == label, "the file arrives byte for byte"
+    assert not [p for p in answer.walk() if p.get_content_type() == "image/png"], \
+        "the signature's inline logo stays behind"
 
 
 def test_note_stays_internal_and_the_clock_keeps_running(

@@ -7,7 +7,7 @@ Every value taken from a mail is folded onto one line before it goes into a head
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
@@ -69,16 +69,42 @@ def build_forward(env: Envelope, original: ParsedMessage, raw: bytes, ticket_id:
 
 
 def build_relayed(env: Envelope, customer: str, customer_name: str, ticket_id: int,
-                  ticket_subject: str, thread: ParsedMessage | None, body: str) -> EmailMessage:
+                  ticket_subject: str, thread: ParsedMessage | None, body: str,
+                  files: Sequence[EmailMessage] = ()) -> EmailMessage:
     """An agent's answer sent on to the customer from the support address, threaded under
-    the customer's last message. A person wrote it, so it is not marked automatic."""
+    the customer's last message, with the files the agent attached (see ``attached_files``).
+    A person wrote it, so it is not marked automatic."""
     msg = _base(env, _address(customer_name, customer))
     msg["Subject"] = reply_subject(ticket_subject, ticket_id)
     if thread is not None:
         _thread(msg, thread)
     msg[TICKET_HEADER] = str(ticket_id)
     msg.set_content(body, charset="utf-8")
+    if files:
+        msg.make_mixed()
+        for part in files:
+            msg.attach(part)
     return msg
+
+
+def attached_files(raw: bytes) -> list[EmailMessage]:
+    """The parts of a mail its sender attached as files (Content-Disposition: attachment),
+    as they are. Inline parts (signature logos) and attached mails are left out: a reply to a
+    forward may carry the customer's own message, which must not go back to them."""
+    try:
+        root = BytesParser(policy=policy.default).parsebytes(raw)
+        return list(_files_in(root))
+    except Exception:  # a structure the parser cannot walk: the text is relayed without files
+        return []
+
+
+def _files_in(part: EmailMessage) -> Iterator[EmailMessage]:
+    if part.get_content_maintype() == "multipart":
+        for child in part.iter_parts():
+            yield from _files_in(child)  # type: ignore[arg-type]
+    elif part.get_content_disposition() == "attachment" and \
+            part.get_content_type() != "message/rfc822":
+        yield part
 
 
 def customer_line(name: str, address: str) -> str:
