@@ -19,10 +19,10 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from inboxd.config_policy import DEFAULT_UNKNOWN_SHARE
-from inboxd.core.classify import FaqClassifier, choose_threshold, coverage_at_precision
+from inboxd.core.classify import NONE, FaqClassifier, choose_threshold, coverage_at_precision
 from inboxd.errors import InboxdError
 from inboxd.pipeline import FETCH_BATCH
-from inboxd.training import left_out
+from inboxd.training import left_out, unknown_weight
 
 OUT_OF_SCOPE = frozenset({"oos", ""})
 PRECISIONS = ("0.95", "0.97", "0.99")
@@ -108,23 +108,27 @@ def _in_scope(rows: Sequence[Row]) -> tuple[list[str], list[str]]:
 def _cross_validated_threshold(train: Sequence[Row], target_precision: float, seed: int,
                                unknown_share: float) -> float:
     """The threshold reaching ``target_precision`` on held-out folds of the training rows, each
-    fold's model trained without ``unknown_share`` of the categories as ``inboxd train`` does."""
+    fold's model trained without some categories, as ``inboxd train`` does (``left_out``)."""
     groups = np.array([c if c not in OUT_OF_SCOPE else "oos" for _, c in train])
     folds = min(_CV_FOLDS, int(np.unique(groups, return_counts=True)[1].min()))
     if folds < 2:
         return _NOTHING_ANSWERED
-    in_scope = [c for c in groups.tolist() if c != "oos"]
-    missing, unknown_weight = left_out(in_scope, unknown_share, folds, seed)
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(groups, groups))
+    fold = np.zeros(len(train), dtype=int)
+    for k, (_, held_at) in enumerate(splits):
+        fold[held_at] = k
+    labels = [NONE if g == "oos" else g for g in groups.tolist()]
     confidences, correct = np.zeros(len(train)), np.zeros(len(train), dtype=bool)
     weights = np.ones(len(train))
-    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for (fit_at, held_at), unknown in zip(cv.split(groups, groups), missing):
-        fit = [train[i] for i in fit_at if groups[i] not in unknown]
-        model = FaqClassifier.train(*_in_scope(fit), seed=seed)
+    for (fit_at, held_at), missing in zip(splits, left_out(labels, fold, unknown_share, seed)):
+        left = np.isin(groups, list(missing))
+        model = FaqClassifier.train(*_in_scope([train[i] for i in fit_at if not left[i]]),
+                                    seed=seed)
         for i, match in zip(held_at, model.predict_many([train[i][0] for i in held_at])):
             confidences[i] = match.confidence
-            correct[i] = groups[i] not in unknown | {"oos"} and match.faq_id == groups[i]
-            weights[i] = unknown_weight if groups[i] in unknown else 1.0
+            correct[i] = not left[i] and groups[i] != "oos" and match.faq_id == groups[i]
+        weights[held_at[left[held_at]]] = unknown_weight(
+            left[held_at], ~left[held_at] & (groups[held_at] != "oos"), unknown_share)
     chosen = choose_threshold(confidences, correct, target_precision, weights)
     return _NOTHING_ANSWERED if chosen is None else chosen
 

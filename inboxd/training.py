@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -83,8 +82,8 @@ class CrossValidation:
     confidences: np.ndarray
     correct: np.ndarray
     unknown: np.ndarray  # rows whose FAQ their fold's model was trained without
-    weights: np.ndarray  # how much each row counts in the precision: unknown ones stand for
-                         # exactly faq.unknown_share of the FAQs' questions
+    weights: np.ndarray  # how much each row counts in the precision: in each fold the unknown
+                         # ones make up faq.unknown_share of the FAQ questions
 
 
 @dataclass(frozen=True)
@@ -93,6 +92,7 @@ class TrainResult:
     meta: ModelMeta
     data: TrainingSet
     notes: list[str]  # what the operator should know, e.g. an unreachable target
+    unknown_checked: bool = False  # cross-validation left FAQs out (faq.unknown_share)
 
 
 def training_set(faq: Faq, learned: Sequence[dict[str, Any]]) -> TrainingSet:
@@ -125,23 +125,36 @@ def cv_folds(labels: Sequence[str]) -> int:
     return min(CV_FOLDS, max(2, len(labels) // 2)) if len(set(labels)) >= 2 else 0
 
 
-def left_out(labels: Sequence[str], share: float, folds: int,
-             seed: int) -> tuple[list[frozenset[str]], float]:
-    """For each fold, the FAQs its model is trained without -- ``share`` of them, rounded but
-    at least one, dealt round the folds in a random order -- and the weight that makes their
-    questions count as ``share`` of all FAQ questions. Only FAQs with an example in every fold
-    are left out (so each is known to some fold's model), and none with fewer than
+def left_out(labels: Sequence[str], fold: np.ndarray, share: float,
+             seed: int) -> list[frozenset[str]]:
+    """For each fold, the FAQs its model is trained without: about ``share`` of the FAQs it
+    holds questions of (at least one, never all), drawn among those that keep examples in a
+    fold whose model knows them (so every FAQ is known to some model); none with fewer than
     FEWEST_FAQS_TO_LEAVE_OUT FAQs."""
-    examples = Counter(labels)
+    folds = int(fold.max()) + 1 if len(fold) else 0
     faqs = sorted(set(labels) - {NONE})
-    eligible = [faq for faq in faqs if examples[faq] >= folds]
-    if share <= 0 or len(faqs) < FEWEST_FAQS_TO_LEAVE_OUT or not eligible:
-        return [frozenset()] * folds, 0.0
-    count = min(len(eligible), max(1, round(share * len(faqs))))
-    order = np.random.default_rng(seed).permutation(len(eligible)).tolist()
-    missing = [frozenset(eligible[order[(k * count + j) % len(eligible)]] for j in range(count))
-               for k in range(folds)]
-    return missing, share * len(faqs) / count
+    if share <= 0 or len(faqs) < FEWEST_FAQS_TO_LEAVE_OUT:
+        return [frozenset()] * folds
+    y = np.asarray(labels, dtype=object)
+    known_in = {faq: set(fold[y == faq].tolist()) for faq in faqs}  # folds that know it
+    rng = np.random.default_rng(seed)
+    missing = []
+    for k in range(folds):
+        present = [faq for faq in faqs if k in known_in[faq] and len(known_in[faq]) > 1]
+        count = min(len(present) - 1, max(1, round(share * len(present))))  # one stays known
+        chosen = frozenset(present[i] for i in rng.permutation(len(present))[:max(count, 0)])
+        for faq in chosen:
+            known_in[faq].discard(k)
+        missing.append(chosen)
+    return missing
+
+
+def unknown_weight(unknown: np.ndarray, known: np.ndarray, share: float) -> float:
+    """The weight that makes a fold's ``unknown`` rows ``share`` of its FAQ questions, the
+    ``known`` rows counting once each."""
+    if not unknown.any() or share >= 1.0:
+        return 0.0
+    return share / (1.0 - share) * int(known.sum()) / int(unknown.sum())
 
 
 def cross_validate(texts: Sequence[str], labels: Sequence[str], progress: Progress,
@@ -152,10 +165,9 @@ def cross_validate(texts: Sequence[str], labels: Sequence[str], progress: Progre
         return None
     fold = fold_of(labels, folds, seed)
     y = np.asarray(labels, dtype=object)
-    unknown = np.zeros(len(texts), dtype=bool)
+    unknown, weights = np.zeros(len(texts), dtype=bool), np.ones(len(texts))
     confidences, correct = np.zeros(len(texts)), np.zeros(len(texts), dtype=bool)
-    missing_by_fold, unknown_weight = left_out(labels, unknown_share, folds, seed)
-    for k, missing in enumerate(missing_by_fold):
+    for k, missing in enumerate(left_out(labels, fold, unknown_share, seed)):
         progress(k, folds + 1)
         left = np.isin(y, list(missing))
         fit, held = np.flatnonzero((fold != k) & ~left), np.flatnonzero(fold == k)
@@ -168,7 +180,8 @@ def cross_validate(texts: Sequence[str], labels: Sequence[str], progress: Progre
         for i, match in zip(held, model.predict_many([texts[i] for i in held])):
             confidences[i] = match.confidence
             correct[i] = not unknown[i] and match.faq_id == labels[i]
-    weights = np.where(unknown, unknown_weight, 1.0)
+        weights[held[left[held]]] = unknown_weight(left[held], ~left[held] & (y[held] != NONE),
+                                                   unknown_share)
     return CrossValidation(list(labels), confidences, correct, unknown, weights)
 
 
@@ -186,7 +199,8 @@ def train(settings: FaqSettings, data: TrainingSet, now: datetime,
                      faq_examples=data.faq_examples, learned_examples=data.learned_examples,
                      learned_max_id=data.learned_max_id, trained_at=now.isoformat())
     reported = effective_threshold(settings, meta)
-    return TrainResult(model, _with_figures(meta, cv, reported), data, notes)
+    checked = cv is not None and bool(cv.unknown.any())
+    return TrainResult(model, _with_figures(meta, cv, reported), data, notes, checked)
 
 
 def _chosen_threshold(settings: FaqSettings, cv: CrossValidation | None,

@@ -136,16 +136,23 @@ def test_files_the_agent_attaches_reach_the_customer(relay: Installation) -> Non
     reply.add_related(logo, "image", "png", cid="<logo@example.test>", disposition="inline")
     label = b"%PDF-1.4 return label \x00\xff"
     reply.add_attachment(label, "application", "pdf", filename="return-label.pdf")
+    manual = b"%PDF-1.4 manual"  # Apple Mail attaches files inline, with a name
+    reply.add_attachment(manual, "application", "pdf", filename="manual.pdf",
+                         disposition="inline")
     reply.add_attachment(parse(bytes(mail(CUSTOMER, "Broken lamp", "cracked shade"))))
+    reply.add_attachment(b"\x78\x9f\x3e\x22 quoted ticket text", "application", "ms-tnef",
+                         filename="winmail.dat")
     relay.send(bytes(reply))
     assert relay.run("once") == 0
 
     ack, answer = relay.replies_to(CUSTOMER)
     assert "Here is your return label." in body_text(answer)
-    [sent] = list(answer.iter_attachments())
-    assert sent.get_filename() == "return-label.pdf"
-    assert sent.get_content_type() == "application/pdf"
-    assert sent.get_content() == label, "the file arrives byte for byte"
+    sent = {part.get_filename(): part for part in answer.iter_attachments()}
+    assert sorted(sent) == ["manual.pdf", "return-label.pdf"], \
+        "the customer's own mail and Outlook's winmail.dat stay behind"
+    assert sent["return-label.pdf"].get_content_type() == "application/pdf"
+    assert sent["return-label.pdf"].get_content() == label, "the file arrives byte for byte"
+    assert sent["manual.pdf"].get_content() == manual
     assert not [p for p in answer.walk() if p.get_content_type() == "image/png"], \
         "the signature's inline logo stays behind"
 

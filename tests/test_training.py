@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from inboxd.cli import main
@@ -14,7 +15,7 @@ from inboxd.core.classify import NONE
 from inboxd.errors import ConfigError
 from inboxd.faq import Faq, FaqEntry
 from inboxd.training import (ModelMeta, TrainingSet, cross_validate, cv_folds, effective_threshold,
-                             left_out, meta_path, read_meta, train, training_set)
+                             fold_of, left_out, meta_path, read_meta, train, training_set)
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 
@@ -68,30 +69,28 @@ def test_unreachable_target_falls_back_and_says_so() -> None:
 
 
 TEN_FAQS = [f"faq{i}" for i in range(10)] * 5 + [NONE] * 5
+UNEVEN = ["big"] * 10 + ["b", "c", "d", "e"] * 2 + ["single"]
 
 
-@pytest.mark.parametrize("labels, share, folds, sizes, weight", [
-    (TEN_FAQS, 0.1, 5, [1, 1, 1, 1, 1], 1.0),
-    (TEN_FAQS, 0.3, 5, [3, 3, 3, 3, 3], 1.0),
-    (TEN_FAQS, 0.0, 5, [0, 0, 0, 0, 0], 0.0),
-    (TEN_FAQS, 0.04, 3, [1, 1, 1], 0.4),  # at least one, counting as 0.4 of an FAQ
-    (TEN_FAQS, 0.25, 2, [2, 2], 1.25),  # rounds down to two, each counting as 1.25
-    (["a", "b", "c", "d", NONE] * 3, 0.5, 3, [0, 0, 0], 0.0),  # fewer than five FAQs: none
-    (["a", "b", "c", "d", "e"] * 3, 0.1, 3, [1, 1, 1], 0.5),
-    (["a", "b", "c", "d", "e"] * 2 + ["a"], 0.2, 3, [1, 1, 1], 1.0),  # only "a" is in 3 folds
-    (["a", "b", "c", "d", "e"] * 2, 0.2, 3, [0, 0, 0], 0.0),  # none is in every fold
+@pytest.mark.parametrize("labels, share, folds, sizes", [
+    (TEN_FAQS, 0.1, 5, [1, 1, 1, 1, 1]),
+    (TEN_FAQS, 0.3, 5, [3, 3, 3, 3, 3]),
+    (TEN_FAQS, 0.0, 5, [0, 0, 0, 0, 0]),
+    (TEN_FAQS, 0.04, 3, [1, 1, 1]),  # at least one
+    (["a", "b", "c", "d", NONE] * 3, 0.5, 3, [0, 0, 0]),  # fewer than five FAQs: none
+    (UNEVEN, 0.1, 5, [1, 1, 0, 0, 0]),  # folds 2-4 hold only "big": it stays known there
 ])
 def test_left_out_faqs_per_fold(labels: list[str], share: float, folds: int,
-                                sizes: list[int], weight: float) -> None:
-    missing, found_weight = left_out(labels, share, folds, seed=0)
+                                sizes: list[int]) -> None:
+    fold = fold_of(labels, folds, seed=0)
+    missing = left_out(labels, fold, share, seed=0)
     assert [len(m) for m in missing] == sizes
-    assert found_weight == pytest.approx(weight)
     assert all(NONE not in m and m <= set(labels) for m in missing)
-    examples = {label: labels.count(label) for label in labels}
-    assert all(examples[faq] >= folds for m in missing for faq in m), "known to another fold"
-    eligible = {faq for faq in set(labels) - {NONE} if examples[faq] >= folds}
-    if sum(sizes) <= len(eligible):
-        assert len(set().union(*missing)) == sum(sizes), "each FAQ left out at most once"
+    y = np.array(labels, dtype=object)
+    for faq in set(labels) - {NONE}:
+        folds_with_it = set(fold[y == faq].tolist())
+        assert folds_with_it - {k for k, m in enumerate(missing) if faq in m}, \
+            f"{faq} is known to the model of a fold that holds some of its questions"
 
 
 def test_questions_of_left_out_faqs_count_as_unknown() -> None:
@@ -99,17 +98,25 @@ def test_questions_of_left_out_faqs_count_as_unknown() -> None:
             "password": "I forgot my password", "invoice": "send me a copy of my invoice",
             "address": "change the delivery address", "cancel": "cancel my order please"}
     endings = ("", "now", "today", "thanks", "please help")
-    texts = [f"{text} {end}" for text in faqs.values() for end in endings]
-    labels = [faq for faq in faqs for _ in endings]  # five each: every fold holds every FAQ
+    texts = [f"{text} {end}" for text in faqs.values() for end in endings] + ["hello there"]
+    labels = [faq for faq in faqs for _ in endings] + [NONE]
     cv = cross_validate(texts, labels, lambda done, total: None, unknown_share=0.2)
     assert cv is not None
-    missing = set().union(*left_out(labels, 0.2, cv_folds(labels), seed=0)[0])
-    assert {labels[i] for i in range(len(labels)) if cv.unknown[i]} == missing
+    fold = fold_of(labels, cv_folds(labels), seed=0)
+    missing = left_out(labels, fold, 0.2, seed=0)
+    assert [bool(cv.unknown[i]) for i in range(len(labels))] == \
+        [labels[i] in missing[fold[i]] for i in range(len(labels))]
     assert not (cv.correct & cv.unknown).any(), "an answer to an unknown question is wrong"
     assert cv.correct[~cv.unknown].mean() > 0.5
-    assert cv.weights == pytest.approx([1.2 if u else 1.0 for u in cv.unknown])  # 0.2 x 6 / 1
+    faq_rows = np.array(labels, dtype=object) != NONE
+    for k in range(cv_folds(labels)):
+        held = fold == k
+        unknown_mass = cv.weights[held & cv.unknown].sum()
+        known_mass = cv.weights[held & ~cv.unknown & faq_rows].sum()
+        assert unknown_mass / (unknown_mass + known_mass) == pytest.approx(0.2)
+    assert (cv.weights[~cv.unknown] == 1.0).all()
     plain = cross_validate(texts, labels, lambda done, total: None)
-    assert plain is not None and not plain.unknown.any()
+    assert plain is not None and not plain.unknown.any() and (plain.weights == 1.0).all()
 
 
 def test_figures_stay_numbers_when_an_faq_has_a_single_example() -> None:

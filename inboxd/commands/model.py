@@ -35,8 +35,9 @@ def register_eval(sub: Any) -> None:
                    help="confidence threshold (default: chosen by cross-validation)")
     p.add_argument("--target-precision", type=float, default=0.97)
     p.add_argument("--unknown-share", type=unknown_share, default=DEFAULT_UNKNOWN_SHARE,
-                   help="share of the categories each cross-validation model is trained "
-                        "without, as faq.unknown_share (default: %(default)s; 0 = none)")
+                   help="share of the questions that categories left out of each "
+                        "cross-validation model play, as faq.unknown_share (default: "
+                        "%(default)s; 0 = none)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_eval)
 

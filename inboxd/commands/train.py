@@ -10,8 +10,8 @@ from typing import Any, TextIO
 from inboxd.config import Config
 from inboxd.faq import load_faq
 from inboxd.store import Store
-from inboxd.training import (TrainResult, TrainingSet, left_out, save, threshold_source, train,
-                             training_set)
+from inboxd.training import (FEWEST_FAQS_TO_LEAVE_OUT, TrainResult, TrainingSet, save,
+                             threshold_source, train, training_set)
 
 LONG_RUN_S = 5.0  # without a terminal, progress is shown only once a run takes this long
 BAR_WIDTH = 30
@@ -83,10 +83,14 @@ def format_result(config: Config, result: TrainResult) -> str:
     lines.append(f"expected in cross-validation: {meta.expected_coverage:.1%} of questions like "
                  f"the examples answered right automatically; {precision} of all automatic "
                  "answers right")
-    if left_out(result.data.labels, settings.unknown_share, 1, seed=0)[1]:
-        lines.append(f"  (as {settings.unknown_share:.0%} of the questions, ones of FAQs left out "
-                     "of the cross-validation models counted as wrong if answered: "
-                     "faq.unknown_share)")
+    if result.unknown_checked:
+        lines.append(f"  (each cross-validation model was trained without some FAQs; their "
+                     f"questions, weighted as {settings.unknown_share:.0%} of all, counted as "
+                     "wrong if answered: faq.unknown_share)")
+    elif settings.unknown_share:
+        lines.append("  (no FAQ could be left out of cross-validation to play questions no FAQ "
+                     f"covers: that needs {FEWEST_FAQS_TO_LEAVE_OUT} FAQs or more with examples "
+                     "in two folds or more)")
     lines.append(_table(result.data, meta.coverage_by_faq))
     return "\n".join(lines)
 

@@ -88,23 +88,44 @@ def build_relayed(env: Envelope, customer: str, customer_name: str, ticket_id: i
 
 
 def attached_files(raw: bytes) -> list[EmailMessage]:
-    """The parts of a mail its sender attached as files (Content-Disposition: attachment),
-    as they are. Inline parts (signature logos) and attached mails are left out: a reply to a
-    forward may carry the customer's own message, which must not go back to them."""
+    """The files in a mail, as they are: parts attached as files, or inline with a file name
+    outside a multipart/related body (Apple Mail sends PDFs so). Left out: a body's inline
+    images (signature logos), attached mails (a reply to a forward may carry the customer's
+    own message, which must not go back to them), signatures and keys that sign the agent's
+    mail, not ours, and Outlook's winmail.dat (the agent's whole mail, quoted text included)."""
     try:
         root = BytesParser(policy=policy.default).parsebytes(raw)
-        return list(_files_in(root))
+        return [part for part in _files_in(root, related=False) if _writable(part)]
     except Exception:  # a structure the parser cannot walk: the text is relayed without files
         return []
 
 
-def _files_in(part: EmailMessage) -> Iterator[EmailMessage]:
+_NOT_RELAYED = frozenset({
+    "application/ms-tnef", "application/vnd.ms-tnef", "application/pkcs7-signature",
+    "application/x-pkcs7-signature", "application/pgp-signature", "application/pgp-keys",
+    "application/pgp-encrypted"})
+
+
+def _files_in(part: EmailMessage, related: bool) -> Iterator[EmailMessage]:
     if part.get_content_maintype() == "multipart":
+        inside = related or part.get_content_subtype() == "related"
         for child in part.iter_parts():
-            yield from _files_in(child)  # type: ignore[arg-type]
-    elif part.get_content_disposition() == "attachment" and \
-            part.get_content_type() != "message/rfc822":
+            yield from _files_in(child, inside)  # type: ignore[arg-type]
+        return
+    if part.get_content_maintype() == "message" or part.get_content_type() in _NOT_RELAYED:
+        return
+    disposition = part.get_content_disposition()
+    if disposition == "attachment" or (part.get_filename() and not related
+                                       and disposition == "inline"):
         yield part
+
+
+def _writable(part: EmailMessage) -> bool:
+    try:
+        part.as_bytes()
+    except Exception:  # noqa: BLE001 - a part that cannot be written again stays out
+        return False
+    return True
 
 
 def customer_line(name: str, address: str) -> str:
