@@ -137,14 +137,16 @@ def left_out(labels: Sequence[str], fold: np.ndarray, share: float,
         return [frozenset()] * folds
     y = np.asarray(labels, dtype=object)
     known_in = {faq: set(fold[y == faq].tolist()) for faq in faqs}  # folds that know it
-    rng = np.random.default_rng(seed)
+    rank = dict(zip(faqs, np.random.default_rng(seed).permutation(len(faqs)).tolist()))
+    times = dict.fromkeys(faqs, 0)  # how often each was left out: spread them evenly
     missing = []
     for k in range(folds):
         present = [faq for faq in faqs if k in known_in[faq] and len(known_in[faq]) > 1]
         count = min(len(present) - 1, max(1, round(share * len(present))))  # one stays known
-        chosen = frozenset(present[i] for i in rng.permutation(len(present))[:max(count, 0)])
+        chosen = frozenset(sorted(present, key=lambda f: (times[f], rank[f]))[:max(count, 0)])
         for faq in chosen:
             known_in[faq].discard(k)
+            times[faq] += 1
         missing.append(chosen)
     return missing
 
