@@ -16,11 +16,44 @@ from inboxd.errors import ConfigError
 SECURITY_MODES = ("tls", "starttls", "none")
 
 
+PASSWORD_KEYS = ("password_env", "password_file", "password")
+
+
 @dataclass(frozen=True)
 class Secret:
-    """A password that never shows itself in logs, reprs or tracebacks."""
+    """A password, read only when a connection needs it (:attr:`value`), so that commands which
+    never connect work on a machine without it. Never shows itself in logs, reprs or tracebacks.
 
-    value: str = field(repr=False)
+    It is the password itself (``given``), or the name of the environment variable (``env``) or
+    the file (``file``) that holds it; ``key`` is the TOML key named when it cannot be read.
+    """
+
+    given: str = field(default="", repr=False)
+    env: str | None = None
+    file: Path | None = None
+    key: str = "password"
+
+    @property
+    def value(self) -> str:
+        """The password; raises :class:`ConfigError` naming the key when it cannot be read."""
+        if self.env is not None:
+            if self.env not in os.environ:
+                raise ConfigError(self.key, f"environment variable {self.env} is not set")
+            return os.environ[self.env]
+        if self.file is not None:
+            try:
+                return self.file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(self.key, f"cannot read {self.file}: {exc.strerror}") from None
+        return self.given
+
+    def redact(self, text: str) -> str:
+        """``text`` with the password (when it can be read) replaced by asterisks."""
+        try:
+            value = self.value
+        except ConfigError:
+            return text
+        return text.replace(value, "********") if value else text
 
     def __str__(self) -> str:
         return "********"
@@ -31,7 +64,7 @@ class ServerSettings:
     host: str
     port: int
     security: str
-    username: str
+    username: str  # "" for an SMTP server used without a login (no AUTH)
     password: Secret
     ca_file: Path | None
     timeout_s: float
@@ -60,7 +93,7 @@ class FolderSettings:
 
 def imap_settings(t: Table, base: Path) -> ImapSettings:
     """The [imap] table; the caller rejects unknown keys once [smtp] is read too."""
-    return ImapSettings(**_server(t, 993, "tls", base),
+    return ImapSettings(**_server(t, 993, "tls", base), **_login(t, base),
                         inbox=t.get("inbox", str, "INBOX"),
                         idle=t.get("idle", bool, True),
                         poll_interval_s=positive(t, "poll_interval_s", 60.0))
@@ -68,7 +101,8 @@ def imap_settings(t: Table, base: Path) -> ImapSettings:
 
 def smtp_settings(t: Table, base: Path) -> SmtpSettings:
     """The [smtp] table; the caller rejects unknown keys."""
-    return SmtpSettings(**_server(t, 587, "starttls", base), sender=_sender(t))
+    return SmtpSettings(**_server(t, 587, "starttls", base), **_optional_login(t, base),
+                        sender=_sender(t))
 
 
 def _server(t: Table, default_port: int, default_security: str, base: Path) -> dict[str, Any]:
@@ -87,9 +121,25 @@ def _server(t: Table, default_port: int, default_security: str, base: Path) -> d
     ca_file = resolve_path(base, ca) if ca else None
     if ca_file is not None and not ca_file.is_file():
         raise ConfigError(t.key("ca_file"), f"file not found: {ca_file}")
-    return dict(host=host, port=port, security=security, username=t.get("username", str),
-                password=_password(t, base), ca_file=ca_file,
+    return dict(host=host, port=port, security=security, ca_file=ca_file,
                 timeout_s=positive(t, "timeout_s", 30.0))
+
+
+def _login(t: Table, base: Path) -> dict[str, Any]:
+    return dict(username=t.get("username", str), password=_password(t, base))
+
+
+def _optional_login(t: Table, base: Path) -> dict[str, Any]:
+    """A username and its password, or neither: a relay that takes mail without AUTH."""
+    if t.get("username", str, ""):
+        return _login(t, base)
+    for name in PASSWORD_KEYS:
+        if name in t.data and not (name == "password" and t.get(name, str) == ""):
+            raise ConfigError(t.key(name), f"is set but {t.key('username')} is not: set the "
+                                           f"username to log in, or remove {t.key(name)} to "
+                                           f"send without a login")
+    t.used.update(PASSWORD_KEYS)
+    return dict(username="", password=Secret(key=t.key("password")))
 
 
 def _is_loopback(host: str) -> bool:
@@ -102,22 +152,26 @@ def _is_loopback(host: str) -> bool:
 
 
 def _password(t: Table, base: Path) -> Secret:
-    given = [k for k in ("password", "password_env", "password_file") if k in t.data]
+    """Where the password is; it is read when a connection is made (see :class:`Secret`)."""
+    given = [k for k in PASSWORD_KEYS if k in t.data]
     if len(given) != 1:
-        keys = ", ".join(t.key(k) for k in ("password_env", "password_file", "password"))
+        keys = ", ".join(t.key(k) for k in PASSWORD_KEYS)
         raise ConfigError(t.key("password_env"), f"set exactly one of {keys}")
     name = given[0]
     value = t.get(name, str)
     if name == "password":
-        return Secret(value)
+        return Secret(value, key=t.key(name))
     if name == "password_env":
-        if value not in os.environ:
-            raise ConfigError(t.key(name), f"environment variable {value} is not set")
-        return Secret(os.environ[value])
-    try:
-        return Secret(resolve_path(base, value).read_text(encoding="utf-8").strip())
-    except OSError as exc:
-        raise ConfigError(t.key(name), f"cannot read {value}: {exc.strerror}") from None
+        return Secret(env=value, key=t.key(name))
+    return Secret(file=resolve_path(base, value), key=t.key(name))
+
+
+def read_passwords(*servers: ServerSettings) -> None:
+    """Read the passwords of the servers a command is about to use, so that one it cannot read
+    stops the command at once, naming its key (a ConfigError)."""
+    for server in servers:
+        if server.username:
+            server.password.value  # noqa: B018 (read for its error)
 
 
 def _sender(t: Table) -> str:

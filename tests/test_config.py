@@ -9,6 +9,7 @@ import pytest
 
 from inboxd.cli import main
 from inboxd.config import load_config
+from inboxd.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,8 +95,17 @@ BAD = [
     ("hours", GOOD.replace('"09:00-17:00"', '"17:00-09:00"'), "deadlines.business_hours", ""),
     ("weekday", GOOD.replace('"fri"]', '"friday"]'), "deadlines.business_days[4]",
      "must be one of"),
-    ("password env", GOOD.replace("INBOXD_TEST_SMTP_PASSWORD", "INBOXD_NOT_SET_ANYWHERE"),
-     "smtp.password_env", "INBOXD_NOT_SET_ANYWHERE is not set"),
+    ("password without username", GOOD.replace('username = "support@example.com"\n'
+                                               'password_env', "password_env"),
+     "smtp.password_env", "is set but smtp.username is not"),
+    ("password with empty username", GOOD.replace('username = "support@example.com"\n'
+                                                  'password_env', 'username = ""\npassword_env'),
+     "smtp.password_env", "remove smtp.password_env to send without a login"),
+    ("password file without username", GOOD.replace(
+        'username = "support@example.com"\npassword_env = "INBOXD_TEST_SMTP_PASSWORD"',
+        'password_file = "smtp-password"'), "smtp.password_file", "smtp.username"),
+    ("imap needs a login", GOOD.replace('username = "support@example.com"\npassword = "imap',
+                                        'password = "imap'), "imap.username", "missing"),
     ("two passwords", GOOD.replace('password = "imap-secret-value"',
                                    'password = "a"\npassword_env = "B"'),
      "imap.password_env", "exactly one"),
@@ -116,6 +126,47 @@ def test_bad_config_names_the_key_and_exits_2(tmp_path: Path, capsys: pytest.Cap
     assert f"configuration error: {key}:" in err
     assert words in err
     assert "imap-secret-value" not in err and "smtp-secret-value" not in err
+
+
+SMTP_LOGIN = 'username = "support@example.com"\npassword_env = "INBOXD_TEST_SMTP_PASSWORD"\n'
+
+
+@pytest.mark.parametrize("login", ["", 'username = ""\n', 'username = ""\npassword = ""\n'],
+                         ids=["omitted", "empty username", "both empty"])
+def test_smtp_without_a_username_sends_without_a_login(tmp_path: Path, login: str) -> None:
+    config = load_config(write(tmp_path, GOOD.replace(SMTP_LOGIN, login)))
+    assert config.smtp.username == "" and config.smtp.password.value == ""
+    assert config.imap.username == "support@example.com"
+
+
+def test_passwords_are_read_when_a_connection_needs_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = GOOD.replace('password = "imap-secret-value"', 'password_file = "imap-password"')
+    config = load_config(write(tmp_path, text))  # neither the variable nor the file is needed
+    monkeypatch.delenv("INBOXD_TEST_SMTP_PASSWORD")
+    with pytest.raises(ConfigError) as unset:
+        config.smtp.password.value
+    assert unset.value.key == "smtp.password_env"
+    assert "INBOXD_TEST_SMTP_PASSWORD is not set" in str(unset.value)
+    with pytest.raises(ConfigError) as unreadable:
+        config.imap.password.value
+    assert unreadable.value.key == "imap.password_file"
+    (tmp_path / "imap-password").write_text("from-a-file\n")
+    monkeypatch.setenv("INBOXD_TEST_SMTP_PASSWORD", "set-later")
+    assert (config.imap.password.value, config.smtp.password.value) == ("from-a-file", "set-later")
+
+
+@pytest.mark.parametrize("command", [["once"], ["once", "--dry-run"], ["run"], ["check"]])
+def test_a_command_that_connects_names_the_unset_password_variable(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        command: list[str]) -> None:
+    text = GOOD.replace('password = "imap-secret-value"', 'password_env = "INBOXD_TEST_UNSET"') \
+        .replace('host = "smtp.example.com"', 'host = "127.0.0.1"\nport = 9')  # nothing there
+    monkeypatch.delenv("INBOXD_TEST_UNSET", raising=False)
+    (tmp_path / "faq.toml").write_text('[[faq]]\nid = "a"\nexamples = ["x"]\nanswer.en = "A"\n')
+    assert main(["-c", str(write(tmp_path, text)), *command]) == 2
+    err = capsys.readouterr().err
+    assert "imap.password_env: environment variable INBOXD_TEST_UNSET is not set" in err
 
 
 def test_missing_config_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

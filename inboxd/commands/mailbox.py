@@ -10,7 +10,9 @@ from typing import Any
 from inboxd.agents import AgentWatch
 from inboxd.cli import EXIT_CONFIG, EXIT_RUNTIME, config_from
 from inboxd.commands.report import print_outcomes
-from inboxd.errors import InboxdError
+from inboxd.config import ImapSettings, SmtpSettings
+from inboxd.config_mail import read_passwords
+from inboxd.errors import ConfigError, InboxdError
 from inboxd.faq import load_faq
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
@@ -44,7 +46,9 @@ def register_check(sub: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from inboxd.daemon import Daemon
 
-    Daemon(build_runtime(config_from(args))).run()
+    config = config_from(args)
+    read_passwords(config.imap, config.smtp)
+    Daemon(build_runtime(config)).run()
     return 0
 
 
@@ -54,7 +58,9 @@ def cmd_once(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     now = args.now
     build = build_offline_runtime if args.dry_run else build_runtime
-    rt = build(config_from(args), clock=(lambda: now) if now else system_clock)
+    config = config_from(args)
+    read_passwords(config.imap, *([] if args.dry_run else [config.smtp]))
+    rt = build(config, clock=(lambda: now) if now else system_clock)
     try:
         outcomes = run_once(rt, dry_run=args.dry_run)
         planned = [describe(n, rt) for n in plan_sweep(rt)] if args.dry_run else []
@@ -109,18 +115,35 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"template {problem}", file=sys.stderr)
     print(f"templates: {'ok' if not problems else f'{len(problems)} with errors'}")
     failures = len(problems)
+    unreadable = 0
     for name, probe in (("imap", lambda: _probe_imap(config.imap)),
-                        ("smtp", lambda: Sender(config.smtp).check_login())):
+                        ("smtp", lambda: _probe_smtp(config.smtp))):
         host = getattr(config, name)
         try:
-            probe()
-            print(f"{name} {host.username}@{host.host}:{host.port} ({host.security}): login ok")
+            outcome = probe()
+            user = f"{host.username}@" if host.username else ""
+            print(f"{name} {user}{host.host}:{host.port} ({host.security}): {outcome}")
+        except ConfigError as exc:  # a password that cannot be read
+            unreadable += 1
+            print(f"{name}: configuration error: {exc}", file=sys.stderr)
         except InboxdError as exc:
             failures += 1
-            print(f"{name} {host.host}:{host.port}: {exc}", file=sys.stderr)
+            where = f"{host.host}:{host.port}"
+            detail = str(exc).removeprefix(f"{name.upper()} {where}: ")  # named once
+            print(f"{name} {where}: {detail}", file=sys.stderr)
+    if unreadable:
+        return EXIT_CONFIG
     return EXIT_RUNTIME if failures or model_state != "ok" else 0
 
 
-def _probe_imap(settings: Any) -> None:
+def _probe_imap(settings: ImapSettings) -> str:
+    read_passwords(settings)
     with Mailbox(settings) as mailbox:
         mailbox.select(settings.inbox)
+    return "login ok"
+
+
+def _probe_smtp(settings: SmtpSettings) -> str:
+    read_passwords(settings)
+    with Sender(settings) as sender:
+        return sender.check_login()

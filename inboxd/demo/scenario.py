@@ -83,8 +83,8 @@ def demo_settings(servers: DemoServers) -> dict[str, dict[str, Any]]:
     return {
         "imap": {"host": HOST, "port": servers.imap.port, "security": "none",
                  "username": servers.username, "password": servers.password, "timeout_s": 10},
-        "smtp": {"host": HOST, "port": servers.smtp.port, "security": "none",
-                 "username": "", "password": "", "from": SUPPORT_FROM, "timeout_s": 10},
+        "smtp": {"host": HOST, "port": servers.smtp.port, "security": "none",  # no login
+                 "from": SUPPORT_FROM, "timeout_s": 10},
         "faq": {"path": str(sample_faq_path()), "model": "faq-model.npz",
                 "threshold": THRESHOLD},
         "store": {"path": "inboxd.sqlite3"},

@@ -9,7 +9,9 @@ use "/" as the hierarchy separator, whatever the server's own is. Messages are r
 
 from __future__ import annotations
 
+import ast
 import imaplib
+import re
 import socket
 import ssl
 import threading
@@ -33,6 +35,8 @@ STOP_CHECK_S = 1.0
 # imapclient reports every failed LOGIN as LoginError; these mean "try again later"
 TEMPORARY_LOGIN_FAILURES = ("[UNAVAILABLE]", "socket error", "EOF")
 FAST_EMPTY_LIMIT = 20  # so many instant empty IDLE checks in a row means the socket hit EOF
+# a Python bytes literal in a message, as imaplib's str() of the server's reply writes it
+_BYTES_LITERAL = re.compile(r"""(?<![\w'"])b(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class Mailbox:
         """Open the connection (TLS as configured, certificates always verified) and log in."""
         self.close()
         s = self.settings
+        password = s.password.value  # before connecting: an unset one is a ConfigError
         context = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
         client = self._client = self._call("connect", IMAPClient, s.host, port=s.port,
                                            ssl=s.security == "tls", ssl_context=context,
@@ -82,7 +87,7 @@ class Mailbox:
         try:
             if s.security == "starttls":
                 self._call("STARTTLS", client.starttls, context)
-            self._call("login", client.login, s.username, s.password.value)
+            self._call("login", client.login, s.username, password)
             self._capabilities = frozenset(self._call("CAPABILITY", client.capabilities))
             self._load_namespace()
         except MailboxError:
@@ -156,10 +161,7 @@ class Mailbox:
             raise MailboxError(self._message(f"{action} refused", exc)) from None
 
     def _message(self, what: str, exc: BaseException) -> str:
-        detail = str(exc) or type(exc).__name__
-        password = self.settings.password.value
-        if password:
-            detail = detail.replace(password, "********")
+        detail = self.settings.password.redact(readable(str(exc)) or type(exc).__name__)
         return f"IMAP {self.address}: {what}: {detail}"
 
     def _drop(self) -> None:
@@ -354,6 +356,19 @@ class Mailbox:
                 self._drop()
                 raise MailboxUnavailable(f"IMAP {self.address}: connection closed during IDLE")
         return False
+
+
+def readable(detail: str) -> str:
+    """imaplib's messages with the server's bytes as text: ``b'[AUTHENTICATIONFAILED] x'`` ->
+    ``[AUTHENTICATIONFAILED] x``."""
+    return _BYTES_LITERAL.sub(_unquoted, detail)
+
+
+def _unquoted(literal: re.Match[str]) -> str:
+    try:
+        return _text(ast.literal_eval(literal.group(0)))
+    except (SyntaxError, ValueError):
+        return literal.group(0)
 
 
 def _text(value: bytes | str) -> str:

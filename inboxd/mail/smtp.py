@@ -18,13 +18,14 @@ import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from email.utils import parseaddr
 from functools import cached_property
 from typing import TypeVar
 
 import aiosmtplib
 
 from inboxd.config import SmtpSettings
-from inboxd.errors import SendFailed, SendUnavailable
+from inboxd.errors import ConfigError, SendFailed, SendUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,12 +70,19 @@ class Sender:
                 with self._lock:
                     self._runner.run(self._quit(smtp))
 
-    def check_login(self) -> None:
-        """Connect, say EHLO, upgrade to TLS and log in as configured, then QUIT."""
-        async def nothing(smtp: aiosmtplib.SMTP) -> None:
-            return None
+    def check_login(self) -> str:
+        """Connect, say EHLO, upgrade to TLS and log in as configured, then QUIT; says how it
+        went. Without a login, MAIL FROM (then RSET) shows whether the server takes our mail."""
+        async def probe(smtp: aiosmtplib.SMTP) -> str:
+            if self._logs_in(smtp):
+                return "login ok"
+            await smtp.mail(parseaddr(self.settings.sender)[1])
+            await smtp.rset()
+            why = "smtp.username is not set" if not self.settings.username else \
+                "the server offers no AUTH on this loopback connection"
+            return f"no login ({why}); the server accepted a sender without AUTH"
 
-        self._run(nothing)
+        return self._run(probe)
 
     def close(self) -> None:
         with self._lock:
@@ -138,12 +146,21 @@ class Sender:
             smtp.close()
 
     async def _login(self, smtp: aiosmtplib.SMTP) -> None:
-        s = self.settings
-        if not s.username:
+        if self.settings.username and smtp.is_ehlo_or_helo_needed:
+            await smtp.ehlo()  # the extensions say whether the server has AUTH at all
+        if not self._logs_in(smtp):
             return
-        if s.security == "none" and not smtp.supports_extension("auth"):
-            return  # a loopback relay without AUTH accepts mail from this host as it is
-        await smtp.login(s.username, s.password.value)
+        try:
+            password = self.settings.password.value
+        except ConfigError as exc:  # unreadable since start-up: keep the mail, try again later
+            raise SendUnavailable(f"SMTP {self.address}: {exc}") from None
+        await smtp.login(self.settings.username, password)
+
+    def _logs_in(self, smtp: aiosmtplib.SMTP) -> bool:
+        """Whether to AUTH: not without a username (a relay that takes mail without a login),
+        nor on a loopback relay without AUTH (it accepts mail from this host as it is)."""
+        s = self.settings
+        return bool(s.username) and (s.security != "none" or smtp.supports_extension("auth"))
 
     def _translate(self, exc: BaseException) -> SendFailed:
         """The inboxd error for an aiosmtplib, ssl or socket exception."""
@@ -165,10 +182,7 @@ class Sender:
         return SendFailed(self._message("failed", exc))
 
     def _message(self, what: str, exc: BaseException) -> str:
-        detail = _describe(exc)
-        password = self.settings.password.value
-        if password:
-            detail = detail.replace(password, "********")
+        detail = self.settings.password.redact(_describe(exc))
         return f"SMTP {self.address}: {what}: {detail}"
 
 
