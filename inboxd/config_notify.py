@@ -21,6 +21,7 @@ class NotifySettings:
     warn_before: timedelta = timedelta(hours=2)
     courtesy_on_breach: bool = False
     sweep_interval_s: float = 60.0
+    max_age: timedelta = timedelta(days=7)  # older breaches: one digest mail, not one each
 
     def addresses(self) -> frozenset[str]:
         """Every address notices go to, lower-cased."""
@@ -50,26 +51,32 @@ class RelaySettings:
 
 
 def notify_settings(t: Table) -> NotifySettings:
-    from inboxd.core.clocks import parse_duration
-
     teams_t = t.table("team_addresses", required=False)
     teams = {team: _notify_addresses(teams_t, team) for team in teams_t.data}
     teams_t.used.update(teams_t.data)
-    text = t.get("warn_before", str, "2h")
-    try:
-        warn_before = parse_duration(text)
-    except ValueError as exc:
-        raise ConfigError(t.key("warn_before"), str(exc)) from None
-    if warn_before <= timedelta():
-        raise ConfigError(t.key("warn_before"), f"must be longer than 0, got {text!r}")
     settings = NotifySettings(
         default_address=_notify_addresses(t, "default_address"), team_addresses=teams,
         escalation_address=_notify_addresses(t, "escalation_address"),
-        warn_before=warn_before,
+        warn_before=_duration(t, "warn_before", "2h"),
         courtesy_on_breach=t.get("courtesy_on_breach", bool, False),
-        sweep_interval_s=positive(t, "sweep_interval_s", 60.0))
+        sweep_interval_s=positive(t, "sweep_interval_s", 60.0),
+        max_age=_duration(t, "max_age", "7d"))
     t.reject_unknown()
     return settings
+
+
+def _duration(t: Table, name: str, default: str) -> timedelta:
+    """A duration longer than 0, written like "2h", "90m", "1h30m" or "7d"."""
+    from inboxd.core.clocks import parse_duration
+
+    text = t.get(name, str, default)
+    try:
+        duration = parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError(t.key(name), str(exc)) from None
+    if duration <= timedelta():
+        raise ConfigError(t.key(name), f"must be longer than 0, got {text!r}")
+    return duration
 
 
 def _notify_addresses(t: Table, name: str) -> tuple[str, ...]:

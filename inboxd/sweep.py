@@ -13,6 +13,11 @@ notify.warn_before`` (one indexed query) and returns the notices due, writing no
 The mails go through the outbox and the flag/copy through the actions journal, so
 ``inboxd.outbox.flush`` sends and applies them exactly like replies and moves. A notice whose
 recipients are not configured is still recorded (with a note), so it is not planned again.
+
+Breaches older than ``notify.max_age`` (stale, see ``inboxd.core.clocks``) are flagged and
+copied as usual but escalated together, in one digest mail to ``notify.escalation_address``;
+a sweep that finds any records all its tickets and the digest in one transaction, so after a
+crash or a restart the digest is sent once or planned again whole, never twice.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -27,10 +34,11 @@ from typing import Any
 
 from inboxd.core.bodytext import question_text
 from inboxd.core.clocks import (DEADLINE_LABELS, Breach, Courtesy, Notice, NotifyPolicy, Waiting,
-                                Warn, clock_finished, customer_zone, notice_recipients,
-                                plan_notices)
+                                Warn, clock_finished, customer_zone, format_duration, is_stale,
+                                notice_recipients, plan_notices)
 from inboxd.core.message import ParsedMessage, parse_message
-from inboxd.core.notice_mail import InternalMail, build_internal, excerpt
+from inboxd.core.notice_mail import (DigestMail, InternalMail, build_digest, build_internal,
+                                     excerpt)
 from inboxd.core.render import Reply, build_reply, format_when, sender_domain
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket, from_iso, iso
@@ -41,7 +49,7 @@ log = logging.getLogger(__name__)
 def notify_policy(rt: Runtime) -> NotifyPolicy:
     notify = rt.config.notify
     return NotifyPolicy(warn_before=notify.warn_before,
-                        courtesy_on_breach=notify.courtesy_on_breach)
+                        courtesy_on_breach=notify.courtesy_on_breach, max_age=notify.max_age)
 
 
 def plan_sweep(rt: Runtime, now: datetime | None = None) -> list[Notice]:
@@ -59,38 +67,63 @@ def waiting(row: dict[str, Any]) -> Waiting:
                    sent=sent)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class StaleBreaches:
+    """One ticket's breaches for the digest, with their recorded notice ids."""
+
+    ticket: Ticket
+    breaches: list[tuple[Notice, int]]
+
+
 def sweep(rt: Runtime) -> list[Notice]:
-    """Plan and journal the notices due now; one transaction per ticket. Returns them."""
+    """Plan and journal the notices due now; one transaction per ticket, all in one when the
+    digest of stale breaches is due. Returns them."""
     now = rt.clock()
     planned = plan_sweep(rt, now)
     by_ticket: dict[int, list[Notice]] = defaultdict(list)
     for notice in planned:
         by_ticket[notice.ticket.ticket_id].append(notice)
-    for ticket_id, notices in by_ticket.items():
-        with rt.store.transaction():
-            _apply(rt, ticket_id, notices, now)
+    policy = notify_policy(rt)
+    any_stale = any(is_stale(n, now, policy) for n in planned)
+    with rt.store.transaction() if any_stale else nullcontext():
+        digest = []
+        for ticket_id, notices in by_ticket.items():
+            with rt.store.transaction():
+                digest += _apply(rt, ticket_id, notices, now, policy)
+        if digest:
+            _digest(rt, digest, now)
     return planned
 
 
-def _apply(rt: Runtime, ticket_id: int, notices: list[Notice], now: datetime) -> None:
+def _apply(rt: Runtime, ticket_id: int, notices: list[Notice], now: datetime,
+           policy: NotifyPolicy) -> list[StaleBreaches]:
+    """Journal one ticket's notices; returns its stale breaches, left for the digest."""
     ticket = rt.store.ticket(ticket_id)
     inbound = rt.store.latest_inbound(ticket_id)
     if ticket is None:
-        return
+        return []
     parsed = parse_message(inbound["raw"]) if inbound else None
     recorded = [(n, nid) for n in notices if (nid := _record(rt, n, now)) is not None]
-    breaches = [(n, nid) for n, nid in recorded if isinstance(n, Breach)]
-    for n, nid in recorded:
+    stale = [(n, nid) for n, nid in recorded if is_stale(n, now, policy)]
+    fresh = [(n, nid) for n, nid in recorded if not is_stale(n, now, policy)]
+    for n, nid in fresh:
         if isinstance(n, Warn):
             _warn(rt, ticket, parsed, n, nid, now)
         elif isinstance(n, Courtesy):
             _courtesy(rt, ticket, parsed, n, nid, now)
+    late_courtesy = [nid for n, nid in stale if isinstance(n, Courtesy)]
+    if late_courtesy:
+        _note(rt, ticket.id, late_courtesy, now,
+              "courtesy: the deadline passed more than notify.max_age ago; no mail sent")
     if clock_finished(notices[0].ticket, notices):  # nothing more to send on this clock
         rt.store.update_ticket(ticket.id, {"notices_done_for": iso(notices[0].ticket.clock_start)})
+    breaches = [(n, nid) for n, nid in fresh if isinstance(n, Breach)]
     if breaches:
         _escalate(rt, ticket, parsed, breaches, now)
-        if inbound and any(n.first for n, _ in breaches):  # type: ignore[union-attr]
-            _mark_overdue(rt, ticket.id, inbound["id"], now)
+    if inbound and any(isinstance(n, Breach) and n.first for n, _ in recorded):
+        _mark_overdue(rt, ticket.id, inbound["id"], now)
+    old = [(n, nid) for n, nid in stale if isinstance(n, Breach)]
+    return [StaleBreaches(ticket, old)] if old else []
 
 
 def _record(rt: Runtime, n: Notice, now: datetime) -> int | None:
@@ -119,6 +152,37 @@ def _escalate(rt: Runtime, ticket: Ticket, parsed: ParsedMessage | None,
               "overdue_folder": rt.config.folders.overdue if first else None}
     _send_internal(rt, ticket, "escalation", "Overdue", values,
                    rt.config.notify.escalation_address, [nid for _, nid in breaches], now)
+
+
+def _digest(rt: Runtime, stale: list[StaleBreaches], now: datetime) -> None:
+    """One mail to the escalation addresses listing every stale breach of this sweep."""
+    notice_ids = [nid for s in stale for _, nid in s.breaches]
+    to = rt.config.notify.escalation_address
+    if not to:
+        for s in stale:
+            _note(rt, s.ticket.id, [nid for _, nid in s.breaches], now,
+                  "digest of old breaches: no address configured, no mail sent")
+        return
+    max_age = format_duration(rt.config.notify.max_age)
+    values = {"max_age": max_age, "overdue_folder": rt.config.folders.overdue,
+              "support_name": rt.config.policy.support_name,
+              "tickets": [_digest_entry(rt, s) for s in stale]}
+    body = rt.templates.render("digest", ["en"], values)
+    msg = build_digest(DigestMail(len(stale), max_age, body, rt.config.smtp.sender, tuple(to),
+                                  _msgid(rt), now))
+    recipient = ", ".join(to)
+    _queue(rt, None, "escalation", msg, recipient, notice_ids, now)
+    for s in stale:
+        rt.store.add_event(s.ticket.id, now, "escalation",
+                           f"listed in the digest of {len(stale)} old breaches to {recipient}")
+
+
+def _digest_entry(rt: Runtime, stale: StaleBreaches) -> dict[str, Any]:
+    t = stale.ticket
+    return {"ticket_id": t.id, "customer": t.customer, "subject": " ".join(t.subject.split()),
+            "team": t.team, "received_at": _when(rt, t.awaiting_since or t.created_at),
+            "passed": [{"deadline": DEADLINE_LABELS[n.deadline_kind], "due_at": _when(rt, n.due_at)}
+                       for n, _ in stale.breaches]}
 
 
 def _send_internal(rt: Runtime, ticket: Ticket, kind: str, title: str, values: dict[str, Any],
@@ -176,13 +240,16 @@ def _courtesy_language(rt: Runtime, language: str) -> str:
 
 # -- journal ------------------------------------------------------------------------------------
 
-def _queue(rt: Runtime, ticket_id: int, kind: str, msg: EmailMessage, recipient: str,
+def _queue(rt: Runtime, ticket_id: int | None, kind: str, msg: EmailMessage, recipient: str,
            notice_ids: list[int], now: datetime) -> None:
     outbox_id = rt.store.queue_outgoing({"ticket_id": ticket_id, "kind": kind,
                                          "message_id": msg["Message-ID"], "recipient": recipient,
                                          "raw": bytes(msg), "created_at": iso(now)})
     for notice_id in notice_ids:
         rt.store.update_notice(notice_id, {"outbox_id": outbox_id})
+    if ticket_id is None:
+        log.info("%s to %s", msg["Subject"], recipient)
+        return
     rt.store.add_event(ticket_id, now, kind, f"queued to {recipient}")
     log.info("ticket #%d: %s to %s", ticket_id, kind, recipient)
 
@@ -207,4 +274,7 @@ def describe(n: Notice, rt: Runtime) -> str:
            f"{_when(rt, n.due_at)}"
     if isinstance(n, Courtesy):
         text += f"; customer told {_when(rt, n.expected_at)}"
+    if is_stale(n, rt.clock(), notify_policy(rt)):
+        text += "; older than notify.max_age: " + \
+            ("in the digest" if isinstance(n, Breach) else "not sent")
     return text

@@ -9,7 +9,7 @@ import pytest
 
 from inboxd.config import DeadlineSettings
 from inboxd.core.clocks import (Breach, Courtesy, NotifyPolicy, Waiting, Warn, clock_finished,
-                                customer_zone,
+                                customer_zone, format_duration, is_stale,
                                 notice_recipients, parse_duration, plan_notices,
                                 response_minutes)
 from inboxd.core.deadlines import calendar_from_settings, due_24h, due_business_day
@@ -177,6 +177,29 @@ NEW_YORK = timezone(timedelta(hours=-5))
 ])
 def test_customer_zone(stated: datetime | None, when: datetime, expected: object) -> None:
     assert customer_zone(stated, STHLM, when) == expected
+
+
+@pytest.mark.parametrize("now, expected", [
+    ("2026-11-30 10:00", [False, False, False]),  # the deadlines passed 6 days ago
+    ("2026-12-01 10:00", [False, False, False]),  # exactly 7 days: not older than max_age
+    ("2026-12-01 10:01", [True, True, True]),
+])
+def test_breaches_and_courtesy_older_than_max_age_are_stale(now: str,
+                                                            expected: list[bool]) -> None:
+    notices = plan_notices(at(now), CAL, COURTESY, [ticket(MON_10)])  # both due Tue 10:00
+    assert [type(n).__name__ for n in notices] == ["Breach", "Breach", "Courtesy"]
+    assert [is_stale(n, at(now), COURTESY) for n in notices] == expected
+    warning = Warn(ticket(MON_10), BD, at("2026-11-24 10:00"))
+    assert not is_stale(warning, at("2027-01-01 10:00"), COURTESY)
+    assert COURTESY.max_age == timedelta(days=7)
+
+
+@pytest.mark.parametrize("duration, text", [
+    (timedelta(days=7), "7 days"), (timedelta(hours=36), "1 day 12 hours"),
+    (timedelta(minutes=90), "1 hour 30 minutes"), (timedelta(seconds=45), "45 seconds"),
+])
+def test_format_duration(duration: timedelta, text: str) -> None:
+    assert format_duration(duration) == text
 
 
 def test_notice_subject_is_one_line_with_the_tag() -> None:

@@ -219,3 +219,47 @@ def test_refused_warning_is_recorded_and_not_retried(
     assert record["ticket"]["state"] == "open"
     assert "send-failed" in [e["kind"] for e in record["events"]]
     assert sent_to(setup, LEADS) == []
+
+
+def test_old_breaches_are_listed_in_one_digest_once(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Notices enabled on a mailbox of old mail: the backlog becomes 30 tickets whose deadlines
+    passed two weeks ago, plus one that passed yesterday."""
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, policy={"backlog": "ticket"},
+                         faq={"threshold": 0.99, "route_threshold": 0.99},
+                         notify={"default_address": LEADS, "escalation_address": ESCALATIONS,
+                                 "courtesy_on_breach": True})  # type: ignore[arg-type]
+    setup.train()
+    old = [f"old{i}@customers.example" for i in range(30)]
+    for i, sender in enumerate(old):
+        arrive(setup, mail(sender, f"Broken lamp {i}", LAMP), when="2025-11-10 10:00")
+    arrive(setup, mail(CUSTOMER, "Cracked vase", "The vase arrived cracked."),
+           when="2025-11-24 10:00")  # due Tuesday 10:00, a day before the sweep
+    run_at(setup, "2025-11-26 10:00")
+
+    digest, escalation = sorted(sent_to(setup, ESCALATIONS), key=lambda m: "[#" in m["Subject"])
+    assert digest["Subject"] == "Overdue for more than 7 days: 30 tickets"
+    assert digest["Auto-Submitted"] == "auto-generated" and "X-Inboxd-Ticket" not in digest
+    text = body_text(digest)
+    lines = text.splitlines()
+    assert all(f"#{n}  {old[n - 1]}  Broken lamp {n - 1}" in lines for n in range(1, 31))
+    assert text.count("Passed: one business day, due Tuesday 2025-11-11 10:00") == 30
+    assert "Cracked vase" not in text and "Support/Overdue" in text
+    assert escalation["Subject"] == "[#31] Overdue: Cracked vase"
+    assert [parse(e.raw)["Subject"] for e in setup.smtp.received
+            if e.rcpt_tos != (ESCALATIONS,)] == ["Re: Cracked vase [#31]"], \
+        "a courtesy mail for the recent breach only"
+    assert len(setup.folder("Support/Overdue")) == 31
+    assert all(b"\\Flagged" in flags for flags in flags_in(setup, "Support/Queue"))
+
+    record = history(setup, capsys, 1)
+    assert sorted((n["kind"], n["deadline"]) for n in record["notices"]) == [
+        ("breach", "24h"), ("breach", "business_day"), ("courtesy", "business_day")]
+    assert "listed in the digest of 30 old breaches" in " ".join(
+        e["detail"] for e in record["events"])
+
+    received = len(setup.smtp.received)
+    run_at(setup, "2025-11-26 10:05")  # a restart, and a later sweep: nothing again
+    run_at(setup, "2025-12-20 10:00")
+    assert len(setup.smtp.received) == received

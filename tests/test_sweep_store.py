@@ -149,6 +149,9 @@ def test_notify_config_defaults_and_values() -> None:
     assert n.addresses() == {"leads@example.com", "o1@example.com", "o2@example.com",
                              "boss@example.com"}
     assert config.folders.overdue == "Late"
+    assert default.notify.max_age == timedelta(days=7)
+    assert parse_config({**BASE, "notify": {"max_age": "36h"}}, Path("/tmp")).notify.max_age == \
+        timedelta(hours=36)
 
 
 @pytest.mark.parametrize("notify, key", [
@@ -160,6 +163,9 @@ def test_notify_config_defaults_and_values() -> None:
     ({"escalation_address": "a@example.com\r\nBcc: x@y"}, "notify.escalation_address"),
     ({"sweep_interval_s": 0}, "notify.sweep_interval_s"),
     ({"courtesy": True}, "notify.courtesy"),
+    ({"max_age": "a week"}, "notify.max_age"),
+    ({"max_age": "0d"}, "notify.max_age"),
+    ({"max_age": 7}, "notify.max_age"),
 ])
 def test_bad_notify_config_names_the_key(notify: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError) as error:

@@ -18,6 +18,11 @@ deadlines, ``24h`` and ``business_day``. For each clock:
 Each notice is sent once per ticket, kind, deadline and clock: the caller passes the notices
 already recorded for the current clock in ``Waiting.sent``. On a tie the business-day
 deadline counts as the earlier one.
+
+A breach noticed more than ``max_age`` after its deadline is **stale** (the first sweep after
+notices were enabled on a store of old tickets, or after the daemon was stopped for weeks): it
+is listed in one digest mail with the other stale ones instead of an escalation of its own, and
+its courtesy mail is not sent (a new promise weeks late helps nobody).
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ def response_minutes(clock_start: datetime, at: datetime,
 class NotifyPolicy:
     warn_before: timedelta = timedelta(hours=2)
     courtesy_on_breach: bool = False
+    max_age: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,20 @@ def ticket_notices(now: datetime, cal: BusinessCalendar, policy: NotifyPolicy,
     if policy.courtesy_on_breach and first_breach and ("courtesy", first_kind) not in t.sent:
         notices.append(Courtesy(t, first_kind, first_due, expected_after(now, cal, deadlines)))
     return notices
+
+
+def is_stale(n: Notice, now: datetime, policy: NotifyPolicy) -> bool:
+    """A breach (or its courtesy mail) whose deadline passed more than ``max_age`` before
+    ``now``: it goes in the digest instead of a mail of its own. A warning is never stale."""
+    return not isinstance(n, Warn) and n.due_at < now - policy.max_age
+
+
+def format_duration(duration: timedelta) -> str:
+    """``timedelta(days=7)`` -> "7 days"; ``timedelta(hours=36)`` -> "1 day 12 hours"."""
+    minutes = int(duration.total_seconds()) // 60
+    parts = [(minutes // 1440, "day"), (minutes // 60 % 24, "hour"), (minutes % 60, "minute")]
+    text = " ".join(f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n)
+    return text or f"{int(duration.total_seconds())} seconds"
 
 
 def clock_finished(t: Waiting, notices: Iterable[Notice]) -> bool:

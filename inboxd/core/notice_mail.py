@@ -1,8 +1,10 @@
-"""Internal notice mails to the team (warnings, escalations): headers and the question excerpt.
+"""Internal notice mails to the team (warnings, escalations, the digest of old breaches): headers
+and the question excerpt.
 
 Pure. The subject carries the ticket tag ``[#id]``; the mail is marked ``Auto-Submitted:
 auto-generated`` and carries inboxd's ticket header, so neither inboxd nor other robots answer
-it, and replies go to the notice's own recipients rather than to the support mailbox.
+it, and replies go to the notice's own recipients rather than to the support mailbox. The
+digest lists many tickets and so carries no ticket tag or header.
 """
 
 from __future__ import annotations
@@ -36,18 +38,46 @@ def notice_subject(ticket_id: int, title: str, subject: str) -> str:
     return f"[#{ticket_id}] {title}: {' '.join(subject.split()) or '(no subject)'}"
 
 
+@dataclass(frozen=True)
+class DigestMail:
+    """One mail listing the tickets whose deadlines passed long ago (see ``core.clocks``)."""
+
+    tickets: int
+    max_age: str  # "7 days"
+    body: str
+    sender: str
+    recipients: tuple[str, ...]
+    message_id: str
+    now: datetime
+
+
 def build_internal(mail: InternalMail) -> EmailMessage:
+    msg = _internal(mail.sender, mail.recipients,
+                    notice_subject(mail.ticket_id, mail.title, mail.subject), mail.message_id,
+                    mail.now, mail.body)
+    msg[TICKET_HEADER] = str(mail.ticket_id)
+    return msg
+
+
+def build_digest(mail: DigestMail) -> EmailMessage:
+    """``Overdue for more than 7 days: 40 tickets``; no ticket header, it belongs to none."""
+    noun = "ticket" if mail.tickets == 1 else "tickets"
+    subject = f"Overdue for more than {mail.max_age}: {mail.tickets} {noun}"
+    return _internal(mail.sender, mail.recipients, subject, mail.message_id, mail.now, mail.body)
+
+
+def _internal(sender: str, recipients: Sequence[str], subject: str, message_id: str,
+              now: datetime, body: str) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = mail.sender
-    msg["To"] = ", ".join(mail.recipients)
-    msg["Reply-To"] = ", ".join(mail.recipients)
-    msg["Subject"] = notice_subject(mail.ticket_id, mail.title, mail.subject)
-    msg["Date"] = format_datetime(mail.now)
-    msg["Message-ID"] = mail.message_id
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Reply-To"] = ", ".join(recipients)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
-    msg[TICKET_HEADER] = str(mail.ticket_id)
-    msg.set_content(mail.body, charset="utf-8")
+    msg.set_content(body, charset="utf-8")
     return msg
 
 
