@@ -198,6 +198,9 @@ def test_dry_run_with_now_previews_notices_and_sends_nothing(
     out = capsys.readouterr().out
     assert "#1 warning: one business day, due Tuesday 2025-11-25 10:00" in out
     assert sent_to(setup, LEADS) == []
+    assert setup.run("once", "--dry-run", "--now", "2025-12-03T10:00:00+01:00") == 0
+    assert "#1 breach: one business day, due Tuesday 2025-11-25 10:00 CET (Europe/Stockholm); " \
+           "older than notify.max_age: in the digest" in capsys.readouterr().out
     assert setup.run("once", "--now", "2025-11-25T09:00:00+01:00") == 2, "--now only previews"
     with pytest.raises(SystemExit) as refused:  # argparse's usage error
         setup.run("once", "--dry-run", "--now", "2025-11-25T09:00:00")
