@@ -115,7 +115,7 @@ def _server(t: Table, default_port: int, default_security: str, base: Path) -> d
     security = t.get("security", str, default_security, choices=SECURITY_MODES)
     if security == "none" and not _is_loopback(host):
         raise ConfigError(t.key("security"),
-                          f'"none" sends the password in clear text; it is allowed only for a '
+                          f'"none" sends the login and the mail in clear text; it is allowed only for a '
                           f"loopback host (127.0.0.1, ::1, localhost), not {host!r}")
     ca = t.get("ca_file", str, None)
     ca_file = resolve_path(base, ca) if ca else None
