@@ -131,13 +131,14 @@ def check_model(config: Config, faq: Faq) -> bool:
     meta = read_meta(config.faq.model)
     problems = model_problems(config.faq, faq, meta)
     warning = threshold_warning(config.faq, meta) if config.faq.model.is_file() else None
+    nothing_answered = effective_threshold(config.faq, meta) == NO_AUTO_ANSWER
     if not problems:
-        print(f"model {describe_model(config.faq, meta)}: ok")
+        state = "answers nothing automatically (see the warning)" if nothing_answered else "ok"
+        print(f"model {describe_model(config.faq, meta)}: {state}")
     for problem in problems:
         print(f"model {config.faq.model}: {problem}", file=sys.stderr)
     if warning:
         print(f"WARNING: {warning}", file=sys.stderr)
-    nothing_answered = effective_threshold(config.faq, meta) == NO_AUTO_ANSWER
     return not problems and not nothing_answered
 
 
