@@ -110,7 +110,8 @@ def model_problems(settings: FaqSettings, faq: Faq, meta: ModelMeta | None) -> l
         return [f"its sidecar {settings.model.name}.meta.json is missing or unreadable: {RETRAIN}"]
     problems = _id_problems(faq, meta)
     if not problems and meta.faq_digest and meta.faq_digest != faq_digest(faq):
-        problems.append(f"the FAQ file's examples changed since it was trained: {RETRAIN}")
+        problems.append(f"the FAQ file's examples (or inboxd's background messages) changed "
+                        f"since it was trained: {RETRAIN}")
     elif not meta.faq_digest and _older_than(settings.model, settings.path):
         problems.append(f"it is older than the FAQ file {settings.path}: {RETRAIN}")
     if not settings.threshold_set and settings.target_precision != meta.target_precision:

@@ -19,9 +19,11 @@ from servers import Dovecot, SmtpServer
 from test_daemon import Daemon as DaemonProcess
 from test_daemon import wait_for
 
+from inboxd.cli import main
 from inboxd.config import load_config
 from inboxd.daemon import Daemon
 from inboxd.modelfile import lock_path, training_lock
+from inboxd.reload import Reloader
 from inboxd.runtime import build_runtime
 from inboxd.training import meta_path, read_meta
 
@@ -206,7 +208,8 @@ def test_check_says_when_the_model_does_not_fit_the_faq(
     assert "does not know FAQ gift-cards of the FAQ file" in out and "run `inboxd train`" in out
     faq.write_text(FAQ_TOML.replace('"When does my parcel come?",', ""), encoding="utf-8")
     code, out = check()
-    assert code == 2 and "the FAQ file's examples changed since it was trained" in out
+    assert code == 2 and "the FAQ file's examples (or inboxd's background messages) changed " \
+        "since it was trained" in out
 
     sidecar = meta_path(setup.dir / "models" / "faq-model.npz")  # written by an older inboxd
     fields = json.loads(sidecar.read_text())
@@ -254,3 +257,33 @@ def test_an_unreachable_target_is_said_loudly_and_answers_nothing(
     finally:
         code, out = daemon.stop()
     assert code == 0, out
+
+
+def test_a_damaged_or_half_written_model_is_not_taken_up(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "faq.toml").write_text(FAQ_TOML, encoding="utf-8")
+    config = tmp_path / "inboxd.toml"
+    config.write_text(
+        '[imap]\nhost = "127.0.0.1"\nsecurity = "none"\nusername = "u"\npassword = "p"\n'
+        '[smtp]\nhost = "127.0.0.1"\nsecurity = "none"\nusername = ""\npassword = ""\n'
+        'from = "Support <support@example.test>"\n'
+        '[faq]\npath = "faq.toml"\nthreshold = 0.5\n[store]\npath = "inboxd.sqlite3"\n',
+        encoding="utf-8")
+    assert main(["-c", str(config), "train"]) == 0
+    rt = build_runtime(load_config(config))
+    try:
+        reloader, in_use = Reloader(rt), rt.classifier
+        model = rt.config.faq.model
+        with training_lock(model):  # a training is writing: wait for it
+            model.write_bytes(b"half a model")
+            reloader.poll()
+            assert rt.classifier is in_use
+        reloader.poll()
+        assert rt.classifier is in_use, "a damaged model is not used"
+        assert "new model not loaded: " in caplog.text and "the model in use stays" in caplog.text
+        assert main(["-c", str(config), "train"]) == 0
+        reloader.poll()
+        assert rt.classifier is not in_use
+        assert rt.classifier.predict("How long does delivery take?").faq_id == "shipping-time"
+    finally:
+        rt.store.close()
