@@ -9,7 +9,11 @@ connection and the SQLite store are never used by two threads at once.
 
 The deadline sweep (``inboxd.sweep``) is an interval job every ``notify.sweep_interval_s`` on the
 same worker, so it runs between two watch cycles. So does the retrain job
-(``inboxd.learning.retrain``, every ``faq.retrain_interval_h`` hours), which swaps the model in.
+(``inboxd.learning.retrain``, every ``faq.retrain_interval_h`` hours).
+
+Before each pass over the inbox, and after a retrain, ``inboxd.reload.Reloader`` takes up a model
+that ``inboxd train`` or the retrain wrote and a changed FAQ file or template, between two
+messages and without a restart.
 
 SIGTERM or SIGINT stops it cleanly within about a second: the current message is finished, the
 IDLE is ended and the connection logged out.
@@ -31,6 +35,7 @@ from inboxd.errors import InboxdError, MailboxUnavailable, SendUnavailable
 from inboxd.learning import retrain
 from inboxd.outbox import flush
 from inboxd.pipeline import process_inbox
+from inboxd.reload import Reloader, log_state
 from inboxd.runtime import Runtime
 from inboxd.sweep import sweep
 
@@ -45,6 +50,7 @@ class Daemon:
         self.rt = rt
         self.stop = threading.Event()
         self.agents = AgentWatch()
+        self.reloader = Reloader(rt)
         self.backoff_s = BACKOFF_START_S
         self.connected = False
         self.scheduler = BlockingScheduler(
@@ -59,6 +65,7 @@ class Daemon:
         self._schedule_sweep()
         self._schedule_retrain()
         log.info("inboxd watching %s on %s", self.rt.config.imap.inbox, self.rt.config.imap.host)
+        log_state(self.rt)
         self.scheduler.start()
         self.rt.close()
         log.info("inboxd stopped")
@@ -84,11 +91,14 @@ class Daemon:
                                    hours=hours)
 
     def retrain_cycle(self) -> None:
-        """Retrain on examples learned from agents, when there are new ones; swaps the model."""
+        """Retrain on examples learned from agents, when there are new ones, and switch to the
+        new model."""
+        self.reloader.poll()  # a model `inboxd train` wrote may hold the new examples already
         try:
             retrain(self.rt)
         except (InboxdError, OSError, ValueError) as exc:
             log.warning("retraining failed: %s; the current model stays", exc)
+        self.reloader.poll()
 
     def sweep_cycle(self) -> None:
         """Journal due deadline notices; send them now if connected, else the watch will."""
@@ -116,6 +126,7 @@ class Daemon:
 
     def _cycle(self) -> None:
         rt = self.rt
+        self.reloader.poll()
         if not self.connected:
             rt.mailbox.connect()
             self.connected = True

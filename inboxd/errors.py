@@ -3,6 +3,7 @@
     InboxdError                     base of everything inboxd raises on purpose
     ├── ConfigError                 a TOML key is missing or wrong; names the key (exit 2)
     ├── FaqError                    the FAQ file is wrong; names the entry and key (exit 2)
+    ├── TemplateError               a reply template does not compile; names file and line (exit 2)
     ├── ModelError                  no trained model, or one that does not fit the FAQ
     ├── StoreError                  the SQLite store cannot be opened or migrated
     ├── MailboxError                the IMAP server refused an operation (permanent)
@@ -35,6 +36,10 @@ class ConfigError(InboxdError):
 
 class FaqError(ConfigError):
     """The FAQ file is invalid; ``key`` names the entry and field, e.g. ``faq[2].answer``."""
+
+
+class TemplateError(ConfigError):
+    """A reply template does not compile; ``key`` is its file and line, ``file:3``."""
 
 
 class ModelError(InboxdError):

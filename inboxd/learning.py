@@ -3,7 +3,8 @@
 When an agent answers a ticket with an FAQ (the ``#faq <id>`` first line, or a near-copy of an
 answer: see :mod:`inboxd.core.learn`), the question of the ticket's first incoming message is
 stored as a learned example of that FAQ. ``inboxd train`` and the daemon's retrain job (every
-``faq.retrain_interval_h`` hours, only when there are new examples) train on them too.
+``faq.retrain_interval_h`` hours, only when there are new examples) train on them too, each
+on the FAQ file as it is when it starts and never two at once (:mod:`inboxd.modelfile`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from inboxd.core.message import ParsedMessage, parse_message
 from inboxd.faq import Faq
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket
-from inboxd.training import TrainResult, save, train, training_set
+from inboxd.modelfile import format_threshold, train_files
+from inboxd.training import TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +59,17 @@ def has_new_examples(rt: Runtime) -> bool:
 
 
 def retrain(rt: Runtime) -> TrainResult | None:
-    """Retrain when examples were learned since the model was trained; swaps the model in."""
+    """Retrain when examples were learned since the model in use was trained, on the FAQ file
+    as it is now; writes the model (the daemon's reloader then takes it up). None when there
+    is nothing new, or another training is running (it trains on the same examples)."""
     if not has_new_examples(rt):
         return None
-    data = training_set(rt.faq, rt.store.learned_examples())
-    result = train(rt.config.faq, data, rt.clock())
-    save(rt.config.faq.model, result)
-    rt.classifier, rt.model_meta = result.model, result.meta
-    log.info("model retrained on %d FAQ and %d learned examples; threshold %.3f",
-             data.faq_examples, data.learned_examples, result.meta.reported_threshold)
+    trained = train_files(rt.config, rt.store.learned_examples, rt.clock(), wait=False)
+    if trained is None:
+        log.info("another training of %s is running; not retraining now", rt.config.faq.model)
+        return None
+    _, result = trained
+    log.info("model retrained on %d FAQ and %d learned examples; threshold %s",
+             result.data.faq_examples, result.data.learned_examples,
+             format_threshold(result.meta.reported_threshold))
     return result

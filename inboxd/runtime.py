@@ -13,7 +13,7 @@ from inboxd.core.classify import FaqClassifier
 from inboxd.core.deadlines import BusinessCalendar, calendar_from_settings
 from inboxd.core.decide import Policy
 from inboxd.core.render import Templates, packaged_templates_dir
-from inboxd.errors import ConfigError
+from inboxd.errors import ConfigError, TemplateError
 from inboxd.faq import Faq, load_faq
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
@@ -65,24 +65,42 @@ def load_calendar(config: Config) -> BusinessCalendar:
         raise ConfigError("deadlines.holidays", str(exc)) from None
 
 
-def load_templates(config: Config) -> Templates:
+def load_templates(config: Config, faq: Faq | None = None) -> Templates:
+    """The operator's templates over inboxd's own, and the FAQ's template files, all read and
+    compiled now; their problems are listed in ``Templates.problems``."""
     folders = [config.templates_dir] if config.templates_dir else []
-    return Templates([*folders, packaged_templates_dir()])
+    files = [e.template for e in faq.entries if e.template] if faq else []
+    return Templates([*folders, packaged_templates_dir()], files)
+
+
+def checked_templates(config: Config, faq: Faq) -> Templates:
+    """``load_templates``, or TemplateError naming the file and line of the first problem."""
+    templates = load_templates(config, faq)
+    problems = templates.problem_list
+    if problems:
+        more = f" (and {len(problems) - 1} more: see `inboxd check`)" if len(problems) > 1 else ""
+        first = problems[0]
+        raise TemplateError(f"{first.file}:{first.line}", first.message + more)
+    return templates
 
 
 def build_offline_runtime(config: Config, clock: Clock = system_clock) -> Runtime:
     """A runtime for looking without changing: the store is read if it exists and never
-    created (an empty one in memory stands in); nothing connects until asked to."""
-    if config.store_path.is_file():
-        return build_runtime(config, clock)
-    return build_runtime(replace(config, store_path=Path(":memory:")), clock)
+    created (an empty one in memory stands in); nothing connects until asked to. A template
+    with a syntax error is no obstacle to looking."""
+    if not config.store_path.is_file():
+        config = replace(config, store_path=Path(":memory:"))
+    return build_runtime(config, clock, strict_templates=False)
 
 
-def build_runtime(config: Config, clock: Clock = system_clock) -> Runtime:
-    """Open the store and load FAQ, model, templates and calendar; connects nothing yet."""
+def build_runtime(config: Config, clock: Clock = system_clock,
+                  strict_templates: bool = True) -> Runtime:
+    """Open the store and load FAQ, model, templates and calendar; connects nothing yet.
+    A template that does not compile is a TemplateError unless ``strict_templates`` is off."""
     faq = load_faq(config.faq.path)
+    templates = checked_templates(config, faq) if strict_templates else load_templates(config, faq)
     classifier = FaqClassifier.load(config.faq.model)
     return Runtime(config=config, store=Store(config.store_path), mailbox=Mailbox(config.imap),
                    sender=Sender(config.smtp), faq=faq, classifier=classifier,
-                   templates=load_templates(config), calendar=load_calendar(config), clock=clock,
+                   templates=templates, calendar=load_calendar(config), clock=clock,
                    model_meta=read_meta(config.faq.model))

@@ -14,13 +14,16 @@ set below ``TRAINED_THRESHOLD_FLOOR``.
 
 The chosen threshold and the figures are kept next to the model in ``<model>.meta.json``. At run
 time the threshold is ``faq.threshold`` when the configuration sets it, else the trained one,
-else ``DEFAULT_THRESHOLD`` (:func:`effective_threshold`).
+else ``DEFAULT_THRESHOLD`` (:func:`effective_threshold`). A target precision the examples do not
+reach never falls back to a looser threshold: nothing is then answered automatically
+(``NO_AUTO_ANSWER``), and the model's sidecar says why and which FAQs need more examples.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -38,6 +41,8 @@ from inboxd.faq import Faq
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.6
+NO_AUTO_ANSWER = math.inf  # the threshold when a target precision is not met: answer nothing
+CONFUSED_ROWS = 10  # the most confident wrong answers that name the FAQs needing examples
 TRAINED_THRESHOLD_FLOOR = 0.5
 CV_FOLDS = 5
 FEWEST_FAQS_TO_LEAVE_OUT = 5  # with fewer, every fold's model knows every FAQ
@@ -59,6 +64,9 @@ class ModelMeta:
     learned_examples: int = 0
     learned_max_id: int = 0  # the newest learned example trained on
     trained_at: str = ""
+    threshold_problem: str = ""  # why target_precision was not met, and what to do
+    faq_ids: list[str] = field(default_factory=list)  # the FAQs the model knows
+    faq_digest: str = ""  # of the FAQ file's ids and examples trained on (inboxd.modelfile)
 
 
 @dataclass(frozen=True)
@@ -199,7 +207,9 @@ def train(settings: FaqSettings, data: TrainingSet, now: datetime,
     meta = ModelMeta(threshold=chosen, target_precision=settings.target_precision,
                      reported_threshold=0.0, expected_precision=None, expected_coverage=None,
                      faq_examples=data.faq_examples, learned_examples=data.learned_examples,
-                     learned_max_id=data.learned_max_id, trained_at=now.isoformat())
+                     learned_max_id=data.learned_max_id, trained_at=now.isoformat(),
+                     threshold_problem=notes[0] if chosen is None and notes else "",
+                     faq_ids=sorted(set(data.labels) - {NONE}))
     reported = effective_threshold(settings, meta)
     checked = cv is not None and bool(cv.unknown.any())
     return TrainResult(model, _with_figures(meta, cv, reported), data, notes, checked)
@@ -210,19 +220,59 @@ def _chosen_threshold(settings: FaqSettings, cv: CrossValidation | None,
     target = settings.target_precision
     if target is None:
         return None, []
-    fallback = f"faq.threshold ({settings.threshold:g})"
     if cv is None:
-        return None, [f"target precision {target:.0%} cannot be measured on these examples; "
-                      f"using {fallback}"]
+        return None, [f"target precision {target:.0%} cannot be measured on these examples "
+                      "(they need at least two FAQs, each with examples in two folds): "
+                      "add examples to every FAQ"]
     chosen = choose_threshold(cv.confidences, cv.correct, target, cv.weights)
     if chosen is None:
-        return None, [f"target precision {target:.0%} is not reachable on these examples; "
-                      f"using {fallback}"]
+        return None, [_unreachable(target, cv)]
     if floor and chosen < TRAINED_THRESHOLD_FLOOR:
         return TRAINED_THRESHOLD_FLOOR, [
             f"threshold raised from {chosen:.3f} to {TRAINED_THRESHOLD_FLOOR} (the examples hold "
             "no question outside every FAQ, so a lower one could not be checked)"]
     return chosen, []
+
+
+def _unreachable(target: float, cv: CrossValidation) -> str:
+    """What an operator reads when no threshold reaches ``target``: the best precision the
+    examples reach, and whose questions got the most confident wrong answers."""
+    best, at = best_precision(cv)
+    confused = confused_faqs(cv)
+    named = ", ".join(f"{'messages no FAQ answers' if faq == NONE else faq} ({n})"
+                      for faq, n in confused.items())
+    faqs = [faq for faq in confused if faq != NONE]
+    advice = (f"add more examples, worded unlike the other FAQs', to {', '.join(faqs)}"
+              if faqs else "add more examples to the FAQs")
+    return (f"target precision {target:.0%} is not reachable on these examples (the best is "
+            f"{best:.1%}, at threshold {at:.3f}); the most confident wrong answers in "
+            f"cross-validation were to questions of {named}. To fix: {advice} and run "
+            "`inboxd train` again; or lower faq.target_precision; or set faq.threshold to "
+            "accept a lower precision")
+
+
+def best_precision(cv: CrossValidation) -> tuple[float, float]:
+    """The highest precision any threshold reaches in cross-validation, and the lowest
+    threshold reaching it."""
+    order = np.argsort(-cv.confidences, kind="stable")
+    conf, weight = cv.confidences[order], cv.weights[order]
+    ends = np.flatnonzero(np.append(conf[1:] != conf[:-1], True))
+    answered = np.cumsum(weight)[ends]
+    right = np.cumsum(weight * cv.correct[order])[ends]
+    precision = np.divide(right, answered, out=np.zeros(len(ends)), where=answered > 0)
+    best = len(precision) - 1 - int(np.argmax(precision[::-1]))
+    return float(precision[best]), float(conf[ends[best]])
+
+
+def confused_faqs(cv: CrossValidation) -> dict[str, int]:
+    """The FAQs (NONE: messages no FAQ answers) whose questions were among the CONFUSED_ROWS
+    most confident wrong answers, most often first."""
+    wrong = np.flatnonzero(~cv.correct)
+    top = wrong[np.argsort(-cv.confidences[wrong], kind="stable")][:CONFUSED_ROWS]
+    counts: dict[str, int] = {}
+    for i in top.tolist():
+        counts[cv.labels[i]] = counts.get(cv.labels[i], 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _with_figures(meta: ModelMeta, cv: CrossValidation | None, threshold: float) -> ModelMeta:
@@ -242,11 +292,15 @@ def _with_figures(meta: ModelMeta, cv: CrossValidation | None, threshold: float)
 
 
 def effective_threshold(settings: FaqSettings, meta: ModelMeta | None) -> float:
-    """faq.threshold when set in the file, else the trained threshold, else the default."""
+    """faq.threshold when set in the file, else the trained threshold; NO_AUTO_ANSWER when a
+    target precision was asked for and not met (or the model was not trained for it); else the
+    default."""
     if settings.threshold_set:
         return settings.threshold
     if meta is not None and meta.threshold is not None:
         return meta.threshold
+    if settings.target_precision is not None or (meta is not None and meta.target_precision):
+        return NO_AUTO_ANSWER
     return DEFAULT_THRESHOLD
 
 
@@ -255,6 +309,11 @@ def threshold_source(settings: FaqSettings, meta: ModelMeta | None) -> str:
         return "faq.threshold"
     if meta is not None and meta.threshold is not None:
         return f"trained for {meta.target_precision:.0%} precision"
+    if meta is not None and meta.target_precision:
+        return f"target precision {meta.target_precision:.0%} not reached"
+    if settings.target_precision is not None:
+        return (f"the model was not trained for faq.target_precision "
+                f"{settings.target_precision:.0%}")
     return "default"
 
 

@@ -88,8 +88,9 @@ class Installation:
         }
         for table, values in overrides.items():
             tables.setdefault(table, {}).update(values)
-        return "".join(f"[{name}]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items())
-                       + "\n" for name, values in tables.items())
+        return "".join(f"[{name}]\n" + "".join(f"{k} = {_toml_value(v)}\n"
+                                               for k, v in values.items() if v is not None)
+                       + "\n" for name, values in tables.items())  # None: leave the key out
 
     def run(self, *args: str) -> int:
         """Run an inboxd command in this process."""

@@ -55,8 +55,8 @@ def test_check_without_a_model_says_to_train(tmp_path: Path, fresh_dovecot: Dove
                                              fresh_smtp: SmtpServer,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     setup = Installation(tmp_path, fresh_dovecot, fresh_smtp)
-    assert setup.run("check") == 1
-    assert "inboxd train" in capsys.readouterr().out
+    assert setup.run("check") == 2  # a model problem
+    assert "missing: run `inboxd train`" in capsys.readouterr().err
 
 
 def test_run_without_a_model_is_a_clear_error(tmp_path: Path, fresh_dovecot: Dovecot,
@@ -90,7 +90,28 @@ def test_check_names_a_broken_operator_template(tmp_path: Path, fresh_dovecot: D
     setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, templates={"path": str(templates)})
     setup.train()
     capsys.readouterr()
-    assert setup.run("check") == 1
+    assert setup.run("check") == 2  # a configuration problem, like a wrong key
     captured = capsys.readouterr()
     assert "auto_answer.sv.txt.j2:1:" in captured.err
     assert "templates: 1 with errors" in captured.out
+
+
+def test_once_and_run_refuse_to_start_with_a_broken_template(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    broken = templates / "acknowledgement.en.txt.j2"
+    broken.write_text("Hello {{ customer_name }},\n{% if ticket_id %}\nyour ticket\n")
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, templates={"path": str(templates)})
+    setup.train()
+    setup.send(mail("customer@example.test", "Lamp", "My lamp arrived broken."))
+    capsys.readouterr()
+    assert setup.run("once") == 2
+    err = capsys.readouterr().err
+    assert f"inboxd: configuration error: {broken}:2: " in err and "endif" in err
+    run = setup.run_process("run", timeout_s=60)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"{broken}:2: " in run.stderr and "watching" not in run.stderr
+    assert fresh_smtp.received == [], "nothing was sent"
+    assert setup.run("once", "--dry-run") == 0  # looking is still possible

@@ -10,17 +10,19 @@ from typing import Any
 from inboxd.agents import AgentWatch
 from inboxd.cli import EXIT_CONFIG, EXIT_RUNTIME, config_from
 from inboxd.commands.report import print_outcomes
-from inboxd.config import ImapSettings, SmtpSettings
+from inboxd.config import Config, ImapSettings, SmtpSettings
 from inboxd.config_mail import read_passwords
 from inboxd.errors import ConfigError, InboxdError
-from inboxd.faq import load_faq
+from inboxd.faq import Faq, load_faq
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
+from inboxd.modelfile import describe_model, model_problems, threshold_warning
 from inboxd.outbox import flush
 from inboxd.pipeline import Outcome, process_inbox
 from inboxd.runtime import (Runtime, build_offline_runtime, build_runtime, load_templates,
                             system_clock)
 from inboxd.sweep import describe, plan_sweep, sweep
+from inboxd.training import NO_AUTO_ANSWER, effective_threshold, read_meta
 
 
 def register_run(sub: Any) -> None:
@@ -108,13 +110,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     faq = load_faq(config.faq.path)
     print(f"faq {config.faq.path}: ok ({len(faq.entries)} entries, languages "
           f"{', '.join(sorted(faq.languages))})")
-    model_state = "ok" if config.faq.model.is_file() else "missing: run `inboxd train`"
-    print(f"model {config.faq.model}: {model_state}")
-    problems = load_templates(config).problems([e.template for e in faq.entries if e.template])
+    model_ok = check_model(config, faq)
+    problems = load_templates(config, faq).problems()
     for problem in problems:
         print(f"template {problem}", file=sys.stderr)
     print(f"templates: {'ok' if not problems else f'{len(problems)} with errors'}")
-    failures = len(problems)
+    failures = 0
     unreadable = 0
     for name, probe in (("imap", lambda: _probe_imap(config.imap)),
                         ("smtp", lambda: _probe_smtp(config.smtp))):
@@ -131,9 +132,26 @@ def cmd_check(args: argparse.Namespace) -> int:
             where = f"{host.host}:{host.port}"
             detail = str(exc).removeprefix(f"{name.upper()} {where}: ")  # named once
             print(f"{name} {where}: {detail}", file=sys.stderr)
-    if unreadable:
+    if unreadable or problems or not model_ok:
         return EXIT_CONFIG
-    return EXIT_RUNTIME if failures or model_state != "ok" else 0
+    return EXIT_RUNTIME if failures else 0
+
+
+def check_model(config: Config, faq: Faq) -> bool:
+    """Print whether the model fits the FAQ file and configuration; True when it does and
+    something can be answered automatically."""
+    meta = read_meta(config.faq.model)
+    problems = model_problems(config.faq, faq, meta)
+    warning = threshold_warning(config.faq, meta) if config.faq.model.is_file() else None
+    nothing_answered = effective_threshold(config.faq, meta) == NO_AUTO_ANSWER
+    if not problems:
+        state = "answers nothing automatically (see the warning)" if nothing_answered else "ok"
+        print(f"model {describe_model(config.faq, meta)}: {state}")
+    for problem in problems:
+        print(f"model {config.faq.model}: {problem}", file=sys.stderr)
+    if warning:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    return not problems and not nothing_answered
 
 
 def _probe_imap(settings: ImapSettings) -> str:

@@ -7,11 +7,11 @@ import time
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from inboxd.cli import EXIT_CONFIG
 from inboxd.config import Config
-from inboxd.faq import load_faq
+from inboxd.modelfile import format_threshold, lock_path, threshold_warning, train_files
 from inboxd.store import Store
-from inboxd.training import (FEWEST_FAQS_TO_LEAVE_OUT, TrainResult, TrainingSet, save,
-                             threshold_source, train, training_set)
+from inboxd.training import FEWEST_FAQS_TO_LEAVE_OUT, TrainResult, TrainingSet, threshold_source
 
 LONG_RUN_S = 5.0  # without a terminal, progress is shown only once a run takes this long
 BAR_WIDTH = 30
@@ -51,11 +51,12 @@ def learned_rows(config: Config) -> list[dict[str, Any]]:
 
 
 def run_train(config: Config) -> int:
-    faq = load_faq(config.faq.path)
-    data = training_set(faq, learned_rows(config))
     started = time.perf_counter()
-    result = train(config.faq, data, datetime.now(timezone.utc), ProgressBar("training"))
-    save(config.faq.model, result)
+    trained = train_files(config, lambda: learned_rows(config), datetime.now(timezone.utc),
+                          ProgressBar("training"), on_wait=lambda: _waiting(config))
+    assert trained is not None  # train_files waits for the lock
+    faq, result = trained
+    data = result.data
     took_s = time.perf_counter() - started
     print(f"trained on {data.faq_examples} FAQ examples and {data.learned_examples} learned "
           f"examples for {len(faq.entries)} FAQs (languages: {', '.join(sorted(faq.languages))}), "
@@ -64,15 +65,23 @@ def run_train(config: Config) -> int:
         print(f"{data.ignored} learned examples belong to FAQs no longer in the file; not used")
     print(f"model written to {config.faq.model}")
     print(format_result(config, result))
-    return 0
+    warning = threshold_warning(config.faq, result.meta)
+    if warning:
+        print(f"\nWARNING: {warning}")
+    return EXIT_CONFIG if result.meta.threshold_problem else 0
+
+
+def _waiting(config: Config) -> None:
+    print(f"waiting for another training of {config.faq.model} to finish "
+          f"({lock_path(config.faq.model)})", file=sys.stderr, flush=True)
 
 
 def format_result(config: Config, result: TrainResult) -> str:
     """The threshold, where it comes from, and the expected coverage overall and per FAQ."""
     meta, settings = result.meta, config.faq
-    lines = [f"note: {note}" for note in result.notes]
+    lines = [f"note: {note}" for note in result.notes if note != meta.threshold_problem]
     source = threshold_source(settings, meta)
-    lines.append(f"threshold {meta.reported_threshold:.3f} ({source})")
+    lines.append(f"threshold {format_threshold(meta.reported_threshold)} ({source})")
     if settings.threshold_set and meta.threshold is not None:
         lines.append(f"  faq.threshold overrides the trained {meta.threshold:.3f}; remove it "
                      "to use the trained one")

@@ -17,7 +17,7 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
 
-from jinja2 import (ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound,
+from jinja2 import (BaseLoader, FileSystemLoader, StrictUndefined, TemplateNotFound,
                     TemplateSyntaxError)
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -51,18 +51,55 @@ def format_when(at: datetime, language: str) -> str:
     return f"{names[at.weekday()]} {stamp} {at.strftime('%Z')} ({zone})"
 
 
-class Templates:
-    """Finds ``<kind>.<language>.txt.j2`` in the operator's folder, then inboxd's own."""
+@dataclass(frozen=True)
+class TemplateProblem:
+    """A template that does not compile: its file, the line (0 when unknown) and why."""
 
-    def __init__(self, folders: Sequence[Path]) -> None:
-        loaders = [FileSystemLoader(str(f)) for f in folders]
-        self.env = SandboxedEnvironment(loader=ChoiceLoader(loaders), autoescape=False,
-                                        undefined=StrictUndefined, keep_trailing_newline=True)
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class _Snapshot(BaseLoader):
+    """Template sources read once: later edits on disk do not reach the templates in use."""
+
+    def __init__(self, sources: Mapping[str, tuple[str, str]]) -> None:
+        self.sources = dict(sources)  # name -> (source, file name)
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Any]:
+        try:
+            source, filename = self.sources[template]
+        except KeyError:
+            raise TemplateNotFound(template) from None
+        return source, filename, lambda: True
+
+    def list_templates(self) -> list[str]:
+        return sorted(self.sources)
+
+
+class Templates:
+    """Finds ``<kind>.<language>.txt.j2`` in the operator's folder, then inboxd's own; ``files``
+    are further templates used by path (an FAQ's ``template``).
+
+    Every template is read and compiled when this is built, so ``problems`` lists each syntax
+    error at once and a later edit on disk changes nothing here: the daemon builds a new
+    ``Templates`` to take one up, and keeps this one when the new one has problems."""
+
+    def __init__(self, folders: Sequence[Path], files: Sequence[Path] = ()) -> None:
+        sources, self._problems = _read_sources(folders, files)
+        self._names = frozenset(sources)
+        self.env = SandboxedEnvironment(loader=_Snapshot(sources), autoescape=False,
+                                        undefined=StrictUndefined, keep_trailing_newline=True,
+                                        auto_reload=False, cache_size=-1)
         self._languages: dict[str, frozenset[str]] = {}
+        for name in sources:
+            self._problems += _syntax_errors(name, lambda: self.env.get_template(name))
 
     def languages(self, kind: str) -> frozenset[str]:
-        """Languages with a ``kind`` template; the folders are listed once per kind (this is
-        asked for every message)."""
+        """Languages with a ``kind`` template."""
         if kind not in self._languages:
             names = self.env.list_templates(filter_func=lambda n: n.startswith(kind + "."))
             self._languages[kind] = frozenset(n.split(".")[1] for n in names)
@@ -78,25 +115,50 @@ class Templates:
         raise TemplateNotFound(f"{kind}.{{{','.join(languages)}}}.txt.j2")
 
     def render_file(self, path: Path, values: Mapping[str, Any]) -> str:
+        """An FAQ's own template: the copy read with the others when given in ``files``."""
+        if str(path) in self._names:
+            return self.env.get_template(str(path)).render(**values)
         return self.env.from_string(path.read_text(encoding="utf-8")).render(**values)
+
+    @property
+    def problem_list(self) -> list[TemplateProblem]:
+        return list(self._problems)
 
     def problems(self, extra: Sequence[Path] = ()) -> list[str]:
         """Syntax errors, as "file:line: message", of every template in use (the operator's
-        where they override inboxd's) and of the ``extra`` template files."""
-        found = []
-        for name in self.env.list_templates(extensions=["j2"]):
-            found += _syntax_errors(name, lambda: self.env.get_template(name))
+        where they override inboxd's), of ``files`` and of the ``extra`` template files."""
+        found = [str(p) for p in self._problems]
         for path in extra:
-            found += _syntax_errors(str(path), lambda: self.env.parse(
-                path.read_text(encoding="utf-8"), filename=str(path)))
+            if str(path) not in self._names:
+                found += [str(p) for p in _syntax_errors(str(path), lambda: self.env.parse(
+                    path.read_text(encoding="utf-8"), filename=str(path)))]
         return found
 
 
-def _syntax_errors(name: str, load: Any) -> list[str]:
+def _read_sources(folders: Sequence[Path], files: Sequence[Path]
+                  ) -> tuple[dict[str, tuple[str, str]], list[TemplateProblem]]:
+    """Each ``.j2`` template's source and file name, the first folder's where several have
+    one; and the files that could not be read."""
+    loader = FileSystemLoader([str(f) for f in folders])
+    sources: dict[str, tuple[str, str]] = {}
+    problems = []
+    named = [(name, lambda name=name: loader.get_source(None, name)[:2])  # type: ignore[arg-type]
+             for name in loader.list_templates() if name.endswith(".j2")]
+    named += [(str(path), lambda path=path: (path.read_text(encoding="utf-8"), str(path)))
+              for path in files]
+    for name, read in named:
+        try:
+            sources[name] = read()
+        except (OSError, UnicodeDecodeError, TemplateNotFound) as exc:
+            problems.append(TemplateProblem(name, 0, f"cannot read the template ({exc})"))
+    return sources, problems
+
+
+def _syntax_errors(name: str, load: Any) -> list[TemplateProblem]:
     try:
         load()
     except TemplateSyntaxError as exc:
-        return [f"{exc.filename or name}:{exc.lineno}: {exc.message}"]
+        return [TemplateProblem(exc.filename or name, exc.lineno, exc.message or "syntax error")]
     return []
 
 

@@ -1,0 +1,143 @@
+"""A running daemon takes up a new model, FAQ file and templates without a restart.
+
+:class:`Reloader` remembers the identity (inode, size, modification time) of the files the
+runtime was built from: the model and its sidecar; the FAQ file, the FAQ's template files and
+the operator's template folder. ``poll`` looks at them again — a few ``stat`` calls, done
+before each pass over the inbox, so between two messages — and reloads what changed:
+
+- the model (``inboxd train`` or the retrain job wrote it), read under the shared training
+  lock; while a training holds the lock it is looked at again on the next poll;
+- the FAQ file (answers, rules, examples) together with the templates, since an FAQ can name
+  template files. A broken new FAQ file or template is logged with its key or file and line, and
+  the ones in use stay until the next change.
+
+Each reload logs what is now in use, and warns when model and FAQ do not fit. :func:`reload_all`
+reloads everything unconditionally: the one entry point for a reload on request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from inboxd.core.classify import FaqClassifier
+from inboxd.errors import ConfigError, ModelError
+from inboxd.faq import load_faq
+from inboxd.modelfile import describe_model, model_problems, reading_lock, threshold_warning
+from inboxd.runtime import Runtime, checked_templates
+from inboxd.training import meta_path, read_meta
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Enough of a file's identity to notice that it was replaced or written."""
+
+    inode: int
+    size: int
+    mtime_ns: int
+
+
+Stamps = tuple[tuple[str, Stamp | None], ...]
+
+
+def stamp(path: Path) -> Stamp | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return Stamp(st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def model_stamps(rt: Runtime) -> Stamps:
+    model = rt.config.faq.model
+    return tuple((str(p), stamp(p)) for p in (model, meta_path(model)))
+
+
+def answer_stamps(rt: Runtime) -> Stamps:
+    """The FAQ file, its template files and the ``.j2`` files of the operator's folder."""
+    paths = [rt.config.faq.path, *(e.template for e in rt.faq.entries if e.template)]
+    folder = rt.config.templates_dir
+    if folder is not None and folder.is_dir():
+        paths += sorted(p for p in folder.rglob("*.j2"))
+    return tuple((str(p), stamp(p)) for p in paths)
+
+
+def reload_model(rt: Runtime) -> bool:
+    """Load the model on disk into the runtime; a damaged one is logged and the one in use
+    stays. False when a training holds the files (try again later)."""
+    settings = rt.config.faq
+    with reading_lock(settings.model) as free:
+        if not free:
+            return False
+        try:
+            classifier, meta = FaqClassifier.load(settings.model), read_meta(settings.model)
+        except ModelError as exc:
+            log.error("new model not loaded: %s; the model in use stays", exc)
+            return True
+    rt.classifier, rt.model_meta = classifier, meta
+    log.info("now using model %s", describe_model(settings, meta))
+    log_fit(rt)
+    return True
+
+
+def reload_answers(rt: Runtime) -> bool:
+    """Load the FAQ file (answers, rules) and the templates into the runtime; when either is
+    broken, log it and keep both in use."""
+    try:
+        faq = load_faq(rt.config.faq.path)
+        templates = checked_templates(rt.config, faq)
+    except ConfigError as exc:
+        log.error("FAQ file or templates not reloaded: %s; the FAQ, rules and templates in use "
+                  "stay until it is fixed", exc)
+        return True
+    rt.faq, rt.templates = faq, templates
+    log.info("reloaded the FAQ file %s (%d FAQs, %d rules) and the templates",
+             rt.config.faq.path, len(faq.entries), len(faq.rules))
+    log_fit(rt)
+    return True
+
+
+def log_fit(rt: Runtime) -> None:
+    """Warn when the model in use does not fit the FAQ in use, or answers nothing."""
+    for problem in model_problems(rt.config.faq, rt.faq, rt.model_meta):
+        log.warning("model %s: %s", rt.config.faq.model, problem)
+    warning = threshold_warning(rt.config.faq, rt.model_meta)
+    if warning:
+        log.warning("%s", warning)
+
+
+def log_state(rt: Runtime) -> None:
+    """At start-up: the model in use and what does not fit."""
+    log.info("using model %s", describe_model(rt.config.faq, rt.model_meta))
+    log_fit(rt)
+
+
+def reload_all(rt: Runtime) -> None:
+    """Reload FAQ, rules, templates and model from the files the configuration names."""
+    reload_answers(rt)
+    reload_model(rt)
+
+
+WATCHED: tuple[tuple[Callable[[Runtime], Stamps], Callable[[Runtime], bool]], ...] = (
+    (answer_stamps, reload_answers),
+    (model_stamps, reload_model),
+)
+
+
+class Reloader:
+    """Reloads what changed on disk since the runtime was built or last reloaded."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.seen = [look(rt) for look, _ in WATCHED]
+
+    def poll(self) -> None:
+        for i, (look, load) in enumerate(WATCHED):
+            now = look(self.rt)
+            if now != self.seen[i] and load(self.rt):
+                self.seen[i] = look(self.rt) if look is answer_stamps else now
