@@ -280,10 +280,12 @@ def render(corpus: Corpus, english: dict[str, list[Figures]], few: dict[str, lis
         "",
         *table(pairs),
         "",
-        "Columns: *accuracy* — the best FAQ is right, over in-scope test rows, no threshold; "
+        f"Columns: *accuracy* — the best FAQ is right, over in-scope test rows, no threshold "
+        f"(chance: 1 in {n_faqs}, {1 / n_faqs:.1%}); "
         "*answered* — in-scope test rows at or above the threshold (answered automatically); "
         "*precision of answers* — share of all automatic answers (off-topic ones included) that "
-        "are right; *off-topic answered* — off-topic test rows answered automatically (each one "
+        "are right, averaged over the draws that answered any (their number in brackets); "
+        "*off-topic answered* — off-topic test rows answered automatically (each one "
         "a wrong answer; lower is better); *right @97 % (hindsight)* — the most in-scope rows "
         "that could be answered right at 97 % precision had the threshold been set on the test "
         "rows, an upper bound.",
