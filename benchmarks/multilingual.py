@@ -201,9 +201,9 @@ def english_goal(runs: dict[str, list[Figures]]) -> str:
     gaps = {lang: english - mean([f.accuracy for f in runs[lang]]) for lang in LANGUAGES[1:]}
     worst = max(gaps, key=gaps.get)
     met = all(gap <= GOAL_GAP for gap in gaps.values())
-    listed = ", ".join(f"{lang} {gap * 100:+.1f}" for lang, gap in gaps.items())
+    listed = ", ".join(f"{lang} {gap * 100:.1f}" for lang, gap in gaps.items())
     return (f"Goal: every other language within {GOAL_GAP * 100:.0f} points of English accuracy "
-            f"({english:.1%}). Measured: points below English {listed}; worst {worst}. "
+            f"({english:.1%}). Measured, points below English: {listed}; worst {worst}. "
             f"**{'met' if met else 'not met'}**.")
 
 
