@@ -12,7 +12,7 @@ from typing import Any
 
 from inboxd.core.message import ParsedMessage
 from inboxd.core.outgoing import Envelope, build_status_mail
-from inboxd.core.render import format_when, sender_domain
+from inboxd.core.render import format_when, mail_language, sender_domain
 from inboxd.core.status import CLOSED_STATES, StatusReply, status_request
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket, iso
@@ -45,11 +45,7 @@ def queue_status_reply(rt: Runtime, parsed: ParsedMessage, d: StatusReply, detec
 
 
 def _language(rt: Runtime, wanted: str) -> str:
-    available = rt.templates.languages("status")
-    for candidate in (wanted, rt.config.faq.default_language, "en"):
-        if candidate in available:
-            return candidate
-    return sorted(available)[0]
+    return mail_language(wanted, rt.config.faq.default_language, rt.templates.languages("status"))
 
 
 def _ticket_values(rt: Runtime, ticket: Ticket, language: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from inboxd.core.clocks import (DEADLINE_LABELS, Breach, Courtesy, Notice, Notif
                                 plan_notices)
 from inboxd.core.message import ParsedMessage, parse_message
 from inboxd.core.notice_mail import InternalMail, build_internal, excerpt
-from inboxd.core.render import Reply, build_reply, format_when, sender_domain
+from inboxd.core.render import Reply, build_reply, format_when, mail_language, sender_domain
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket, from_iso, iso
 
@@ -167,11 +167,8 @@ def _courtesy(rt: Runtime, ticket: Ticket, parsed: ParsedMessage | None, n: Cour
 
 
 def _courtesy_language(rt: Runtime, language: str) -> str:
-    available = rt.templates.languages("courtesy")
-    for candidate in (language, rt.config.faq.default_language, "en"):
-        if candidate in available:
-            return candidate
-    return "en"
+    return mail_language(language, rt.config.faq.default_language,
+                         rt.templates.languages("courtesy"))
 
 
 # -- journal ------------------------------------------------------------------------------------
@@ -202,7 +199,7 @@ def _msgid(rt: Runtime) -> str:
 
 
 def describe(n: Notice, rt: Runtime) -> str:
-    """One line for people: ``#12 warning: one business day, due Tuesday 2026-11-24 10:00 …``."""
+    """One line for people: ``#12 warning: one business day, due Tuesday, November 24, 2026, 10:00 AM …``."""
     text = f"#{n.ticket.ticket_id} {n.kind}: {DEADLINE_LABELS[n.deadline_kind]}, due " \
            f"{_when(rt, n.due_at)}"
     if isinstance(n, Courtesy):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
+from collections.abc import Collection
 from typing import Any
 
 from inboxd.agents import AgentWatch
 from inboxd.cli import EXIT_CONFIG, EXIT_RUNTIME, config_from
 from inboxd.commands.report import print_outcomes
+from inboxd.core.render import Templates, mail_language
 from inboxd.errors import InboxdError
 from inboxd.faq import load_faq
 from inboxd.mail.imap import Mailbox
@@ -104,10 +106,12 @@ def cmd_check(args: argparse.Namespace) -> int:
           f"{', '.join(sorted(faq.languages))})")
     model_state = "ok" if config.faq.model.is_file() else "missing: run `inboxd train`"
     print(f"model {config.faq.model}: {model_state}")
-    problems = load_templates(config).problems([e.template for e in faq.entries if e.template])
+    templates = load_templates(config)
+    problems = templates.problems([e.template for e in faq.entries if e.template])
     for problem in problems:
         print(f"template {problem}", file=sys.stderr)
     print(f"templates: {'ok' if not problems else f'{len(problems)} with errors'}")
+    print_missing_languages(templates, faq.languages, config.faq.default_language)
     failures = len(problems)
     for name, probe in (("imap", lambda: _probe_imap(config.imap)),
                         ("smtp", lambda: Sender(config.smtp).check_login())):
@@ -119,6 +123,18 @@ def cmd_check(args: argparse.Namespace) -> int:
             failures += 1
             print(f"{name} {host.host}:{host.port}: {exc}", file=sys.stderr)
     return EXIT_RUNTIME if failures or model_state != "ok" else 0
+
+
+def print_missing_languages(templates: Templates, languages: Collection[str],
+                            default: str) -> None:
+    """Name the FAQ languages without their own templates: a customer writing one of them gets
+    that mail wholly in another language (``mail_language``), never a mix."""
+    for language, kinds in templates.missing(languages).items():
+        instead = mail_language(language, default, ())
+        print(f"templates: FAQ language {language} has no {', '.join(kinds)} template; "
+              f"{language} customers get those mails wholly in {instead} "
+              f"(faq.default_language); add {kinds[0]}.{language}.txt.j2 and the others to "
+              f"[templates] path to write to them in {language}")
 
 
 def _probe_imap(settings: Any) -> None:
