@@ -94,9 +94,12 @@ def reply_subject(subject: str, ticket_id: int) -> str:
     return f"Re: {base or 'your message'} [#{ticket_id}]"
 
 
-def _topic(subject: str) -> str:
+def subject_topic(subject: str) -> str:
     """The subject without reply or forward prefixes and ticket tags."""
     return _ANY_PREFIXES.sub("", strip_ticket_tag(subject)).strip()
+
+
+_topic = subject_topic
 
 
 def _ticket_tag(subject: str) -> int | None:
