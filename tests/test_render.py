@@ -182,3 +182,25 @@ def test_template_problems_name_the_file_and_line(tmp_path: Path) -> None:
     assert len(problems) == 2
     assert "acknowledgement.en.txt.j2:" in problems[0] and "endif" in problems[0]
     assert problems[1].startswith(f"{faq_template}:1:")
+
+
+@pytest.mark.parametrize("subject, expected", [
+    (b"=?x-unknown?q?Caf=E9_cr=E8me?=", b"Re: =?x-unknown?q?Caf=E9_cr=E8me?= [#12]"),
+    (b"Re: =?x-mac-foo?B?Q2Fm6Q==?= [#12]", b"Re: =?x-mac-foo?B?Q2Fm6Q==?= [#12]"),
+    (b"=?x-unknown?q?Caf=E9=0D=0ABcc:_evil@example.net?=",
+     b"Re: =?x-unknown?q?Caf=E9=0D=0ABcc:_evil@example.net?= [#12]"),
+])
+def test_subject_in_an_unknown_charset_is_echoed_as_the_customer_wrote_it(
+        subject: bytes, expected: bytes) -> None:
+    raw = reply_to(original(b"From: Ana <ana@example.org>\r\nSubject: " + subject +
+                            b"\r\nMessage-ID: <m9@example.org>"))
+    assert header(raw, b"Subject") == expected
+    assert "\ufffd".encode() not in raw and b"77+9" not in raw  # U+FFFD, raw or base64
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert parsed["Bcc"] is None and parsed["Subject"].endswith("[#12]")
+
+
+def test_subject_in_a_known_charset_is_decoded_and_encoded_again() -> None:
+    raw = reply_to(original(b"From: Ana <ana@example.org>\r\nSubject: =?iso-8859-1?q?Caf=E9?="
+                            b"\r\nMessage-ID: <m9@example.org>"))
+    assert header(raw, b"Subject") == b"Re: =?utf-8?q?Caf=C3=A9?= [#12]"

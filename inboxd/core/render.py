@@ -152,7 +152,7 @@ def build_reply(reply: Reply) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = reply.sender
     msg["To"] = _recipient(original)
-    msg["Subject"] = reply_subject(original.subject, reply.ticket_id)
+    msg["Subject"] = _subject(original, reply.ticket_id)
     msg["Date"] = format_datetime(reply.now)
     msg["Message-ID"] = reply.message_id
     if original.message_id:
@@ -164,6 +164,31 @@ def build_reply(reply: Reply) -> EmailMessage:
     msg.set_content(reply.body, charset="utf-8")
     msg["Content-Language"] = reply.language  # after set_content, which drops Content-* headers
     return msg
+
+
+class EncodedHeader(str):
+    """A header value that is already RFC 2047 encoded ASCII on one line, written as it is: the
+    email policy stores a value with a matching ``name`` unchanged and calls its ``fold``."""
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> EncodedHeader:
+        if not value.isascii() or "\r" in value or "\n" in value:
+            raise ValueError(f"{name} must be ASCII on one line")
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    def fold(self, *, policy: Any) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def _subject(original: ParsedMessage, ticket_id: int) -> str:
+    """``Re: <subject> [#id]``; from the subject as it arrived when it could not be decoded
+    without loss, so that the customer reads their own words rather than U+FFFD."""
+    if original.encoded_subject:
+        return EncodedHeader("Subject", reply_subject(original.encoded_subject, ticket_id))
+    return reply_subject(original.subject, ticket_id)
 
 
 def _recipient(original: ParsedMessage) -> Address:
