@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -78,17 +79,18 @@ def _apply(rt: Runtime, ticket_id: int, notices: list[Notice], now: datetime) ->
     if ticket is None:
         return
     parsed = parse_message(inbound["raw"]) if inbound else None
+    texts = _texts(rt, ticket_id, inbound, parsed)
     recorded = [(n, nid) for n in notices if (nid := _record(rt, n, now)) is not None]
     breaches = [(n, nid) for n, nid in recorded if isinstance(n, Breach)]
     for n, nid in recorded:
         if isinstance(n, Warn):
-            _warn(rt, ticket, parsed, n, nid, now)
+            _warn(rt, ticket, texts, n, nid, now)
         elif isinstance(n, Courtesy):
             _courtesy(rt, ticket, parsed, n, nid, now)
     if clock_finished(notices[0].ticket, notices):  # nothing more to send on this clock
         rt.store.update_ticket(ticket.id, {"notices_done_for": iso(notices[0].ticket.clock_start)})
     if breaches:
-        _escalate(rt, ticket, parsed, breaches, now)
+        _escalate(rt, ticket, texts, breaches, now)
         if inbound and any(n.first for n, _ in breaches):  # type: ignore[union-attr]
             _mark_overdue(rt, ticket.id, inbound["id"], now)
 
@@ -101,21 +103,38 @@ def _record(rt: Runtime, n: Notice, now: datetime) -> int | None:
 
 # -- the team -----------------------------------------------------------------------------------
 
-def _warn(rt: Runtime, ticket: Ticket, parsed: ParsedMessage | None, n: Warn, notice_id: int,
+@dataclass(frozen=True)
+class _Texts:
+    """What a notice quotes: the customer's question (the ticket's first message) and, when
+    they wrote again since, their latest message."""
+
+    question: ParsedMessage | None
+    latest: ParsedMessage | None
+
+
+def _texts(rt: Runtime, ticket_id: int, latest: dict[str, Any] | None,
+           parsed: ParsedMessage | None) -> _Texts:
+    first = rt.store.first_inbound(ticket_id)
+    if first is None or latest is None or first["id"] == latest["id"]:
+        return _Texts(parsed, None)
+    return _Texts(parse_message(first["raw"]), parsed)
+
+
+def _warn(rt: Runtime, ticket: Ticket, texts: _Texts, n: Warn, notice_id: int,
           now: datetime) -> None:
     notify = rt.config.notify
     to = notice_recipients(ticket.team, notify.team_addresses, notify.default_address)
-    values = {**_facts(rt, ticket, parsed), "deadline": DEADLINE_LABELS[n.deadline_kind],
+    values = {**_facts(rt, ticket, texts), "deadline": DEADLINE_LABELS[n.deadline_kind],
               "due_at": _when(rt, n.due_at)}
     _send_internal(rt, ticket, "warning", "Due soon", values, to, [notice_id], now)
 
 
-def _escalate(rt: Runtime, ticket: Ticket, parsed: ParsedMessage | None,
+def _escalate(rt: Runtime, ticket: Ticket, texts: _Texts,
               breaches: list[tuple[Notice, int]], now: datetime) -> None:
     first = any(n.first for n, _ in breaches)  # type: ignore[union-attr]
     passed = [{"deadline": DEADLINE_LABELS[n.deadline_kind], "due_at": _when(rt, n.due_at)}
               for n, _ in breaches]
-    values = {**_facts(rt, ticket, parsed), "passed": passed,
+    values = {**_facts(rt, ticket, texts), "passed": passed,
               "overdue_folder": rt.config.folders.overdue if first else None}
     _send_internal(rt, ticket, "escalation", "Overdue", values,
                    rt.config.notify.escalation_address, [nid for _, nid in breaches], now)
@@ -132,12 +151,16 @@ def _send_internal(rt: Runtime, ticket: Ticket, kind: str, title: str, values: d
     _queue(rt, ticket.id, kind, msg, ", ".join(to), notice_ids, now)
 
 
-def _facts(rt: Runtime, ticket: Ticket, parsed: ParsedMessage | None) -> dict[str, Any]:
-    question = question_text(parsed.text, "") if parsed else ""  # the new part, no subject
+def _facts(rt: Runtime, ticket: Ticket, texts: _Texts) -> dict[str, Any]:
     return {"ticket_id": ticket.id, "customer": ticket.customer, "subject": ticket.subject,
             "team": ticket.team, "received_at": _when(rt, ticket.awaiting_since or
                                                        ticket.created_at),
-            "excerpt": "\n".join(excerpt(question)), "support_name": rt.config.policy.support_name}
+            "excerpt": _excerpt(texts.question), "latest": _excerpt(texts.latest),
+            "support_name": rt.config.policy.support_name}
+
+
+def _excerpt(parsed: ParsedMessage | None) -> str:
+    return "\n".join(excerpt(question_text(parsed.text, ""))) if parsed else ""  # no subject
 
 
 def _mark_overdue(rt: Runtime, ticket_id: int, message_row: int, now: datetime) -> None:

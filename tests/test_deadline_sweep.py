@@ -123,6 +123,22 @@ def test_warning_then_breach_then_escalation_each_once(
     assert record["ticket"]["state"] == "open"
 
 
+def test_warning_quotes_the_question_and_then_the_latest_follow_up(
+        setup: Installation) -> None:
+    arrive(setup, mail(CUSTOMER, "Broken lamp", LAMP, message_id="<lamp3@customer.example>"))
+    run_at(setup, "2025-11-24 10:01")
+    arrive(setup, mail(CUSTOMER, "Re: Broken lamp [#1]", "Any news? I need the lamp by Friday.",
+                       in_reply_to="<lamp3@customer.example>"), when="2025-11-24 15:00")
+    run_at(setup, "2025-11-24 15:01")
+    run_at(setup, "2025-11-25 09:00")
+
+    [warning] = sent_to(setup, LEADS)
+    text = body_text(warning)
+    question = text.index("The question:")
+    latest = text.index("Their latest message:")
+    assert question < text.index("cracked shade") < latest < text.index("Any news?")
+
+
 def test_courtesy_mail_in_the_customers_language_and_zone(
         tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer) -> None:
     setup = install(tmp_path, fresh_dovecot, fresh_smtp, courtesy_on_breach=True)
