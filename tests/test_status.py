@@ -99,6 +99,7 @@ MAILS = [
     ("zh", "查询", "请问进度 #44？", "王小明", (44, "zh")),
     ("fr", "x", "Bonjour,\nstatut de ma demande ?\nCordialement\nLéa Martin", "Léa Martin",
      (None, "fr")),
+    ("en", "Re: status", "Thanks!\nAna", "Ana", None),  # thanks for a status reply
     # real questions that merely contain the word
     ("en", "status", "Where is my parcel? It has not arrived.", "Ana", None),
     ("en", "x", "What is the status of my order? It was due on Monday.", "Ana", None),

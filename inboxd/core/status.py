@@ -4,7 +4,8 @@ Anfrage``, ``estado``, ``läge``, ``状态``…) and is told where their tickets
 A message is a status request when its text (quoted history left out) is one short line with
 the keyword, optionally with a ticket number, and around it nothing but greetings, sign-offs
 and a signature: "Hi,\\nstatus #12?\\nThanks,\\nAna\\nExample Ltd" is one, and so is the
-keyword alone in the subject of a mail whose text holds nothing else. Any subject is allowed
+keyword alone in the subject of a mail whose text holds nothing else (but "Thanks!" under
+"Re: status" thanks for a reply). Any subject is allowed
 around a keyword in the text ("Re: Question [#10]" asks about ticket 10). "What is the status of
 my order?" is an ordinary question, and so is any text with a line that is none of these.
 Replies list only the tickets of the address the reply goes to.
@@ -17,7 +18,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from inboxd.core.bodytext import strip_history
-from inboxd.core.message import ParsedMessage, subject_topic
+from inboxd.core.message import ParsedMessage, strip_ticket_tag, subject_topic
 
 # the request itself, per language: regular expressions on the casefolded line, whose words are
 # separated by one space; "status" alone is English, Swedish and German, so it implies none
@@ -122,8 +123,10 @@ def status_request(text: str, subject: str = "", ticket_tag: int | None = None,
         return None
     commands, hints = read
     if not commands:
-        command = _command(_normal(subject_topic(subject)))
-        if command is None:
+        topic = subject_topic(subject)
+        command = _command(_normal(topic))
+        thanks_for_a_reply = text.strip() and topic != strip_ticket_tag(subject).strip()
+        if command is None or thanks_for_a_reply:  # "Thanks!" under "Re: status" asks nothing
             return None
         commands = [command]
     numbers = {c.number for c in commands if c.number is not None}
