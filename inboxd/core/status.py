@@ -5,9 +5,9 @@ A message is a status request when its text (quoted history left out) is one sho
 the keyword, optionally with a ticket number, and around it nothing but greetings, sign-offs
 and a signature: "Hi,\\nstatus #12?\\nThanks,\\nAna\\nExample Ltd" is one, and so is the
 keyword alone in the subject of a mail whose text holds nothing else (but "Thanks!" under
-"Re: status" thanks for a reply). Any subject is allowed
-around a keyword in the text ("Re: Question [#10]" asks about ticket 10). "What is the status of
-my order?" is an ordinary question, and so is any text with a line that is none of these.
+"Re: status" thanks for a reply). Any subject is allowed around a keyword in the text
+("Re: Question [#10]" asks about ticket 10). "What is the status of my order?" is an ordinary
+question, and so is any text with a line that is none of these.
 Replies list only the tickets of the address the reply goes to.
 """
 
