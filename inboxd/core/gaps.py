@@ -92,8 +92,10 @@ def cluster_questions(questions: Sequence[str], min_size: int = 2,
 
 
 def _without(text: str, ignore: Collection[str]) -> str:
-    """``text`` without the ignored words and without numbers (``normalise`` made them 0s)."""
-    return " ".join(w for w in _WORD.findall(text) if w not in ignore and w.strip("0_"))
+    """``text`` without the ignored words, numbers (``normalise`` made them 0s) and single
+    Latin letters (the "t" of "can't")."""
+    return " ".join(w for w in _WORD.findall(text) if w not in ignore and w.strip("0_")
+                    and not (len(w) == 1 and w.isascii()))
 
 
 def _vectors(texts: list[str]) -> tuple[sp.csr_matrix | np.ndarray, Any]:
