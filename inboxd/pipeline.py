@@ -21,7 +21,7 @@ from inboxd.core.decide import (Acknowledge, AutoAnswer, Decision, Facts, Follow
                                 Record, TicketRef, decide)
 from inboxd.core.language import detect_language
 from inboxd.core.message import ParsedMessage, parse_message, strip_ticket_tag, thread_keys
-from inboxd.core.render import Reply, build_reply, format_when, sender_domain
+from inboxd.core.render import Reply, build_reply, format_when, mail_language, sender_domain
 from inboxd.errors import InboxdError
 from inboxd.faults import crash_point
 from inboxd.core.relay import AgentCheck, RelayReply
@@ -309,7 +309,7 @@ def compose(rt: Runtime, t: Triage, ticket_id: int,
     if isinstance(d, AutoAnswer):
         entry = rt.faq.get(d.faq_id)
         assert entry is not None
-        language = _pick(t.language, entry.languages, rt.config.faq.default_language)
+        language = _language(rt, t, "auto_answer", None if entry.template else entry.languages)
         answer = (rt.templates.render_file(entry.template, values) if entry.template
                   else entry.answers[language])
         body = rt.templates.render("auto_answer", _fallbacks(rt, language), {**values,
@@ -319,18 +319,19 @@ def compose(rt: Runtime, t: Triage, ticket_id: int,
         ticket = rt.store.ticket(ticket_id)
         assert ticket is not None
         due = min(at for at in (ticket.due_24h, ticket.due_business_day) if at is not None)
-        when = format_when(due.astimezone(rt.tz), t.language)
-        body = rt.templates.render("acknowledgement", _fallbacks(rt, t.language),
+        language = _language(rt, t, "acknowledgement")
+        when = format_when(due.astimezone(rt.tz), language)
+        body = rt.templates.render("acknowledgement", _fallbacks(rt, language),
                                    {**values, "due_at": when})
-        return "acknowledgement", body, t.language
+        return "acknowledgement", body, language
     return None
 
 
-def _pick(language: str, available: Sequence[str], default: str) -> str:
-    for candidate in (language, default):
-        if candidate in available:
-            return candidate
-    return available[0] if available else default
+def _language(rt: Runtime, t: Triage, kind: str, answers: Sequence[str] | None = None) -> str:
+    """The mail's one language: the customer's if both the ``kind`` template and the answer
+    exist in it, else ``faq.default_language`` (see ``mail_language``)."""
+    return mail_language(t.language, rt.config.faq.default_language,
+                         rt.templates.languages(kind), answers)
 
 
 def _fallbacks(rt: Runtime, language: str) -> list[str]:

@@ -12,8 +12,8 @@ from typing import Any
 
 from inboxd.core.message import ParsedMessage
 from inboxd.core.outgoing import Envelope, build_status_mail
-from inboxd.core.render import format_when, sender_domain
-from inboxd.core.status import CLOSED_STATES, StatusReply, status_request
+from inboxd.core.render import format_when, mail_language, sender_domain
+from inboxd.core.status import CLOSED_STATES, StatusReply, request_in
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket, iso
 
@@ -21,7 +21,7 @@ from inboxd.store import Ticket, iso
 def customer_tickets(rt: Runtime, parsed: ParsedMessage) -> tuple[int, ...]:
     """Ids of the reply address's tickets that are not closed; () unless ``parsed`` is a
     status request (the lookup is only needed then)."""
-    if parsed.reply_to is None or status_request(parsed.question, parsed.ticket_tag) is None:
+    if parsed.reply_to is None or request_in(parsed) is None:
         return ()
     closed = sorted(CLOSED_STATES)
     where = f"customer = ? and state not in ({', '.join('?' for _ in closed)})"
@@ -45,11 +45,7 @@ def queue_status_reply(rt: Runtime, parsed: ParsedMessage, d: StatusReply, detec
 
 
 def _language(rt: Runtime, wanted: str) -> str:
-    available = rt.templates.languages("status")
-    for candidate in (wanted, rt.config.faq.default_language, "en"):
-        if candidate in available:
-            return candidate
-    return sorted(available)[0]
+    return mail_language(wanted, rt.config.faq.default_language, rt.templates.languages("status"))
 
 
 def _ticket_values(rt: Runtime, ticket: Ticket, language: str) -> dict[str, Any]:

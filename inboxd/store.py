@@ -364,9 +364,16 @@ class Store:
             "from outbox where ticket_id = ? order by id", [ticket_id])]
 
     def latest_inbound(self, ticket_id: int) -> dict[str, Any] | None:
+        return self._inbound(ticket_id, "id desc")
+
+    def first_inbound(self, ticket_id: int) -> dict[str, Any] | None:
+        """The customer's first message in a ticket: their question."""
+        return self._inbound(ticket_id, "id")
+
+    def _inbound(self, ticket_id: int, order_by: str) -> dict[str, Any] | None:
         rows = list(self.db.table("messages").rows_where(
             "ticket_id = ? and direction = 'in' and decision not in ('RelayReply', 'Record')",
-            [ticket_id], order_by="id desc", limit=1))
+            [ticket_id], order_by=order_by, limit=1))
         return rows[0] if rows else None
 
     def message_location(self, message_row: int) -> tuple[str, str | None]:

@@ -39,7 +39,7 @@ from inboxd.core.clocks import (DEADLINE_LABELS, Breach, Courtesy, Notice, Notif
 from inboxd.core.message import ParsedMessage, parse_message
 from inboxd.core.notice_mail import (DigestMail, InternalMail, build_digest, build_internal,
                                      excerpt)
-from inboxd.core.render import Reply, build_reply, format_when, sender_domain
+from inboxd.core.render import Reply, build_reply, format_when, mail_language, sender_domain
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket, from_iso, iso
 
@@ -103,12 +103,13 @@ def _apply(rt: Runtime, ticket_id: int, notices: list[Notice], now: datetime,
     if ticket is None:
         return []
     parsed = parse_message(inbound["raw"]) if inbound else None
+    texts = _texts(rt, ticket_id, inbound, parsed)
     recorded = [(n, nid) for n in notices if (nid := _record(rt, n, now)) is not None]
     stale = [(n, nid) for n, nid in recorded if is_stale(n, now, policy)]
     fresh = [(n, nid) for n, nid in recorded if not is_stale(n, now, policy)]
     for n, nid in fresh:
         if isinstance(n, Warn):
-            _warn(rt, ticket, parsed, n, nid, now)
+            _warn(rt, ticket, texts, n, nid, now)
         elif isinstance(n, Courtesy):
             _courtesy(rt, ticket, parsed, n, nid, now)
     late_courtesy = [nid for n, nid in stale if isinstance(n, Courtesy)]
@@ -119,7 +120,7 @@ def _apply(rt: Runtime, ticket_id: int, notices: list[Notice], now: datetime,
         rt.store.update_ticket(ticket.id, {"notices_done_for": iso(notices[0].ticket.clock_start)})
     breaches = [(n, nid) for n, nid in fresh if isinstance(n, Breach)]
     if breaches:
-        _escalate(rt, ticket, parsed, breaches, now)
+        _escalate(rt, ticket, texts, breaches, now)
     if inbound and any(isinstance(n, Breach) and n.first for n, _ in recorded):
         _mark_overdue(rt, ticket.id, inbound["id"], now)
     old = [(n, nid) for n, nid in stale if isinstance(n, Breach)]
@@ -134,21 +135,38 @@ def _record(rt: Runtime, n: Notice, now: datetime) -> int | None:
 
 # -- the team -----------------------------------------------------------------------------------
 
-def _warn(rt: Runtime, ticket: Ticket, parsed: ParsedMessage | None, n: Warn, notice_id: int,
+@dataclass(frozen=True)
+class _Texts:
+    """What a notice quotes: the customer's question (the ticket's first message) and, when
+    they wrote again since, their latest message."""
+
+    question: ParsedMessage | None
+    latest: ParsedMessage | None
+
+
+def _texts(rt: Runtime, ticket_id: int, latest: dict[str, Any] | None,
+           parsed: ParsedMessage | None) -> _Texts:
+    first = rt.store.first_inbound(ticket_id)
+    if first is None or latest is None or first["id"] == latest["id"]:
+        return _Texts(parsed, None)
+    return _Texts(parse_message(first["raw"]), parsed)
+
+
+def _warn(rt: Runtime, ticket: Ticket, texts: _Texts, n: Warn, notice_id: int,
           now: datetime) -> None:
     notify = rt.config.notify
     to = notice_recipients(ticket.team, notify.team_addresses, notify.default_address)
-    values = {**_facts(rt, ticket, parsed), "deadline": DEADLINE_LABELS[n.deadline_kind],
+    values = {**_facts(rt, ticket, texts), "deadline": DEADLINE_LABELS[n.deadline_kind],
               "due_at": _when(rt, n.due_at)}
     _send_internal(rt, ticket, "warning", "Due soon", values, to, [notice_id], now)
 
 
-def _escalate(rt: Runtime, ticket: Ticket, parsed: ParsedMessage | None,
+def _escalate(rt: Runtime, ticket: Ticket, texts: _Texts,
               breaches: list[tuple[Notice, int]], now: datetime) -> None:
     first = any(n.first for n, _ in breaches)  # type: ignore[union-attr]
     passed = [{"deadline": DEADLINE_LABELS[n.deadline_kind], "due_at": _when(rt, n.due_at)}
               for n, _ in breaches]
-    values = {**_facts(rt, ticket, parsed), "passed": passed,
+    values = {**_facts(rt, ticket, texts), "passed": passed,
               "overdue_folder": rt.config.folders.overdue if first else None}
     _send_internal(rt, ticket, "escalation", "Overdue", values,
                    rt.config.notify.escalation_address, [nid for _, nid in breaches], now)
@@ -196,12 +214,16 @@ def _send_internal(rt: Runtime, ticket: Ticket, kind: str, title: str, values: d
     _queue(rt, ticket.id, kind, msg, ", ".join(to), notice_ids, now)
 
 
-def _facts(rt: Runtime, ticket: Ticket, parsed: ParsedMessage | None) -> dict[str, Any]:
-    question = question_text(parsed.text, "") if parsed else ""  # the new part, no subject
+def _facts(rt: Runtime, ticket: Ticket, texts: _Texts) -> dict[str, Any]:
     return {"ticket_id": ticket.id, "customer": ticket.customer, "subject": ticket.subject,
             "team": ticket.team, "received_at": _when(rt, ticket.awaiting_since or
                                                        ticket.created_at),
-            "excerpt": "\n".join(excerpt(question)), "support_name": rt.config.policy.support_name}
+            "excerpt": _excerpt(texts.question), "latest": _excerpt(texts.latest),
+            "support_name": rt.config.policy.support_name}
+
+
+def _excerpt(parsed: ParsedMessage | None) -> str:
+    return "\n".join(excerpt(question_text(parsed.text, ""))) if parsed else ""  # no subject
 
 
 def _mark_overdue(rt: Runtime, ticket_id: int, message_row: int, now: datetime) -> None:
@@ -231,11 +253,8 @@ def _courtesy(rt: Runtime, ticket: Ticket, parsed: ParsedMessage | None, n: Cour
 
 
 def _courtesy_language(rt: Runtime, language: str) -> str:
-    available = rt.templates.languages("courtesy")
-    for candidate in (language, rt.config.faq.default_language, "en"):
-        if candidate in available:
-            return candidate
-    return "en"
+    return mail_language(language, rt.config.faq.default_language,
+                         rt.templates.languages("courtesy"))
 
 
 # -- journal ------------------------------------------------------------------------------------
@@ -269,7 +288,7 @@ def _msgid(rt: Runtime) -> str:
 
 
 def describe(n: Notice, rt: Runtime) -> str:
-    """One line for people: ``#12 warning: one business day, due Tuesday 2026-11-24 10:00 …``."""
+    """One line for people: ``#12 warning: one business day, due Tuesday, November 24, 2026, 10:00 AM …``."""
     text = f"#{n.ticket.ticket_id} {n.kind}: {DEADLINE_LABELS[n.deadline_kind]}, due " \
            f"{_when(rt, n.due_at)}"
     if isinstance(n, Courtesy):

@@ -94,7 +94,7 @@ def test_warning_then_breach_then_escalation_each_once(
     assert warning["Auto-Submitted"] == "auto-generated"
     assert warning["X-Inboxd-Ticket"] == "1"
     text = body_text(warning)
-    assert "Tuesday 2025-11-25 10:00" in text and "Europe/Stockholm" in text
+    assert "Tuesday, November 25, 2025, 10:00\u202fAM" in text and "Europe/Stockholm" in text
     assert CUSTOMER in text and "cracked shade" in text and "cable is frayed" in text
     assert sent_to(setup, ESCALATIONS) == [] and flags_in(setup, "Support/Queue") == [()]
 
@@ -104,8 +104,8 @@ def test_warning_then_breach_then_escalation_each_once(
     assert escalation["Subject"] == "[#1] Overdue: Broken lamp"
     assert escalation["Auto-Submitted"] == "auto-generated"
     text = body_text(escalation)
-    assert "one business day, due Tuesday 2025-11-25 10:00" in text
-    assert "24 hours, due Tuesday 2025-11-25 10:00" in text
+    assert "one business day, due Tuesday, November 25, 2025, 10:00\u202fAM" in text
+    assert "24 hours, due Tuesday, November 25, 2025, 10:00\u202fAM" in text
     assert "Support/Overdue" in text
     [queued_flags] = flags_in(setup, "Support/Queue")
     assert b"\\Flagged" in queued_flags
@@ -121,6 +121,22 @@ def test_warning_then_breach_then_escalation_each_once(
     assert [(o["kind"], o["state"]) for o in record["outbox"]] == [
         ("acknowledgement", "sent"), ("warning", "sent"), ("escalation", "sent")]
     assert record["ticket"]["state"] == "open"
+
+
+def test_warning_quotes_the_question_and_then_the_latest_follow_up(
+        setup: Installation) -> None:
+    arrive(setup, mail(CUSTOMER, "Broken lamp", LAMP, message_id="<lamp3@customer.example>"))
+    run_at(setup, "2025-11-24 10:01")
+    arrive(setup, mail(CUSTOMER, "Re: Broken lamp [#1]", "Any news? I need the lamp by Friday.",
+                       in_reply_to="<lamp3@customer.example>"), when="2025-11-24 15:00")
+    run_at(setup, "2025-11-24 15:01")
+    run_at(setup, "2025-11-25 09:00")
+
+    [warning] = sent_to(setup, LEADS)
+    text = body_text(warning)
+    question = text.index("The question:")
+    latest = text.index("Their latest message:")
+    assert question < text.index("cracked shade") < latest < text.index("Any news?")
 
 
 def test_courtesy_mail_in_the_customers_language_and_zone(
@@ -142,7 +158,7 @@ def test_courtesy_mail_in_the_customers_language_and_zone(
     text = body_text(courtesy)
     assert "No nos hemos olvidado de usted" in text and "#1" in text
     # one more business day from Tue 10:00 Stockholm = Wed 10:00 = 04:00 at the customer's -05:00
-    assert "miércoles 2025-11-26 04:00 UTC-05:00" in text
+    assert "miércoles, 26 de noviembre de 2025, 4:00 UTC-05:00" in text
     assert len(sent_to(setup, ESCALATIONS)) == 1
 
 
@@ -172,7 +188,7 @@ def test_agent_reply_before_the_deadline_prevents_notices_until_the_customer_wri
     run_at(setup, "2025-11-26 11:01")
     run_at(setup, "2025-11-27 09:00")  # the new clock's deadlines: Thursday 11:00
     [warning] = sent_to(setup, LEADS)
-    assert "Thursday 2025-11-27 11:00" in body_text(warning)
+    assert "Thursday, November 27, 2025, 11:00\u202fAM" in body_text(warning)
 
 
 def test_auto_answer_records_response_minutes(
@@ -196,7 +212,7 @@ def test_dry_run_with_now_previews_notices_and_sends_nothing(
     capsys.readouterr()
     assert setup.run("once", "--dry-run", "--now", "2025-11-25T09:00:00+01:00") == 0
     out = capsys.readouterr().out
-    assert "#1 warning: one business day, due Tuesday 2025-11-25 10:00" in out
+    assert "#1 warning: one business day, due Tuesday, November 25, 2025, 10:00\u202fAM" in out
     assert sent_to(setup, LEADS) == []
     assert setup.run("once", "--dry-run", "--now", "2025-12-03T10:00:00+01:00") == 0
     assert "#1 breach: one business day, due Tuesday 2025-11-25 10:00 CET (Europe/Stockholm); " \

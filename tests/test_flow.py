@@ -7,10 +7,13 @@ import re
 import sqlite3
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from harness import Installation, body_text, mail, parse
 from servers import Dovecot, SmtpServer
+
+from inboxd.core.render import format_when
 
 CUSTOMER = "customer@example.test"
 CUSTOMER2 = "customer2@example.test"
@@ -92,7 +95,7 @@ def test_other_question_is_acknowledged_and_queued(
     [ticket] = tickets(inboxd, capsys)
     due = min(datetime.fromisoformat(ticket["due_24h"]),
               datetime.fromisoformat(ticket["due_business_day"]))
-    assert due.strftime("%Y-%m-%d %H:%M") in text
+    assert format_when(due.astimezone(ZoneInfo("Europe/Stockholm")), "en") in text
     assert "Europe/Stockholm" in text
     assert ticket["state"] == "open" and ticket["faq"] is None
     [queued] = inboxd.folder("Support/Queue")

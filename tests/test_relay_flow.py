@@ -229,6 +229,26 @@ def test_status_lists_only_the_senders_tickets(
     assert len(inboxd.replies_to(CUSTOMER2)) == 1
 
 
+def test_status_in_a_reply_to_the_acknowledgement_is_answered_not_queued(
+        inboxd: Installation, capsys: pytest.CaptureFixture[str]) -> None:
+    inboxd.send(mail(CUSTOMER, "Broken lamp", "My lamp arrived broken.", name="Ana Lind"))
+    inboxd.run("once")
+    [ack] = inboxd.replies_to(CUSTOMER)
+    inboxd.send(mail(CUSTOMER, ack["Subject"], "status\n\nAna Lind\n", name="Ana Lind",
+                     in_reply_to=ack["Message-ID"]))
+    assert inboxd.run("once") == 0
+
+    ack, status = inboxd.replies_to(CUSTOMER)
+    assert ack["Subject"] == "Re: Broken lamp [#1]"
+    assert status["X-Inboxd-Ticket"] == "status"
+    assert "#1 Broken lamp" in body_text(status)
+    [queued] = inboxd.folder("Support/Queue")
+    assert queued["Subject"] == "Broken lamp", "the request did not join the ticket's queue"
+    assert len(inboxd.folder("Support/Answered")) == 1
+    [ticket] = tickets(inboxd, capsys)
+    assert ticket["state"] == "open"
+
+
 def test_status_for_someone_elses_ticket_reveals_nothing(inboxd: Installation) -> None:
     inboxd.send(mail(CUSTOMER2, "Wrong colour", "The sofa I got is green, not blue."))
     inboxd.run("once")

@@ -12,7 +12,8 @@ import pytest
 from jinja2.exceptions import SecurityError
 
 from inboxd.core.message import parse_message
-from inboxd.core.render import Reply, Templates, build_reply, format_when, packaged_templates_dir
+from inboxd.core.render import (Reply, Templates, build_reply, format_when, mail_language,
+                                packaged_templates_dir)
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 SENDER = "Example Support <support@example.com>"
@@ -118,15 +119,50 @@ def test_operator_templates_override_shipped_ones(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("language, expected", [
-    ("en", "Monday 2026-11-23 17:00 CET (Europe/Stockholm)"),
-    ("sv", "måndag 2026-11-23 17:00 CET (Europe/Stockholm)"),
-    ("es", "lunes 2026-11-23 17:00 CET (Europe/Stockholm)"),
-    ("zh", "星期一 2026-11-23 17:00 CET (Europe/Stockholm)"),
-    ("fi", "Monday 2026-11-23 17:00 CET (Europe/Stockholm)"),
+    ("en", "Monday, November 23, 2026, 5:00\u202fPM CET (Europe/Stockholm)"),
+    ("de", "Montag, 23. November 2026, 17:00 CET (Europe/Stockholm)"),
+    ("sv", "måndag 23 november 2026 17:00 CET (Europe/Stockholm)"),
+    ("es", "lunes, 23 de noviembre de 2026, 17:00 CET (Europe/Stockholm)"),
+    ("zh", "2026年11月23日星期一 17:00 CET (Europe/Stockholm)"),
+    ("fi", "maanantai 23. marraskuuta 2026 17.00 CET (Europe/Stockholm)"),
+    ("xx", "Monday, November 23, 2026, 5:00\u202fPM CET (Europe/Stockholm)"),  # unknown: en
 ])
-def test_format_when(language: str, expected: str) -> None:
+def test_format_when_writes_dates_as_each_language_does(language: str, expected: str) -> None:
     at = datetime(2026, 11, 23, 17, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
     assert format_when(at, language) == expected
+
+
+def test_format_when_in_german_on_a_wednesday() -> None:
+    at = datetime(2026, 11, 25, 9, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert format_when(at, "de").startswith("Mittwoch, 25. November 2026, 09:30 ")
+
+
+MAIL_LANGUAGES = [
+    # customer, default, frame template languages, answer languages (None: any), expected
+    ("de", "en", {"en", "sv"}, {"de", "en"}, "en"),  # German answer, no German frame: all en
+    ("de", "en", {"en", "de"}, {"de", "en"}, "de"),
+    ("de", "en", {"en", "de"}, {"en"}, "en"),  # German frame, no German answer: all en
+    ("de", "sv", {"en", "sv", "de"}, {"de", "sv"}, "de"),
+    ("fi", "sv", {"en", "sv"}, {"en", "sv"}, "sv"),
+    ("fi", "sv", {"en", "sv"}, None, "sv"),  # an answer template: any language
+    ("sv", "en", {"en", "sv"}, None, "sv"),
+    ("de", "de", {"en"}, {"de", "en"}, "en"),  # the default has no frame: English, whole
+    ("de", "de", {"en", "sv"}, {"de", "sv"}, "sv"),
+]
+
+
+@pytest.mark.parametrize("customer, default, frames, answers, expected", MAIL_LANGUAGES)
+def test_a_mail_is_written_in_one_language(customer: str, default: str, frames: set[str],
+                                           answers: set[str] | None, expected: str) -> None:
+    assert mail_language(customer, default, frames, answers) == expected
+
+
+def test_missing_templates_are_listed_per_language(tmp_path: Path) -> None:
+    (tmp_path / "acknowledgement.de.txt.j2").write_text("Ticket {{ ticket_id }}.")
+    templates = Templates([tmp_path, packaged_templates_dir()])
+    assert templates.missing({"en", "de", "sv", "fr"}) == {
+        "de": ["auto_answer", "courtesy", "status"],
+        "fr": ["auto_answer", "acknowledgement", "courtesy", "status"]}
 
 
 def test_shipped_templates_have_no_syntax_errors() -> None:
@@ -146,3 +182,25 @@ def test_template_problems_name_the_file_and_line(tmp_path: Path) -> None:
     assert len(problems) == 2
     assert "acknowledgement.en.txt.j2:" in problems[0] and "endif" in problems[0]
     assert problems[1].startswith(f"{faq_template}:1:")
+
+
+@pytest.mark.parametrize("subject, expected", [
+    (b"=?x-unknown?q?Caf=E9_cr=E8me?=", b"Re: =?x-unknown?q?Caf=E9_cr=E8me?= [#12]"),
+    (b"Re: =?x-mac-foo?B?Q2Fm6Q==?= [#12]", b"Re: =?x-mac-foo?B?Q2Fm6Q==?= [#12]"),
+    (b"=?x-unknown?q?Caf=E9=0D=0ABcc:_evil@example.net?=",
+     b"Re: =?x-unknown?q?Caf=E9=0D=0ABcc:_evil@example.net?= [#12]"),
+])
+def test_subject_in_an_unknown_charset_is_echoed_as_the_customer_wrote_it(
+        subject: bytes, expected: bytes) -> None:
+    raw = reply_to(original(b"From: Ana <ana@example.org>\r\nSubject: " + subject +
+                            b"\r\nMessage-ID: <m9@example.org>"))
+    assert header(raw, b"Subject") == expected
+    assert "\ufffd".encode() not in raw and b"77+9" not in raw  # U+FFFD, raw or base64
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert parsed["Bcc"] is None and parsed["Subject"].endswith("[#12]")
+
+
+def test_subject_in_a_known_charset_is_decoded_and_encoded_again() -> None:
+    raw = reply_to(original(b"From: Ana <ana@example.org>\r\nSubject: =?iso-8859-1?q?Caf=E9?="
+                            b"\r\nMessage-ID: <m9@example.org>"))
+    assert header(raw, b"Subject") == b"Re: =?utf-8?q?Caf=C3=A9?= [#12]"

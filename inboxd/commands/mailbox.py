@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
+from collections.abc import Collection
 from typing import Any
 
 from inboxd.agents import AgentWatch
@@ -14,6 +15,7 @@ from inboxd.config import Config, ImapSettings, SmtpSettings
 from inboxd.config_mail import read_passwords
 from inboxd.errors import ConfigError, InboxdError
 from inboxd.faq import Faq, load_faq
+from inboxd.core.render import Templates, mail_language
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
 from inboxd.modelfile import describe_model, model_problems, threshold_warning
@@ -111,10 +113,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"faq {config.faq.path}: ok ({len(faq.entries)} entries, languages "
           f"{', '.join(sorted(faq.languages))})")
     model_ok = check_model(config, faq)
-    problems = load_templates(config, faq).problems()
+    templates = load_templates(config, faq)
+    problems = templates.problems()
     for problem in problems:
         print(f"template {problem}", file=sys.stderr)
     print(f"templates: {'ok' if not problems else f'{len(problems)} with errors'}")
+    print_missing_languages(templates, faq.languages, config.faq.default_language)
     failures = 0
     unreadable = 0
     for name, probe in (("imap", lambda: _probe_imap(config.imap)),
@@ -152,6 +156,19 @@ def check_model(config: Config, faq: Faq) -> bool:
     if warning:
         print(f"WARNING: {warning}", file=sys.stderr)
     return not problems and not nothing_answered
+
+
+def print_missing_languages(templates: Templates, languages: Collection[str],
+                            default: str) -> None:
+    """Name the FAQ languages without their own templates: a customer writing one of them gets
+    that mail wholly in another language (``mail_language``), never a mix."""
+    for language, kinds in templates.missing(languages).items():
+        instead = mail_language(language, default, templates.languages(kinds[0]))
+        which = " (faq.default_language)" if instead == default else ""
+        print(f"templates: FAQ language {language} has no {', '.join(kinds)} template; "
+              f"{language} customers get those mails wholly in {instead}{which}; add "
+              f"{kinds[0]}.{language}.txt.j2 and the others to [templates] path to write to "
+              f"them in {language}")
 
 
 def _probe_imap(settings: ImapSettings) -> str:

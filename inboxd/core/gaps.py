@@ -6,12 +6,21 @@ truncated SVD. Average-linkage agglomerative clustering on cosine distance build
 is cut at the height (between 0.5 and 0.95) whose groups have the best silhouette, so the number
 of groups follows from the data and one-off questions stay alone. Memory grows with the square
 of the number of questions (about 100 MB at 5,000).
+
+Words that say nothing about the theme — the stopwords of the FAQ's languages, greetings and
+sign-offs, the customers' names, numbers — are taken out of the texts before anything is
+counted, so that neither the grouping nor a group's terms rest on "can I", "kann ich" or "Ana".
+Each group's closest FAQ is the one whose examples are, on average over the group's questions,
+the most similar (cosine of the same vectors; 1 is the same text; above ``DENSE_LIMIT``
+questions the reduced vectors make every similarity higher).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,6 +32,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import normalize
 
 from inboxd.core.classify import normalise
+from inboxd.core.status import GREETINGS, SIGN_OFFS
 
 CUT_HEIGHTS = tuple(np.round(np.arange(0.5, 0.951, 0.025), 3))  # cosine distances tried
 SILHOUETTE_SAMPLE = 1000
@@ -30,42 +40,99 @@ DENSE_LIMIT = 1000
 LSA_DIMENSIONS = 100
 TERMS = 5
 SAMPLES = 3
+_WORD = re.compile(r"\w+")
+
+
+def ignored_words(languages: Iterable[str], names: Iterable[str] = ()) -> frozenset[str]:
+    """The words ``cluster_questions`` leaves out: the stopwords of ``languages`` (those the
+    stop-words package knows), greetings and sign-offs, and ``names``; as ``normalise`` writes
+    them."""
+    from stop_words import StopWordError, get_stop_words
+
+    words: set[str] = set()
+    for language in languages:
+        try:
+            words.update(get_stop_words(language))
+        except StopWordError:
+            continue
+    for table in (GREETINGS, SIGN_OFFS):
+        words.update(w for phrases in table.values() for p in phrases for w in p.split())
+    words.update(names)
+    return frozenset(normalise(w) for w in words if w.strip())
 
 
 @dataclass(frozen=True)
 class Cluster:
     members: tuple[int, ...]  # indices into the questions, most typical first
     terms: tuple[str, ...]  # the words that set the group apart
+    closest: tuple[str, float] | None = None  # the closest FAQ and its similarity
 
     @property
     def size(self) -> int:
         return len(self.members)
 
 
-def cluster_questions(questions: Sequence[str], min_size: int = 2) -> list[Cluster]:
-    """Groups of at least ``min_size`` similar questions, largest first."""
-    texts = [normalise(q) for q in questions]
+def cluster_questions(questions: Sequence[str], min_size: int = 2,
+                      ignore: Collection[str] = frozenset(),
+                      faqs: Mapping[str, Sequence[str]] | None = None) -> list[Cluster]:
+    """Groups of at least ``min_size`` similar questions, largest first. ``ignore``: words left
+    out (see ``ignored_words``); ``faqs``: each FAQ's examples, for each group's closest FAQ."""
+    texts = [_without(normalise(q), ignore) or normalise(q) for q in questions]
     if len(texts) < max(3, min_size):
         return []
-    vectors = _vectors(texts)
+    vectors, embed = _vectors(texts)
     labels = _labels(vectors)
     words, weights = _word_weights(texts)
     clusters = [_cluster(np.flatnonzero(labels == label), vectors, words, weights)
                 for label in np.unique(labels)]
     kept = [c for c in clusters if c.size >= min_size]
+    if faqs:
+        kept = _with_closest(kept, vectors, embed, faqs, ignore)
     return sorted(kept, key=lambda c: (-c.size, c.members[0]))
 
 
-def _vectors(texts: list[str]) -> sp.csr_matrix | np.ndarray:
-    """Unit-length rows: sparse TF-IDF, or its SVD reduction for many questions."""
+def _without(text: str, ignore: Collection[str]) -> str:
+    """``text`` without the ignored words, numbers (``normalise`` made them 0s) and single
+    Latin letters (the "t" of "can't")."""
+    return " ".join(w for w in _WORD.findall(text) if w not in ignore and w.strip("0_")
+                    and not (len(w) == 1 and w.isascii()))
+
+
+def _vectors(texts: list[str]) -> tuple[sp.csr_matrix | np.ndarray, Any]:
+    """Unit-length rows: sparse TF-IDF, or its SVD reduction for many questions; and the
+    function that maps other texts into the same space."""
     tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
     try:
         x = tfidf.fit_transform(texts)
     except ValueError:  # only blanks
-        return sp.csr_matrix(np.ones((len(texts), 1)))
+        return sp.csr_matrix(np.ones((len(texts), 1))), None
     if len(texts) > DENSE_LIMIT and x.shape[1] > LSA_DIMENSIONS:
-        return normalize(TruncatedSVD(LSA_DIMENSIONS, random_state=0).fit_transform(x))
-    return x
+        svd = TruncatedSVD(LSA_DIMENSIONS, random_state=0)
+        reduced = normalize(svd.fit_transform(x))
+        return reduced, lambda more: normalize(svd.transform(tfidf.transform(more)))
+    return x, tfidf.transform
+
+
+def _with_closest(clusters: list[Cluster], vectors: sp.csr_matrix | np.ndarray, embed: Any,
+                  faqs: Mapping[str, Sequence[str]], ignore: Collection[str]) -> list[Cluster]:
+    """Each group with the FAQ whose examples are on average the most similar to its
+    questions (the most similar example of that FAQ counted for each question)."""
+    names = sorted(faq_id for faq_id, examples in faqs.items() if examples)
+    examples = [_without(normalise(e), ignore) or normalise(e) for name in names
+                for e in faqs[name]]
+    if embed is None or not examples:
+        return clusters
+    starts = np.cumsum([0] + [len(faqs[name]) for name in names[:-1]])
+    embedded = embed(examples)  # rows grouped by FAQ, in the order of ``names``
+    out = []
+    for cluster in clusters:
+        similar = vectors[list(cluster.members)] @ embedded.T
+        similar = similar.toarray() if sp.issparse(similar) else np.asarray(similar)
+        means = np.maximum.reduceat(similar, starts, axis=1).mean(axis=0)
+        top = int(np.argmax(means))
+        out.append(Cluster(cluster.members, cluster.terms,
+                           (names[top], float(np.clip(means[top], 0.0, 1.0)))))
+    return out
 
 
 def _labels(vectors: sp.csr_matrix | np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ from inboxd.core.simplemail import (
 )
 
 MAX_SUBJECT_CHARS = 998
+MAX_ENCODED_SUBJECT_CHARS = 900  # with "Subject: Re: " and " [#123]", within 998
 MAX_PRECISE_HEADER_CHARS = 2_048
 MAX_REFERENCES = 100
 MAX_DEFECTS = 20
@@ -53,6 +54,10 @@ class ParsedMessage:
     automated: str | None
     defects: tuple[str, ...]
     size: int
+    # the Subject as it arrived (RFC 2047 encoded words), when decoding it lost characters to
+    # U+FFFD (a charset Python does not know): replies carry it as it is, for the customer's
+    # mail client to read
+    encoded_subject: str | None = None
 
 
 def parse_message(raw: bytes, *, own_addresses: Collection[str] = ()) -> ParsedMessage:
@@ -94,9 +99,12 @@ def reply_subject(subject: str, ticket_id: int) -> str:
     return f"Re: {base or 'your message'} [#{ticket_id}]"
 
 
-def _topic(subject: str) -> str:
+def subject_topic(subject: str) -> str:
     """The subject without reply or forward prefixes and ticket tags."""
     return _ANY_PREFIXES.sub("", strip_ticket_tag(subject)).strip()
+
+
+_topic = subject_topic
 
 
 def _ticket_tag(subject: str) -> int | None:
@@ -145,6 +153,7 @@ def _parse(raw: bytes, own_addresses: Collection[str], defects: list[str]) -> Pa
                          lambda: _automated(tree, sender, subject, own), None),
         defects=tuple(dict.fromkeys(defects))[:MAX_DEFECTS],
         size=len(raw),
+        encoded_subject=_encoded_subject(_raw(h, "subject"), subject),
     )
 
 
@@ -235,6 +244,15 @@ def _decoded(name: str, value: str) -> str:
 def _subject(headers: Headers) -> str:
     value = _raw(headers, "subject")
     return one_line(_decoded("subject", value))[:MAX_SUBJECT_CHARS] if value else ""
+
+
+def _encoded_subject(value: str | None, subject: str) -> str | None:
+    """The raw Subject when its decoding replaced characters and it can travel as it is:
+    ASCII encoded words on one line, short enough for a header line."""
+    if not value or "\ufffd" not in subject or "=?" not in value or not value.isascii():
+        return None
+    line = one_line(value)
+    return line if len(line) <= MAX_ENCODED_SUBJECT_CHARS else None
 
 
 def _addresses(headers: Headers, name: str) -> list[tuple[str, str]]:

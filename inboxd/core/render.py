@@ -8,15 +8,18 @@ value taken from a customer is folded onto one line first, so no header can be i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time, get_datetime_format
 from jinja2 import (BaseLoader, FileSystemLoader, StrictUndefined, TemplateNotFound,
                     TemplateSyntaxError)
 from jinja2.sandbox import SandboxedEnvironment
@@ -26,12 +29,9 @@ from inboxd.core.message import ParsedMessage, reply_subject
 MAX_REFERENCES = 20
 TICKET_HEADER = "X-Inboxd-Ticket"
 
-WEEKDAY_NAMES = {
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    "sv": ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"),
-    "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
-    "zh": ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"),
-}
+# the mails a customer gets: each is written in one language (see ``mail_language``)
+CUSTOMER_KINDS = ("auto_answer", "acknowledgement", "courtesy", "status")
+FALLBACK_LOCALE = "en"
 
 
 def packaged_templates_dir() -> Path:
@@ -44,11 +44,37 @@ def packaged_templates_dir() -> Path:
 
 
 def format_when(at: datetime, language: str) -> str:
-    """A due time as a customer reads it: weekday, date, time, zone abbreviation and name."""
-    names = WEEKDAY_NAMES.get(language, WEEKDAY_NAMES["en"])
-    zone = getattr(at.tzinfo, "key", None) or at.strftime("%Z")
-    stamp = at.strftime("%Y-%m-%d %H:%M")
-    return f"{names[at.weekday()]} {stamp} {at.strftime('%Z')} ({zone})"
+    """A due time as a customer of ``language`` reads it: the full date with its weekday and
+    the time, as the language writes them (CLDR, by Babel), then the zone's abbreviation and
+    name: ``Mittwoch, 25. November 2026, 10:00 CET (Europe/Berlin)``."""
+    locale = _locale(language)
+    pattern = get_datetime_format("full", locale=locale).replace("'", "")
+    stamp = pattern.replace("{1}", format_date(at, "full", locale=locale)).replace(
+        "{0}", format_time(at, "short", locale=locale))
+    abbreviation, zone = at.strftime("%Z"), getattr(at.tzinfo, "key", None)
+    return f"{stamp} {abbreviation} ({zone})" if zone else f"{stamp} {abbreviation}".rstrip()
+
+
+@lru_cache(maxsize=64)
+def _locale(language: str) -> Locale:
+    try:
+        return Locale.parse(language)
+    except (UnknownLocaleError, ValueError, TypeError):
+        return Locale.parse(FALLBACK_LOCALE)
+
+
+def mail_language(customer: str, default: str, frames: Collection[str],
+                  answers: Collection[str] | None = None) -> str:
+    """The one language of a mail: the customer's when its frame template (``frames``: the
+    languages of the kind's templates) and, for an FAQ answer, the answer (``answers``; None
+    when any language will do) exist in it; otherwise ``default`` (``faq.default_language``)
+    for both, so that no customer gets an English frame around a German answer. When the
+    default lacks one of them too, English, then the first language that has both."""
+    for language in (customer, default, FALLBACK_LOCALE):
+        if language in frames and (answers is None or language in answers):
+            return language
+    both = sorted(set(frames) & set(answers)) if answers is not None else []
+    return both[0] if both else default
 
 
 @dataclass(frozen=True)
@@ -124,6 +150,13 @@ class Templates:
     def problem_list(self) -> list[TemplateProblem]:
         return list(self._problems)
 
+    def missing(self, languages: Collection[str],
+                kinds: Sequence[str] = CUSTOMER_KINDS) -> dict[str, list[str]]:
+        """For each of ``languages`` that lacks templates: the kinds it has none of."""
+        gaps = {language: [kind for kind in kinds if language not in self.languages(kind)]
+                for language in sorted(languages)}
+        return {language: kinds for language, kinds in gaps.items() if kinds}
+
     def problems(self, extra: Sequence[Path] = ()) -> list[str]:
         """Syntax errors, as "file:line: message", of every template in use (the operator's
         where they override inboxd's), of ``files`` and of the ``extra`` template files."""
@@ -181,7 +214,7 @@ def build_reply(reply: Reply) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = reply.sender
     msg["To"] = _recipient(original)
-    msg["Subject"] = reply_subject(original.subject, reply.ticket_id)
+    msg["Subject"] = _subject(original, reply.ticket_id)
     msg["Date"] = format_datetime(reply.now)
     msg["Message-ID"] = reply.message_id
     if original.message_id:
@@ -193,6 +226,31 @@ def build_reply(reply: Reply) -> EmailMessage:
     msg.set_content(reply.body, charset="utf-8")
     msg["Content-Language"] = reply.language  # after set_content, which drops Content-* headers
     return msg
+
+
+class EncodedHeader(str):
+    """A header value that is already RFC 2047 encoded ASCII on one line, written as it is: the
+    email policy stores a value with a matching ``name`` unchanged and calls its ``fold``."""
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> EncodedHeader:
+        if not value.isascii() or "\r" in value or "\n" in value:
+            raise ValueError(f"{name} must be ASCII on one line")
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    def fold(self, *, policy: Any) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def _subject(original: ParsedMessage, ticket_id: int) -> str:
+    """``Re: <subject> [#id]``; from the subject as it arrived when it could not be decoded
+    without loss, so that the customer reads their own words rather than U+FFFD."""
+    if original.encoded_subject:
+        return EncodedHeader("Subject", reply_subject(original.encoded_subject, ticket_id))
+    return reply_subject(original.subject, ticket_id)
 
 
 def _recipient(original: ParsedMessage) -> Address:
