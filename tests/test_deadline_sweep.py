@@ -215,7 +215,7 @@ def test_dry_run_with_now_previews_notices_and_sends_nothing(
     assert "#1 warning: one business day, due Tuesday, November 25, 2025, 10:00\u202fAM" in out
     assert sent_to(setup, LEADS) == []
     assert setup.run("once", "--dry-run", "--now", "2025-12-03T10:00:00+01:00") == 0
-    assert "#1 breach: one business day, due Tuesday 2025-11-25 10:00 CET (Europe/Stockholm); " \
+    assert "#1 breach: one business day, due Tuesday, November 25, 2025, 10:00\u202fAM CET (Europe/Stockholm); " \
            "older than notify.max_age: in the digest" in capsys.readouterr().out
     assert setup.run("once", "--now", "2025-11-25T09:00:00+01:00") == 2, "--now only previews"
     with pytest.raises(SystemExit) as refused:  # argparse's usage error
@@ -263,7 +263,7 @@ def test_old_breaches_are_listed_in_one_digest_once(
     text = body_text(digest)
     lines = text.splitlines()
     assert all(f"#{n}  {old[n - 1]}  Broken lamp {n - 1}" in lines for n in range(1, 31))
-    assert text.count("Passed: one business day, due Tuesday 2025-11-11 10:00") == 30
+    assert text.count("Passed: one business day, due Tuesday, November 11, 2025, 10:00\u202fAM") == 30
     assert "Cracked vase" not in text and "Support/Overdue" in text
     assert escalation["Subject"] == "[#31] Overdue: Cracked vase"
     assert [parse(e.raw)["Subject"] for e in setup.smtp.received
