@@ -14,6 +14,7 @@ from inboxd.config_table import Table, positive, resolve_path
 from inboxd.errors import ConfigError
 
 SECURITY_MODES = ("tls", "starttls", "none")
+PASSWORD_KEYS = ("password_env", "password_file", "password")
 
 
 @dataclass(frozen=True)
@@ -102,10 +103,12 @@ def _is_loopback(host: str) -> bool:
 
 
 def _password(t: Table, base: Path) -> Secret:
-    given = [k for k in ("password", "password_env", "password_file") if k in t.data]
+    given = [k for k in PASSWORD_KEYS if k in t.data]
     if len(given) != 1:
         keys = ", ".join(t.key(k) for k in ("password_env", "password_file", "password"))
-        raise ConfigError(t.key("password_env"), f"set exactly one of {keys}")
+        problem = f"set exactly one of {keys}"
+        raise t.missing(PASSWORD_KEYS, problem) if not given else \
+            ConfigError(t.key("password_env"), problem)
     name = given[0]
     value = t.get(name, str)
     if name == "password":

@@ -10,15 +10,15 @@ from zoneinfo import ZoneInfo
 
 from inboxd.config import Config
 from inboxd.core.classify import FaqClassifier
-from inboxd.core.deadlines import BusinessCalendar, calendar_from_settings
+from inboxd.core.deadlines import BusinessCalendar
 from inboxd.core.decide import Policy
 from inboxd.core.render import Templates, packaged_templates_dir
-from inboxd.errors import ConfigError
-from inboxd.faq import Faq, load_faq
+from inboxd.faq import Faq
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
 from inboxd.store import Store
 from inboxd.training import ModelMeta, effective_threshold, read_meta
+from inboxd.validation import validate_setup
 
 Clock = Callable[[], datetime]
 
@@ -58,13 +58,6 @@ class Runtime:
         self.store.close()
 
 
-def load_calendar(config: Config) -> BusinessCalendar:
-    try:
-        return calendar_from_settings(config.deadlines)
-    except ValueError as exc:
-        raise ConfigError("deadlines.holidays", str(exc)) from None
-
-
 def load_templates(config: Config) -> Templates:
     folders = [config.templates_dir] if config.templates_dir else []
     return Templates([*folders, packaged_templates_dir()])
@@ -80,9 +73,9 @@ def build_offline_runtime(config: Config, clock: Clock = system_clock) -> Runtim
 
 def build_runtime(config: Config, clock: Clock = system_clock) -> Runtime:
     """Open the store and load FAQ, model, templates and calendar; connects nothing yet."""
-    faq = load_faq(config.faq.path)
+    setup = validate_setup(config)  # the same checks as `inboxd check`
     classifier = FaqClassifier.load(config.faq.model)
     return Runtime(config=config, store=Store(config.store_path), mailbox=Mailbox(config.imap),
-                   sender=Sender(config.smtp), faq=faq, classifier=classifier,
-                   templates=load_templates(config), calendar=load_calendar(config), clock=clock,
+                   sender=Sender(config.smtp), faq=setup.faq, classifier=classifier,
+                   templates=load_templates(config), calendar=setup.calendar, clock=clock,
                    model_meta=read_meta(config.faq.model))

@@ -55,8 +55,10 @@ def test_check_without_a_model_says_to_train(tmp_path: Path, fresh_dovecot: Dove
                                              fresh_smtp: SmtpServer,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     setup = Installation(tmp_path, fresh_dovecot, fresh_smtp)
-    assert setup.run("check") == 1
-    assert "inboxd train" in capsys.readouterr().out
+    assert setup.run("check") == 2  # a model problem, as the README says
+    out = capsys.readouterr().out
+    assert "inboxd train" in out
+    assert "imap support@example.test" in out and "login ok" in out  # the servers still tried
 
 
 def test_run_without_a_model_is_a_clear_error(tmp_path: Path, fresh_dovecot: Dovecot,
@@ -90,7 +92,18 @@ def test_check_names_a_broken_operator_template(tmp_path: Path, fresh_dovecot: D
     setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, templates={"path": str(templates)})
     setup.train()
     capsys.readouterr()
-    assert setup.run("check") == 1
+    assert setup.run("check") == 2  # a template problem is the operator's, like the config's
     captured = capsys.readouterr()
     assert "auto_answer.sv.txt.j2:1:" in captured.err
     assert "templates: 1 with errors" in captured.out
+
+
+def test_tickets_with_an_unknown_state_names_the_valid_ones(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["-c", str(tmp_path / "inboxd.toml"), "tickets", "--state", "bogus"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "'bogus'" in err
+    for state in ("open", "auto_answered", "answered"):
+        assert state in err

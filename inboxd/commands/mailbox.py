@@ -11,7 +11,6 @@ from inboxd.agents import AgentWatch
 from inboxd.cli import EXIT_CONFIG, EXIT_RUNTIME, config_from
 from inboxd.commands.report import print_outcomes
 from inboxd.errors import InboxdError
-from inboxd.faq import load_faq
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
 from inboxd.outbox import flush
@@ -19,6 +18,7 @@ from inboxd.pipeline import Outcome, process_inbox
 from inboxd.runtime import (Runtime, build_offline_runtime, build_runtime, load_templates,
                             system_clock)
 from inboxd.sweep import describe, plan_sweep, sweep
+from inboxd.validation import validate_setup
 
 
 def register_run(sub: Any) -> None:
@@ -97,9 +97,10 @@ def run_once(rt: Runtime, dry_run: bool = False) -> list[Outcome]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Exit 2 for a configuration, FAQ, model or template problem, else 1 for a server one."""
     config = config_from(args)
     print(f"config {config.path}: ok")
-    faq = load_faq(config.faq.path)
+    faq = validate_setup(config).faq  # what `run` validates; a problem raises (exit 2)
     print(f"faq {config.faq.path}: ok ({len(faq.entries)} entries, languages "
           f"{', '.join(sorted(faq.languages))})")
     model_state = "ok" if config.faq.model.is_file() else "missing: run `inboxd train`"
@@ -108,7 +109,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"template {problem}", file=sys.stderr)
     print(f"templates: {'ok' if not problems else f'{len(problems)} with errors'}")
-    failures = len(problems)
+    server_failures = 0
     for name, probe in (("imap", lambda: _probe_imap(config.imap)),
                         ("smtp", lambda: Sender(config.smtp).check_login())):
         host = getattr(config, name)
@@ -116,9 +117,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             probe()
             print(f"{name} {host.username}@{host.host}:{host.port} ({host.security}): login ok")
         except InboxdError as exc:
-            failures += 1
+            server_failures += 1
             print(f"{name} {host.host}:{host.port}: {exc}", file=sys.stderr)
-    return EXIT_RUNTIME if failures or model_state != "ok" else 0
+    if problems or model_state != "ok":
+        return EXIT_CONFIG
+    return EXIT_RUNTIME if server_failures else 0
 
 
 def _probe_imap(settings: Any) -> None:

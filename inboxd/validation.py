@@ -1,0 +1,64 @@
+"""What ``run``, ``once`` and ``check`` validate before they act, in one place.
+
+The configuration file is checked on its own as it is read (``inboxd.config``); what needs the
+FAQ file or a library as well is checked here: the holidays country code, and the team names of
+``notify.team_addresses`` and ``relay.team_addresses``, which must be teams the FAQ entries or
+rules route to. ``build_runtime`` and ``inboxd check`` both call :func:`validate_setup`, so
+``check`` says ok only where ``run`` then starts; each problem is a :class:`ConfigError` naming
+its key (exit code 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inboxd.config import Config
+from inboxd.core.deadlines import BusinessCalendar, calendar_from_settings
+from inboxd.errors import ConfigError
+from inboxd.faq import Faq, load_faq
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the validation read and a run goes on to use."""
+
+    faq: Faq
+    calendar: BusinessCalendar
+
+
+def validate_setup(config: Config) -> Setup:
+    """Read the FAQ and check everything that depends on more than the configuration file."""
+    faq = load_faq(config.faq.path)
+    check_team_keys(config, faq)
+    calendar = load_calendar(config)
+    # The model's checks (present, trained on this FAQ and not older than it) belong here too.
+    return Setup(faq=faq, calendar=calendar)
+
+
+def load_calendar(config: Config) -> BusinessCalendar:
+    try:
+        return calendar_from_settings(config.deadlines)
+    except ValueError as exc:
+        raise ConfigError("deadlines.holidays", str(exc)) from None
+
+
+def faq_teams(faq: Faq) -> frozenset[str]:
+    """Every team an FAQ entry or a rule sends mail to."""
+    return frozenset(t for t in (*(e.team for e in faq.entries), *(r.team for r in faq.rules))
+                     if t)
+
+
+def check_team_keys(config: Config, faq: Faq) -> None:
+    """A team address list for a team no FAQ or rule routes to would never be used."""
+    teams = faq_teams(faq)
+    tables = [("notify.team_addresses", config.notify.team_addresses)]
+    if config.relay is not None:
+        tables.append(("relay.team_addresses", config.relay.team_addresses))
+    for key, addresses in tables:
+        for team in addresses:
+            if team not in teams:
+                known = ", ".join(sorted(teams)) or "none: no FAQ entry or rule has a team"
+                raise ConfigError(f"{key}.{team}",
+                                  f"no FAQ entry or rule in {config.faq.path.name} has team "
+                                  f"{team!r}, so these addresses would never be used (teams: "
+                                  f"{known})")
