@@ -106,7 +106,7 @@ def _warn(rt: Runtime, ticket: Ticket, parsed: ParsedMessage | None, n: Warn, no
     notify = rt.config.notify
     to = notice_recipients(ticket.team, notify.team_addresses, notify.default_address)
     values = {**_facts(rt, ticket, parsed), "deadline": DEADLINE_LABELS[n.deadline_kind],
-              "due_at": _when(rt, n.due_at)}
+              "due_at": _when(rt, n.due_at), "relay_mode": rt.config.relay is not None}
     _send_internal(rt, ticket, "warning", "Due soon", values, to, [notice_id], now)
 
 
