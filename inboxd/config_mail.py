@@ -57,6 +57,7 @@ class FolderSettings:
     sent: str = "Sent"
     automated: str = "Support/Automated"
     overdue: str = "Support/Overdue"
+    learn: str = "Support/Learn"  # agents teach by moving a message into <learn>/<faq-id>
 
 
 def imap_settings(t: Table, base: Path) -> ImapSettings:
@@ -139,7 +140,7 @@ def _sender(t: Table) -> str:
 def folder_settings(t: Table) -> FolderSettings:
     defaults = FolderSettings()
     values = {}
-    for name in ("answered", "queue", "sent", "automated", "overdue"):
+    for name in ("answered", "queue", "sent", "automated", "overdue", "learn"):
         value = t.get(name, str, getattr(defaults, name))
         if not value.strip():
             raise ConfigError(t.key(name), "must not be empty")

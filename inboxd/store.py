@@ -109,11 +109,21 @@ def _m006_learning(db: sqlite_utils.Database) -> None:
     db.table("learned_examples").create_index(["faq_id", "text"], unique=True)
 
 
+def _m010_lessons(db: sqlite_utils.Database) -> None:
+    """Messages agents put into a learn folder, each handled once (see ``inboxd.teaching``)."""
+    db.table("lessons").create({
+        "id": int, "folder": str, "uidvalidity": int, "uid": int, "message_id": str,
+        "faq_id": str, "ticket_id": int, "outcome": str, "at": str,
+    }, pk="id", not_null={"folder", "uidvalidity", "uid", "outcome", "at"})
+    db.table("lessons").create_index(["folder", "uidvalidity", "uid"], unique=True)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_copy_started", _m002_copy_started),
     ("003_response_minutes", _m003_response_minutes),
     ("006_learning", _m006_learning),
+    ("010_lessons", _m010_lessons),
 ]
 
 
@@ -387,6 +397,14 @@ class Store:
             "insert or ignore into learned_examples (faq_id, text, ticket_id, source, created_at) "
             "values (?, ?, ?, ?, ?)", [faq_id, text, ticket_id, source, iso(at)])
         return bool(cursor.rowcount)
+
+    def lesson_seen(self, folder: str, uidvalidity: int, uid: int) -> bool:
+        return bool(self.db.execute(
+            "select 1 from lessons where folder = ? and uidvalidity = ? and uid = ?",
+            [folder, uidvalidity, uid]).fetchall())
+
+    def record_lesson(self, values: dict[str, Any]) -> None:
+        self.db.table("lessons").insert(values)
 
     def learned_examples(self) -> list[dict[str, Any]]:
         """Every learned example (id, faq_id, text, ticket_id, source, created_at), oldest first."""
