@@ -24,6 +24,7 @@ import sqlite_utils
 
 from inboxd.core.clocks import response_minutes
 from inboxd.core.deadlines import BusinessCalendar
+from inboxd import store_blobs
 from inboxd.errors import StoreError
 
 
@@ -118,12 +119,19 @@ def _m010_lessons(db: sqlite_utils.Database) -> None:
     db.table("lessons").create_index(["folder", "uidvalidity", "uid"], unique=True)
 
 
+def _m011_blobs(db: sqlite_utils.Database) -> None:
+    """Large attachments kept once, in ``blobs``; rows hold skeletons (``inboxd.store_blobs``)."""
+    store_blobs.create_tables(db)
+    store_blobs.split_existing(db)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_copy_started", _m002_copy_started),
     ("003_response_minutes", _m003_response_minutes),
     ("006_learning", _m006_learning),
     ("010_lessons", _m010_lessons),
+    ("011_blobs", _m011_blobs),
 ]
 
 
@@ -271,7 +279,7 @@ class Store:
 
     # -- messages ------------------------------------------------------------------------------
     def insert_message(self, values: dict[str, Any]) -> int:
-        return int(self.db.table("messages").insert(values).last_pk)  # type: ignore[arg-type]
+        return store_blobs.insert_with_raw(self.db, "messages", values)
 
     def has_message(self, folder: str, uidvalidity: int, uid: int) -> bool:
         return bool(self.db.execute(
@@ -281,7 +289,7 @@ class Store:
     def inbound_by_message_id(self, message_id: str) -> dict[str, Any] | None:
         rows = list(self.db.table("messages").rows_where(
             "message_id = ? and direction = 'in'", [message_id], order_by="id", limit=1))
-        return rows[0] if rows else None
+        return store_blobs.whole(self.db, "messages", rows[0]) if rows else None
 
     def known_message_id(self, message_id: str) -> bool:
         return bool(self.db.execute(
@@ -290,18 +298,23 @@ class Store:
             [message_id, message_id]).fetchall())
 
     def messages(self, ticket_id: int) -> list[dict[str, Any]]:
-        return list(self.db.table("messages").rows_where("ticket_id = ?", [ticket_id], order_by="id"))
+        return [store_blobs.whole(self.db, "messages", r) for r in
+                self.db.table("messages").rows_where("ticket_id = ?", [ticket_id], order_by="id")]
 
     # -- outbox --------------------------------------------------------------------------------
     def queue_outgoing(self, values: dict[str, Any]) -> int:
-        return int(self.db.table("outbox").insert({"state": "pending", **values}).last_pk)  # type: ignore[arg-type]
+        raw = values.get("raw")
+        if isinstance(raw, bytes):
+            values = {**values, "raw": store_blobs.crlf(raw)}
+        return store_blobs.insert_with_raw(self.db, "outbox", {"state": "pending", **values})
 
     def outbox(self, state: str) -> list[dict[str, Any]]:
-        return list(self.db.table("outbox").rows_where("state = ?", [state], order_by="id"))
+        return [store_blobs.whole(self.db, "outbox", r) for r in
+                self.db.table("outbox").rows_where("state = ?", [state], order_by="id")]
 
     def outbox_uncopied(self) -> list[dict[str, Any]]:
-        return list(self.db.table("outbox").rows_where(
-            "state = 'sent' and copied_at is null", order_by="id"))
+        return [store_blobs.whole(self.db, "outbox", r) for r in self.db.table("outbox").rows_where(
+            "state = 'sent' and copied_at is null", order_by="id")]
 
     def update_outbox(self, outbox_id: int, values: dict[str, Any]) -> None:
         with self.transaction():
@@ -377,7 +390,7 @@ class Store:
         rows = list(self.db.table("messages").rows_where(
             "ticket_id = ? and direction = 'in' and decision not in ('RelayReply', 'Record')",
             [ticket_id], order_by="id desc", limit=1))
-        return rows[0] if rows else None
+        return store_blobs.whole(self.db, "messages", rows[0]) if rows else None
 
     def message_location(self, message_row: int) -> tuple[str, str | None]:
         """(folder, Message-ID) of an incoming message: where its last finished move put it."""
@@ -415,18 +428,20 @@ class Store:
         return int(row[0])
 
     def first_inbound_raw(self, ticket_id: int) -> bytes | None:
-        row = self.db.execute("select raw from messages where ticket_id = ? and direction = 'in' "
-                              "order by id limit 1", [ticket_id]).fetchone()
-        return row[0] if row else None
+        row = self.db.execute("select id, raw from messages where ticket_id = ? and "
+                              "direction = 'in' order by id limit 1", [ticket_id]).fetchone()
+        return store_blobs.whole_raw(self.db, "messages", row[0], row[1]) if row else None
 
     def human_questions(self, since: datetime) -> list[dict[str, Any]]:
         """Tickets created since then that a person answered first or that are still open:
         ``ticket_id``, ``faq`` and the ``raw`` bytes of their first incoming message."""
-        return [dict(r) for r in self.db.query(
-            "select t.id as ticket_id, t.faq, m.raw from tickets t join messages m on m.id = "
+        rows = self.db.query(
+            "select t.id as ticket_id, t.faq, m.raw, m.id as message_row from tickets t "
+            "join messages m on m.id = "
             "(select min(id) from messages where ticket_id = t.id and direction = 'in') "
             "where t.created_at >= ? and (t.first_response_by = 'agent' or t.state = 'open') "
-            "order by t.id", [iso(since)])]
+            "order by t.id", [iso(since)])
+        return [store_blobs.whole(self.db, "messages", dict(r), "message_row") for r in rows]
 
 
 CLOCK_CANDIDATES_SQL = (
