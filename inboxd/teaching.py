@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 
-from inboxd.core.lessons import LEARNED, UNKNOWN_FAQ, Lesson, lesson
+from inboxd.core.lessons import FAILED, LEARNED, UNKNOWN_FAQ, Lesson, lesson
 from inboxd.core.message import ParsedMessage, parse_message, thread_keys
+from inboxd.errors import InboxdError
 from inboxd.learning import record_learned
 from inboxd.mail.imap import Fetched
 from inboxd.outbox import apply_actions
@@ -43,8 +44,26 @@ def _scan_folder(rt: Runtime, folder: str, faq_id: str) -> list[Lesson]:
     state = rt.mailbox.select(folder)
     uids = [u for u in rt.mailbox.uids_after(folder, 0)
             if not rt.store.lesson_seen(folder, state.uidvalidity, u)]
-    return [_learn(rt, folder, faq_id, state.uidvalidity, fetched)
+    return [_learn_or_leave(rt, folder, faq_id, state.uidvalidity, fetched)
             for fetched in rt.mailbox.fetch(folder, uids)]
+
+
+def _learn_or_leave(rt: Runtime, folder: str, faq_id: str, uidvalidity: int,
+                    fetched: Fetched) -> Lesson:
+    try:
+        return _learn(rt, folder, faq_id, uidvalidity, fetched)
+    except InboxdError:
+        raise  # the store or a server is in trouble: the next scan retries
+    except Exception as exc:  # a defect met by this one message: left there, once
+        log.exception("uid %d in %s could not be learned from", fetched.uid, folder)
+        found = Lesson(FAILED, faq_id, None, f"{folder}: inboxd could not read this message "
+                       f"({type(exc).__name__}: {exc}); it stays there for a person")
+        with rt.store.transaction():
+            rt.store.record_lesson({"folder": folder, "uidvalidity": uidvalidity,
+                                    "uid": fetched.uid, "faq_id": faq_id,
+                                    "outcome": found.outcome, "at": iso(rt.clock())})
+            rt.store.add_event(None, rt.clock(), f"learn-{found.outcome}", found.detail)
+        return found
 
 
 def _learn(rt: Runtime, folder: str, faq_id: str, uidvalidity: int, fetched: Fetched) -> Lesson:

@@ -14,7 +14,7 @@ from servers import Dovecot, SmtpServer
 from inboxd.cli import main
 
 COMMANDS = ["run", "once", "train", "classify", "tickets", "ticket", "check", "demo", "eval",
-            "gaps"]
+            "gaps", "forget"]
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -166,3 +166,20 @@ def test_learn_folders_follow_the_servers_separator() -> None:
             assert {"Support.Learn.returns", "Support.Learn.shipping-time"} <= names
     finally:
         server.cleanup()
+
+
+def test_a_message_inboxd_fails_on_stays_in_the_folder_once(
+        inboxd: Installation, monkeypatch: pytest.MonkeyPatch) -> None:
+    inboxd.send(mail(CUSTOMER, "Exchange", QUESTION, message_id="<shoes@customer.example>"))
+    assert inboxd.run("once") == 0
+    agent_files(inboxd, "Support/Queue", LEARN)
+
+    def defect(*args: object) -> None:
+        raise RuntimeError("a defect")
+
+    monkeypatch.setattr("inboxd.teaching._ticket_and_question", defect)
+    assert inboxd.run("once") == 0  # the rest of the run goes on
+    assert inboxd.run("once") == 0
+    [(detail,)] = query(inboxd, "select detail from events where kind = 'learn-failed'")
+    assert "RuntimeError: a defect" in detail
+    assert len(inboxd.folder(LEARN)) == 1

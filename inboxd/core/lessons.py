@@ -13,6 +13,7 @@ from dataclasses import dataclass
 LEARNED = "learned"
 UNKNOWN_FAQ = "unknown-faq"
 NO_QUESTION = "no-question"
+FAILED = "failed"  # inboxd could not read the message: it stays for a person
 
 
 @dataclass(frozen=True)
