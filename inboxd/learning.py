@@ -52,8 +52,10 @@ def record_learned(rt: Runtime, ticket_id: int | None, faq_id: str, question: st
                    how: str, now: datetime) -> bool:
     """Store ``question`` as an example of ``faq_id`` and mark the ticket as answered with that
     FAQ, inside the caller's transaction; False when it was an example already."""
-    if ticket_id is not None:
-        rt.store.update_ticket(ticket_id, {"faq": faq_id, "updated_at": iso(now)})
+    ticket = rt.store.ticket(ticket_id) if ticket_id is not None else None
+    if ticket is not None and ticket.faq != faq_id:  # the classifier's confidence was for another
+        rt.store.update_ticket(ticket.id, {"faq": faq_id, "confidence": None,
+                                           "updated_at": iso(now)})
     if not rt.store.add_learned_example(faq_id, question, ticket_id, source, now):
         return False
     rt.store.add_event(ticket_id, now, "learned",

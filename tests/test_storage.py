@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from harness import Installation, mail, parse
+from harness import Installation, mail
 from servers import Dovecot, SmtpServer
 from test_relay_flow import AGENT, CUSTOMER, CUSTOMER2, HUMAN, RELAY, agent_message
 
