@@ -5,7 +5,7 @@ FAQ file or a library as well is checked here: the holidays country code, and th
 ``notify.team_addresses`` and ``relay.team_addresses``, which must be teams the FAQ entries or
 rules route to. ``build_runtime`` and ``inboxd check`` both call :func:`validate_setup`, so
 ``check`` says ok only where ``run`` then starts; each problem is a :class:`ConfigError` naming
-its key (exit code 2).
+its key (exit code 2). :func:`model_problem` is the model's part of the same.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inboxd.config import Config
+from inboxd.core.classify import FaqClassifier
 from inboxd.core.deadlines import BusinessCalendar, calendar_from_settings
-from inboxd.errors import ConfigError
+from inboxd.errors import ConfigError, ModelError
 from inboxd.faq import Faq, load_faq
 
 
@@ -31,8 +32,20 @@ def validate_setup(config: Config) -> Setup:
     faq = load_faq(config.faq.path)
     check_team_keys(config, faq)
     calendar = load_calendar(config)
-    # The model's checks (present, trained on this FAQ and not older than it) belong here too.
     return Setup(faq=faq, calendar=calendar)
+
+
+def model_problem(config: Config) -> str | None:
+    """What is wrong with the trained model, or None. ``check`` reports it and goes on to try
+    the logins; ``run`` refuses to start on the same (``FaqClassifier.load``)."""
+    if not config.faq.model.is_file():
+        return "missing: run `inboxd train`"
+    try:
+        FaqClassifier.load(config.faq.model)
+    except ModelError as exc:
+        return str(exc)
+    # The checks that the model is not older than the FAQ file and has its FAQ ids go here.
+    return None
 
 
 def load_calendar(config: Config) -> BusinessCalendar:

@@ -80,3 +80,15 @@ def test_team_addresses_of_rule_and_faq_teams_pass(tmp_path: Path,
     main(["-c", str(tmp_path / "inboxd.toml"), "check"])
     out = capsys.readouterr().out
     assert "faq" in out and "ok (1 entries" in out
+
+
+def test_check_loads_the_model_as_run_does(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "faq.toml").write_text(FAQ, encoding="utf-8")
+    (tmp_path / "inboxd.toml").write_text(CONFIG, encoding="utf-8")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "faq-model.npz").write_bytes(b"not a model")
+    assert main(["-c", str(tmp_path / "inboxd.toml"), "check"]) == 2
+    assert "run `inboxd train`" in capsys.readouterr().out
+    assert main(["-c", str(tmp_path / "inboxd.toml"), "once"]) == 2
+    assert "run `inboxd train`" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from inboxd.pipeline import Outcome, process_inbox
 from inboxd.runtime import (Runtime, build_offline_runtime, build_runtime, load_templates,
                             system_clock)
 from inboxd.sweep import describe, plan_sweep, sweep
-from inboxd.validation import validate_setup
+from inboxd.validation import model_problem, validate_setup
 
 
 def register_run(sub: Any) -> None:
@@ -103,7 +103,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     faq = validate_setup(config).faq  # what `run` validates; a problem raises (exit 2)
     print(f"faq {config.faq.path}: ok ({len(faq.entries)} entries, languages "
           f"{', '.join(sorted(faq.languages))})")
-    model_state = "ok" if config.faq.model.is_file() else "missing: run `inboxd train`"
+    model_state = model_problem(config) or "ok"
     print(f"model {config.faq.model}: {model_state}")
     problems = load_templates(config).problems([e.template for e in faq.entries if e.template])
     for problem in problems:
