@@ -1,16 +1,18 @@
 """What ``run``, ``once`` and ``check`` validate before they act, in one place.
 
 The configuration file is checked on its own as it is read (``inboxd.config``); what needs the
-FAQ file or a library as well is checked here: the holidays country code, and the team names of
-``notify.team_addresses`` and ``relay.team_addresses``, which must be teams the FAQ entries or
-rules route to. ``build_runtime`` and ``inboxd check`` both call :func:`validate_setup`, so
+FAQ file, a library or the file system as well is checked here: the holidays country code, the
+team names of ``notify.team_addresses`` and ``relay.team_addresses`` (teams the FAQ entries or
+rules route to), and that the store can be written where ``store.path`` puts it. ``build_runtime`` and ``inboxd check`` both call :func:`validate_setup`, so
 ``check`` says ok only where ``run`` then starts; each problem is a :class:`ConfigError` naming
 its key (exit code 2). :func:`model_problem` is the model's part of the same.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from inboxd.config import Config
 from inboxd.core.classify import FaqClassifier
@@ -32,7 +34,22 @@ def validate_setup(config: Config) -> Setup:
     faq = load_faq(config.faq.path)
     check_team_keys(config, faq)
     calendar = load_calendar(config)
+    check_store_path(config.store_path)
     return Setup(faq=faq, calendar=calendar)
+
+
+def check_store_path(path: Path) -> None:
+    """The store can be opened for writing, or created where it is configured."""
+    if str(path) == ":memory:":
+        return
+    if path.exists():
+        if not path.is_file() or not os.access(path, os.R_OK | os.W_OK):
+            raise ConfigError("store.path", f"{path} is not a file inboxd can read and write")
+        return
+    folder = next(p for p in path.parents if p.exists())
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError("store.path", f"cannot create {path}: {folder} is not a writable "
+                                        "folder")
 
 
 def model_problem(config: Config) -> str | None:

@@ -55,6 +55,10 @@ CASES = [
     ("relay team", CONFIG + '\n[relay]\ndefault_addresses = ["team@example.test"]\n'
                             'team_addresses.sales = ["sales@example.test"]\n',
      "relay.team_addresses.sales", "teams: billing, orders"),
+    ("store in a file", CONFIG + '\n[store]\npath = "faq.toml/inboxd.sqlite3"\n',
+     "store.path", "is not a writable folder"),
+    ("store is a folder", CONFIG + '\n[store]\npath = "."\n',
+     "store.path", "is not a file inboxd can read and write"),
 ]
 
 
