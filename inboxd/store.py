@@ -8,6 +8,9 @@ The store is the journal that makes "nothing lost, nothing twice" hold: a messag
 its raw bytes, the replies to send (outbox) and the mailbox moves to make (actions) are
 committed in one transaction before anything happens on the servers; each step is then marked
 done, so a restart replays exactly what is left.
+
+Large attachments are kept once (``inboxd.store_blobs``): ``raw`` columns hold skeletons and the
+methods here hand out whole mails.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from typing import Any
 
 import sqlite_utils
 
+from inboxd import store_blobs
 from inboxd.core.clocks import response_minutes
 from inboxd.core.deadlines import BusinessCalendar
-from inboxd import store_blobs
 from inboxd.errors import StoreError
 
 
@@ -313,8 +316,9 @@ class Store:
                 self.db.table("outbox").rows_where("state = ?", [state], order_by="id")]
 
     def outbox_uncopied(self) -> list[dict[str, Any]]:
-        return [store_blobs.whole(self.db, "outbox", r) for r in self.db.table("outbox").rows_where(
-            "state = 'sent' and copied_at is null", order_by="id")]
+        rows = self.db.table("outbox").rows_where("state = 'sent' and copied_at is null",
+                                                  order_by="id")
+        return [store_blobs.whole(self.db, "outbox", r) for r in rows]
 
     def update_outbox(self, outbox_id: int, values: dict[str, Any]) -> None:
         with self.transaction():

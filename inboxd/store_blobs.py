@@ -66,7 +66,8 @@ def insert_with_raw(db: sqlite_utils.Database, owner: str, values: dict[str, Any
     if not isinstance(raw, bytes):
         return int(db.table(owner).insert(values).last_pk)  # type: ignore[arg-type]
     skeleton, pieces = split(raw)
-    row_id = int(db.table(owner).insert({**values, "raw": skeleton}).last_pk)  # type: ignore[arg-type]
+    inserted = db.table(owner).insert({**values, "raw": skeleton})
+    row_id = int(inserted.last_pk)  # type: ignore[arg-type]
     put_pieces(db, owner, row_id, pieces)
     return row_id
 

@@ -3,9 +3,10 @@
 The configuration file is checked on its own as it is read (``inboxd.config``); what needs the
 FAQ file, a library or the file system as well is checked here: the holidays country code, the
 team names of ``notify.team_addresses`` and ``relay.team_addresses`` (teams the FAQ entries or
-rules route to), and that the store can be written where ``store.path`` puts it. ``build_runtime`` and ``inboxd check`` both call :func:`validate_setup`, so
-``check`` says ok only where ``run`` then starts; each problem is a :class:`ConfigError` naming
-its key (exit code 2). :func:`model_problem` is the model's part of the same.
+rules route to), and that the store can be written where ``store.path`` puts it.
+``build_runtime`` and ``inboxd check`` both call :func:`validate_setup`, so ``check`` says ok
+only where ``run`` then starts; each problem is a :class:`ConfigError` naming its key (exit
+code 2). :func:`model_problem` is the model's part of the same.
 """
 
 from __future__ import annotations
