@@ -3,8 +3,8 @@
 :func:`plan_forget` finds, without changing anything, every row about the address: the
 tickets it is the customer of, with their messages, outgoing mails, deadline notices, learned
 examples, learn-folder records and events; the messages it sent on other tickets and the mails
-sent to it without a ticket (status replies); the mailbox actions of those messages; the events
-elsewhere that mention it; and the stored attachments that only these rows refer to.
+sent to it without a ticket (status replies); the mailbox actions of those messages; what was
+learned from its messages put into a learn folder; the events elsewhere that mention it; and the stored attachments that only these rows refer to.
 :func:`apply_forget` deletes them in one transaction with SQLite's ``secure_delete`` on (the
 freed pages are overwritten with zeros) and then checkpoints the write-ahead log, so that the
 bytes are gone from the files too. Mail in the mailbox itself is not touched.
@@ -47,6 +47,9 @@ def plan_forget(store: Store, address: str) -> Erasure:
         _in(db, "select id from messages where ticket_id in ({})", tickets)
     message_ids = [r[0] for r in _rows(db, "select message_id from messages where id in ({}) "
                                            "and message_id is not null", messages)]
+    lessons = _ids(db, "select id from lessons where lower(sender) = ?", [who]) + \
+        _in(db, "select id from lessons where ticket_id in ({})", tickets) + \
+        _in(db, "select id from lessons where message_id in ({})", message_ids)
     rows = {
         "tickets": tickets,
         "messages": messages,
@@ -54,9 +57,10 @@ def plan_forget(store: Store, address: str) -> Erasure:
         _in(db, "select id from outbox where ticket_id in ({})", tickets),
         "notices": _in(db, "select id from notices where ticket_id in ({})", tickets),
         "learned_examples": _in(db, "select id from learned_examples where ticket_id in ({})",
-                                tickets),
-        "lessons": _in(db, "select id from lessons where ticket_id in ({})", tickets) +
-        _in(db, "select id from lessons where message_id in ({})", message_ids),
+                                tickets) +
+        _in(db, "select example_id from lessons where id in ({}) and example_id is not null",
+            lessons),
+        "lessons": lessons,
         "actions": _in(db, "select id from actions where message_row in ({})", messages),
         "events": _ids(db, "select id from events where instr(lower(detail), ?) > 0", [who]) +
         _in(db, "select id from events where ticket_id in ({})", tickets),

@@ -117,7 +117,8 @@ def _m010_lessons(db: sqlite_utils.Database) -> None:
     """Messages agents put into a learn folder, each handled once (see ``inboxd.teaching``)."""
     db.table("lessons").create({
         "id": int, "folder": str, "uidvalidity": int, "uid": int, "message_id": str,
-        "faq_id": str, "ticket_id": int, "outcome": str, "at": str,
+        "sender": str, "faq_id": str, "ticket_id": int, "example_id": int, "outcome": str,
+        "at": str,
     }, pk="id", not_null={"folder", "uidvalidity", "uid", "outcome", "at"})
     db.table("lessons").create_index(["folder", "uidvalidity", "uid"], unique=True)
 
@@ -422,6 +423,11 @@ class Store:
 
     def record_lesson(self, values: dict[str, Any]) -> None:
         self.db.table("lessons").insert(values)
+
+    def learned_example_id(self, faq_id: str, text: str) -> int | None:
+        rows = self.db.execute("select id from learned_examples where faq_id = ? and text = ?",
+                               [faq_id, text]).fetchall()
+        return int(rows[0][0]) if rows else None
 
     def learned_examples(self) -> list[dict[str, Any]]:
         """Every learned example (id, faq_id, text, ticket_id, source, created_at), oldest first."""

@@ -76,16 +76,19 @@ def _learn(rt: Runtime, folder: str, faq_id: str, uidvalidity: int, fetched: Fet
                    waiting_in, already_there, rt.config.folders.answered)
     now = rt.clock()
     ticket_id = ticket.id if ticket else None
+    example_id = None
     with rt.store.transaction():
-        rt.store.record_lesson({"folder": folder, "uidvalidity": uidvalidity, "uid": fetched.uid,
-                                "message_id": msg.message_id, "faq_id": found.faq_id,
-                                "ticket_id": ticket_id, "outcome": found.outcome,
-                                "at": iso(now)})
         if found.outcome == LEARNED:
             record_learned(rt, ticket_id, found.faq_id, question.strip(), "folder",
-                           f"{found.detail}", now)
+                           found.detail, now)
+            example_id = rt.store.learned_example_id(found.faq_id, question.strip())
         else:
             rt.store.add_event(ticket_id, now, f"learn-{found.outcome}", found.detail)
+        rt.store.record_lesson({"folder": folder, "uidvalidity": uidvalidity, "uid": fetched.uid,
+                                "message_id": msg.message_id, "sender": msg.sender,
+                                "faq_id": found.faq_id, "ticket_id": ticket_id,
+                                "example_id": example_id, "outcome": found.outcome,
+                                "at": iso(now)})
         if found.target:
             rt.store.queue_action({"message_row": None, "folder": folder,
                                    "uidvalidity": uidvalidity, "uid": fetched.uid,

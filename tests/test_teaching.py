@@ -183,3 +183,18 @@ def test_a_message_inboxd_fails_on_stays_in_the_folder_once(
     [(detail,)] = query(inboxd, "select detail from events where kind = 'learn-failed'")
     assert "RuntimeError: a defect" in detail
     assert len(inboxd.folder(LEARN)) == 1
+
+
+def test_forget_removes_what_was_learned_from_a_message_inboxd_had_not_seen(
+        inboxd: Installation, capsys: pytest.CaptureFixture[str]) -> None:
+    assert inboxd.run("once") == 0  # the learn folders exist
+    with inboxd.dovecot.imap(inboxd.dovecot.support) as client:  # e.g. from an older folder
+        client.append(LEARN, mail(CUSTOMER, "Exchange", QUESTION))
+    assert inboxd.run("once") == 0
+    assert query(inboxd, "select ticket_id, source from learned_examples") == [(None, "folder")]
+    capsys.readouterr()
+    assert inboxd.run("forget", CUSTOMER) == 0
+    assert "0 tickets, 0 messages, 0 outgoing mails, 0 deadline notices, 1 learned examples, " \
+           "1 learn-folder records" in capsys.readouterr().out
+    assert query(inboxd, "select count(*) from learned_examples") == [(0,)]
+    assert query(inboxd, "select count(*) from lessons") == [(0,)]
