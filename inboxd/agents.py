@@ -18,6 +18,7 @@ from inboxd.core.render import TICKET_HEADER
 from inboxd.learning import learn_from_agent
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket, first_response, iso
+from inboxd.teaching import scan_learn_folders
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,10 @@ class AgentWatch:
         self.seen_answered: set[tuple[str, int, int]] = set()
 
     def scan(self, rt: Runtime) -> list[int]:
-        """Tickets found answered by a person in this scan."""
-        return scan_sent(rt) + self.scan_answered_flags(rt)
+        """Tickets found answered by a person in this scan; also reads the learn folders."""
+        found = scan_sent(rt) + self.scan_answered_flags(rt)
+        scan_learn_folders(rt)
+        return found
 
     def scan_answered_flags(self, rt: Runtime) -> list[int]:
         if not rt.store.tickets("state in ('open', 'auto_answered')", order_by="id limit 1"):

@@ -14,8 +14,6 @@ from inboxd.config_table import Table, positive, resolve_path
 from inboxd.errors import ConfigError
 
 SECURITY_MODES = ("tls", "starttls", "none")
-
-
 PASSWORD_KEYS = ("password_env", "password_file", "password")
 
 
@@ -89,6 +87,7 @@ class FolderSettings:
     sent: str = "Sent"
     automated: str = "Support/Automated"
     overdue: str = "Support/Overdue"
+    learn: str = "Support/Learn"  # agents teach by moving a message into <learn>/<faq-id>
 
 
 def imap_settings(t: Table, base: Path) -> ImapSettings:
@@ -156,7 +155,9 @@ def _password(t: Table, base: Path) -> Secret:
     given = [k for k in PASSWORD_KEYS if k in t.data]
     if len(given) != 1:
         keys = ", ".join(t.key(k) for k in PASSWORD_KEYS)
-        raise ConfigError(t.key("password_env"), f"set exactly one of {keys}")
+        problem = f"set exactly one of {keys}"
+        raise t.missing(PASSWORD_KEYS, problem) if not given else \
+            ConfigError(t.key("password_env"), problem)
     name = given[0]
     value = t.get(name, str)
     if name == "password":
@@ -190,7 +191,7 @@ def _sender(t: Table) -> str:
 def folder_settings(t: Table) -> FolderSettings:
     defaults = FolderSettings()
     values = {}
-    for name in ("answered", "queue", "sent", "automated", "overdue"):
+    for name in ("answered", "queue", "sent", "automated", "overdue", "learn"):
         value = t.get(name, str, getattr(defaults, name))
         if not value.strip():
             raise ConfigError(t.key(name), "must not be empty")

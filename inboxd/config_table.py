@@ -6,10 +6,15 @@ naming the dotted key; ``reject_unknown`` turns leftover keys (typos) into error
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from inboxd.errors import ConfigError
+
+
+MISSPELLING_CUTOFF = 0.7  # difflib's similarity from which an unknown key is taken for a typo
 
 
 class Table:
@@ -30,7 +35,7 @@ class Table:
         self.used.add(name)
         if name not in self.data:
             if default is ...:
-                raise ConfigError(self.key(name), "is required but missing")
+                raise self.missing([name], "is required but missing")
             return default
         value = self.data[name]
         kinds = kind if isinstance(kind, tuple) else (kind,)
@@ -50,8 +55,19 @@ class Table:
         if name not in self.data and not required:
             return Table({}, self.key(name))
         if name not in self.data:
-            raise ConfigError(self.key(name), "table is required but missing")
+            raise self.missing([name], "table is required but missing")
         return Table(self.data[name], self.key(name))
+
+    def missing(self, names: Sequence[str], problem: str) -> ConfigError:
+        """The error for a required key that is missing: when a key not read yet looks like a
+        misspelling of one of ``names`` (``pasword_env``), that unknown key is the problem."""
+        unread = [k for k in self.data if k not in self.used and k not in names]
+        for name in names:
+            close = difflib.get_close_matches(name, unread, n=1, cutoff=MISSPELLING_CUTOFF)
+            if close:
+                return ConfigError(self.key(close[0]),
+                                   f"unknown key (check its spelling: {self.key(name)}?)")
+        return ConfigError(self.key(names[0]), problem)
 
     def reject_unknown(self) -> None:
         for name in self.data:

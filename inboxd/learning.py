@@ -17,7 +17,7 @@ from inboxd.core.learn import Learned, learned_from_reply
 from inboxd.core.message import ParsedMessage, parse_message
 from inboxd.faq import Faq
 from inboxd.runtime import Runtime
-from inboxd.store import Ticket
+from inboxd.store import Ticket, iso
 from inboxd.modelfile import format_threshold, train_files
 from inboxd.training import TrainResult
 
@@ -44,13 +44,26 @@ def learn_from_agent(rt: Runtime, ticket: Ticket, reply: ParsedMessage,
     question = parse_message(raw).question.strip() if raw else ""
     if not question:
         return None
-    if rt.store.add_learned_example(outcome.faq_id, question, ticket.id, outcome.source, now):
-        how = "#faq marker" if outcome.source == "marker" else \
-            f"reply similar to its answer, {outcome.similarity:.2f}"
-        rt.store.add_event(ticket.id, now, "learned",
-                           f"question added as an example of FAQ {outcome.faq_id} ({how})")
-        log.info("ticket #%d: question learned for FAQ %s", ticket.id, outcome.faq_id)
+    how = "#faq marker" if outcome.source == "marker" else \
+        f"reply similar to its answer, {outcome.similarity:.2f}"
+    record_learned(rt, ticket.id, outcome.faq_id, question, outcome.source, how, now)
     return outcome
+
+
+def record_learned(rt: Runtime, ticket_id: int | None, faq_id: str, question: str, source: str,
+                   how: str, now: datetime) -> bool:
+    """Store ``question`` as an example of ``faq_id`` and mark the ticket as answered with that
+    FAQ, inside the caller's transaction; False when it was an example already."""
+    ticket = rt.store.ticket(ticket_id) if ticket_id is not None else None
+    if ticket is not None and ticket.faq != faq_id:  # the classifier's confidence was for another
+        rt.store.update_ticket(ticket.id, {"faq": faq_id, "confidence": None,
+                                           "updated_at": iso(now)})
+    if not rt.store.add_learned_example(faq_id, question, ticket_id, source, now):
+        return False
+    rt.store.add_event(ticket_id, now, "learned",
+                       f"question added as an example of FAQ {faq_id} ({how})")
+    log.info("ticket #%s: question learned for FAQ %s", ticket_id or "-", faq_id)
+    return True
 
 
 def has_new_examples(rt: Runtime) -> bool:

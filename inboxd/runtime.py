@@ -10,15 +10,16 @@ from zoneinfo import ZoneInfo
 
 from inboxd.config import Config
 from inboxd.core.classify import FaqClassifier
-from inboxd.core.deadlines import BusinessCalendar, calendar_from_settings
+from inboxd.core.deadlines import BusinessCalendar
 from inboxd.core.decide import Policy
 from inboxd.core.render import Templates, packaged_templates_dir
-from inboxd.errors import ConfigError, TemplateError
-from inboxd.faq import Faq, load_faq
+from inboxd.errors import TemplateError
+from inboxd.faq import Faq
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
 from inboxd.store import Store
 from inboxd.training import ModelMeta, effective_threshold, read_meta
+from inboxd.validation import validate_setup
 
 Clock = Callable[[], datetime]
 
@@ -58,13 +59,6 @@ class Runtime:
         self.store.close()
 
 
-def load_calendar(config: Config) -> BusinessCalendar:
-    try:
-        return calendar_from_settings(config.deadlines)
-    except ValueError as exc:
-        raise ConfigError("deadlines.holidays", str(exc)) from None
-
-
 def load_templates(config: Config, faq: Faq | None = None) -> Templates:
     """The operator's templates over inboxd's own, and the FAQ's template files, all read and
     compiled now; their problems are listed in ``Templates.problems``."""
@@ -97,10 +91,11 @@ def build_runtime(config: Config, clock: Clock = system_clock,
                   strict_templates: bool = True) -> Runtime:
     """Open the store and load FAQ, model, templates and calendar; connects nothing yet.
     A template that does not compile is a TemplateError unless ``strict_templates`` is off."""
-    faq = load_faq(config.faq.path)
+    setup = validate_setup(config)  # the same checks as `inboxd check`
+    faq = setup.faq
     templates = checked_templates(config, faq) if strict_templates else load_templates(config, faq)
     classifier = FaqClassifier.load(config.faq.model)
     return Runtime(config=config, store=Store(config.store_path), mailbox=Mailbox(config.imap),
                    sender=Sender(config.smtp), faq=faq, classifier=classifier,
-                   templates=templates, calendar=load_calendar(config), clock=clock,
+                   templates=templates, calendar=setup.calendar, clock=clock,
                    model_meta=read_meta(config.faq.model))

@@ -8,6 +8,9 @@ The store is the journal that makes "nothing lost, nothing twice" hold: a messag
 its raw bytes, the replies to send (outbox) and the mailbox moves to make (actions) are
 committed in one transaction before anything happens on the servers; each step is then marked
 done, so a restart replays exactly what is left.
+
+Large attachments are kept once (``inboxd.store_blobs``): ``raw`` columns hold skeletons and the
+methods here hand out whole mails.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
+from inboxd import store_blobs
 from inboxd.core.clocks import response_minutes
 from inboxd.core.deadlines import BusinessCalendar
 from inboxd.errors import StoreError
@@ -109,11 +113,29 @@ def _m006_learning(db: sqlite_utils.Database) -> None:
     db.table("learned_examples").create_index(["faq_id", "text"], unique=True)
 
 
+def _m010_lessons(db: sqlite_utils.Database) -> None:
+    """Messages agents put into a learn folder, each handled once (see ``inboxd.teaching``)."""
+    db.table("lessons").create({
+        "id": int, "folder": str, "uidvalidity": int, "uid": int, "message_id": str,
+        "sender": str, "faq_id": str, "ticket_id": int, "example_id": int, "outcome": str,
+        "at": str,
+    }, pk="id", not_null={"folder", "uidvalidity", "uid", "outcome", "at"})
+    db.table("lessons").create_index(["folder", "uidvalidity", "uid"], unique=True)
+
+
+def _m011_blobs(db: sqlite_utils.Database) -> None:
+    """Large attachments kept once, in ``blobs``; rows hold skeletons (``inboxd.store_blobs``)."""
+    store_blobs.create_tables(db)
+    store_blobs.split_existing(db)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_copy_started", _m002_copy_started),
     ("003_response_minutes", _m003_response_minutes),
     ("006_learning", _m006_learning),
+    ("010_lessons", _m010_lessons),
+    ("011_blobs", _m011_blobs),
 ]
 
 
@@ -261,7 +283,7 @@ class Store:
 
     # -- messages ------------------------------------------------------------------------------
     def insert_message(self, values: dict[str, Any]) -> int:
-        return int(self.db.table("messages").insert(values).last_pk)  # type: ignore[arg-type]
+        return store_blobs.insert_with_raw(self.db, "messages", values)
 
     def has_message(self, folder: str, uidvalidity: int, uid: int) -> bool:
         return bool(self.db.execute(
@@ -271,7 +293,7 @@ class Store:
     def inbound_by_message_id(self, message_id: str) -> dict[str, Any] | None:
         rows = list(self.db.table("messages").rows_where(
             "message_id = ? and direction = 'in'", [message_id], order_by="id", limit=1))
-        return rows[0] if rows else None
+        return store_blobs.whole(self.db, "messages", rows[0]) if rows else None
 
     def known_message_id(self, message_id: str) -> bool:
         return bool(self.db.execute(
@@ -280,18 +302,24 @@ class Store:
             [message_id, message_id]).fetchall())
 
     def messages(self, ticket_id: int) -> list[dict[str, Any]]:
-        return list(self.db.table("messages").rows_where("ticket_id = ?", [ticket_id], order_by="id"))
+        return [store_blobs.whole(self.db, "messages", r) for r in
+                self.db.table("messages").rows_where("ticket_id = ?", [ticket_id], order_by="id")]
 
     # -- outbox --------------------------------------------------------------------------------
     def queue_outgoing(self, values: dict[str, Any]) -> int:
-        return int(self.db.table("outbox").insert({"state": "pending", **values}).last_pk)  # type: ignore[arg-type]
+        raw = values.get("raw")
+        if isinstance(raw, bytes):
+            values = {**values, "raw": store_blobs.crlf(raw)}
+        return store_blobs.insert_with_raw(self.db, "outbox", {"state": "pending", **values})
 
     def outbox(self, state: str) -> list[dict[str, Any]]:
-        return list(self.db.table("outbox").rows_where("state = ?", [state], order_by="id"))
+        return [store_blobs.whole(self.db, "outbox", r) for r in
+                self.db.table("outbox").rows_where("state = ?", [state], order_by="id")]
 
     def outbox_uncopied(self) -> list[dict[str, Any]]:
-        return list(self.db.table("outbox").rows_where(
-            "state = 'sent' and copied_at is null", order_by="id"))
+        rows = self.db.table("outbox").rows_where("state = 'sent' and copied_at is null",
+                                                  order_by="id")
+        return [store_blobs.whole(self.db, "outbox", r) for r in rows]
 
     def update_outbox(self, outbox_id: int, values: dict[str, Any]) -> None:
         with self.transaction():
@@ -374,7 +402,7 @@ class Store:
         rows = list(self.db.table("messages").rows_where(
             "ticket_id = ? and direction = 'in' and decision not in ('RelayReply', 'Record')",
             [ticket_id], order_by=order_by, limit=1))
-        return rows[0] if rows else None
+        return store_blobs.whole(self.db, "messages", rows[0]) if rows else None
 
     def message_location(self, message_row: int) -> tuple[str, str | None]:
         """(folder, Message-ID) of an incoming message: where its last finished move put it."""
@@ -395,6 +423,19 @@ class Store:
             "values (?, ?, ?, ?, ?)", [faq_id, text, ticket_id, source, iso(at)])
         return bool(cursor.rowcount)
 
+    def lesson_seen(self, folder: str, uidvalidity: int, uid: int) -> bool:
+        return bool(self.db.execute(
+            "select 1 from lessons where folder = ? and uidvalidity = ? and uid = ?",
+            [folder, uidvalidity, uid]).fetchall())
+
+    def record_lesson(self, values: dict[str, Any]) -> None:
+        self.db.table("lessons").insert(values)
+
+    def learned_example_id(self, faq_id: str, text: str) -> int | None:
+        rows = self.db.execute("select id from learned_examples where faq_id = ? and text = ?",
+                               [faq_id, text]).fetchall()
+        return int(rows[0][0]) if rows else None
+
     def learned_examples(self) -> list[dict[str, Any]]:
         """Every learned example (id, faq_id, text, ticket_id, source, created_at), oldest first."""
         return list(self.db.table("learned_examples").rows_where(order_by="id"))
@@ -404,18 +445,20 @@ class Store:
         return int(row[0])
 
     def first_inbound_raw(self, ticket_id: int) -> bytes | None:
-        row = self.db.execute("select raw from messages where ticket_id = ? and direction = 'in' "
-                              "order by id limit 1", [ticket_id]).fetchone()
-        return row[0] if row else None
+        row = self.db.execute("select id, raw from messages where ticket_id = ? and "
+                              "direction = 'in' order by id limit 1", [ticket_id]).fetchone()
+        return store_blobs.whole_raw(self.db, "messages", row[0], row[1]) if row else None
 
     def human_questions(self, since: datetime) -> list[dict[str, Any]]:
         """Tickets created since then that a person answered first or that are still open:
         ``ticket_id``, ``faq`` and the ``raw`` bytes of their first incoming message."""
-        return [dict(r) for r in self.db.query(
-            "select t.id as ticket_id, t.faq, m.raw from tickets t join messages m on m.id = "
+        rows = self.db.query(
+            "select t.id as ticket_id, t.faq, m.raw, m.id as message_row from tickets t "
+            "join messages m on m.id = "
             "(select min(id) from messages where ticket_id = t.id and direction = 'in') "
             "where t.created_at >= ? and (t.first_response_by = 'agent' or t.state = 'open') "
-            "order by t.id", [iso(since)])]
+            "order by t.id", [iso(since)])
+        return [store_blobs.whole(self.db, "messages", dict(r), "message_row") for r in rows]
 
 
 CLOCK_CANDIDATES_SQL = (
@@ -425,6 +468,7 @@ CLOCK_CANDIDATES_SQL = (
     "as sent from tickets t where t.state = 'open' and t.sweep_due_at <= ? "
     "order by t.sweep_due_at, t.id")
 
+TICKET_STATES = ("open", "auto_answered", "answered")  # every state a ticket can be in
 INTERNAL_KINDS = ("warning", "escalation")  # outbox kinds that go to the team, not the customer
 # relay mode: forwards to a team and agents' answers relayed to customers; no automatic replies
 PERSONAL_KINDS = ("forward", "relay")

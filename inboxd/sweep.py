@@ -157,7 +157,7 @@ def _warn(rt: Runtime, ticket: Ticket, texts: _Texts, n: Warn, notice_id: int,
     notify = rt.config.notify
     to = notice_recipients(ticket.team, notify.team_addresses, notify.default_address)
     values = {**_facts(rt, ticket, texts), "deadline": DEADLINE_LABELS[n.deadline_kind],
-              "due_at": _when(rt, n.due_at)}
+              "due_at": _when(rt, n.due_at), "relay_mode": rt.config.relay is not None}
     _send_internal(rt, ticket, "warning", "Due soon", values, to, [notice_id], now)
 
 

@@ -14,7 +14,7 @@ from servers import Dovecot, SmtpServer
 from inboxd.cli import main
 
 COMMANDS = ["run", "once", "train", "classify", "tickets", "ticket", "check", "demo", "eval",
-            "gaps"]
+            "gaps", "forget"]
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -55,8 +55,10 @@ def test_check_without_a_model_says_to_train(tmp_path: Path, fresh_dovecot: Dove
                                              fresh_smtp: SmtpServer,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     setup = Installation(tmp_path, fresh_dovecot, fresh_smtp)
-    assert setup.run("check") == 2  # a model problem
-    assert "missing: run `inboxd train`" in capsys.readouterr().err
+    assert setup.run("check") == 2  # a model problem, as the README says
+    captured = capsys.readouterr()
+    assert "missing: run `inboxd train`" in captured.err
+    assert "imap support@example.test" in captured.out and "login ok" in captured.out  # tried
 
 
 def test_run_without_a_model_is_a_clear_error(tmp_path: Path, fresh_dovecot: Dovecot,
@@ -115,3 +117,14 @@ def test_once_and_run_refuse_to_start_with_a_broken_template(
     assert f"{broken}:2: " in run.stderr and "watching" not in run.stderr
     assert fresh_smtp.received == [], "nothing was sent"
     assert setup.run("once", "--dry-run") == 0  # looking is still possible
+
+
+def test_tickets_with_an_unknown_state_names_the_valid_ones(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["-c", str(tmp_path / "inboxd.toml"), "tickets", "--state", "bogus"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "'bogus'" in err
+    for state in ("open", "auto_answered", "answered"):
+        assert state in err

@@ -114,6 +114,13 @@ BAD = [
     ("backlog", GOOD + '\n[policy]\nbacklog = "answer"\n', "policy.backlog", "must be one of"),
     ("unknown table", GOOD + "\n[imapp]\nhost = 1\n", "imapp", "unknown key"),
     ("not toml", "[imap\nhost=", "config", "not valid TOML"),
+    # a misspelt key beside a required one is reported as the unknown key it is
+    ("misspelt password key", GOOD.replace('password = "imap-secret-value"',
+                                           'pasword_env = "INBOXD_TEST_SMTP_PASSWORD"'),
+     "imap.pasword_env", "unknown key"),
+    ("misspelt required key", GOOD.replace('host = "imap.example.com"', 'hots = "imap.example.com"'),
+     "imap.hots", "unknown key (check its spelling: imap.host?)"),
+    ("misspelt required table", GOOD.replace("[imap]", "[imapp]"), "imapp", "unknown key"),
 ]
 
 

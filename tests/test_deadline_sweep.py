@@ -282,3 +282,19 @@ def test_old_breaches_are_listed_in_one_digest_once(
     run_at(setup, "2025-11-26 10:05")  # a restart, and a later sweep: nothing again
     run_at(setup, "2025-12-20 10:00")
     assert len(setup.smtp.received) == received
+
+
+def test_relay_mode_warning_tells_agents_to_answer_the_forward(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer) -> None:
+    (tmp_path / "models").mkdir(exist_ok=True)
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp,
+                         notify={"default_address": LEADS, "warn_before": "2h"},
+                         relay={"default_addresses": ["agent@example.test"]},
+                         faq={"threshold": 0.99, "route_threshold": 0.99}).start()
+    arrive(setup, mail(CUSTOMER, "Broken lamp", LAMP, message_id="<lamp@customer.example>"))
+    run_at(setup, "2025-11-24 10:01")
+    run_at(setup, "2025-11-25 09:00")
+    [warning] = sent_to(setup, LEADS)
+    text = " ".join(body_text(warning).split())
+    assert "support mailbox" not in text
+    assert "Reply to the forwarded ticket mail ([#1] in its subject) from your own mailbox" in text

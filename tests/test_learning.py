@@ -120,6 +120,8 @@ def test_agent_marker_teaches_the_model_and_the_next_question_is_answered(
     agent_answers(inboxd, question, "#faq returns\nHi! You can exchange them within 30 days.")
     assert inboxd.run("once") == 0
     assert learned(inboxd) == [("returns", f"Exchange\n\n{QUESTION}", 1, "marker")]
+    [taught] = ticket_rows(inboxd, capsys)
+    assert (taught["state"], taught["faq"]) == ("answered", "returns")
 
     capsys.readouterr()
     assert inboxd.run("train") == 0

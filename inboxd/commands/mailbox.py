@@ -14,7 +14,7 @@ from inboxd.commands.report import print_outcomes
 from inboxd.config import Config, ImapSettings, SmtpSettings
 from inboxd.config_mail import read_passwords
 from inboxd.errors import ConfigError, InboxdError
-from inboxd.faq import Faq, load_faq
+from inboxd.faq import Faq
 from inboxd.core.render import Templates, mail_language
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
@@ -25,6 +25,7 @@ from inboxd.runtime import (Runtime, build_offline_runtime, build_runtime, load_
                             system_clock)
 from inboxd.sweep import describe, plan_sweep, sweep
 from inboxd.training import NO_AUTO_ANSWER, effective_threshold, read_meta
+from inboxd.validation import model_problem, validate_setup
 
 
 def register_run(sub: Any) -> None:
@@ -107,9 +108,10 @@ def run_once(rt: Runtime, dry_run: bool = False) -> list[Outcome]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Exit 2 for a configuration, FAQ, model or template problem, else 1 for a server one."""
     config = config_from(args)
     print(f"config {config.path}: ok")
-    faq = load_faq(config.faq.path)
+    faq = validate_setup(config).faq  # what `run` validates; a problem raises (exit 2)
     print(f"faq {config.faq.path}: ok ({len(faq.entries)} entries, languages "
           f"{', '.join(sorted(faq.languages))})")
     model_ok = check_model(config, faq)
@@ -146,6 +148,8 @@ def check_model(config: Config, faq: Faq) -> bool:
     something can be answered automatically."""
     meta = read_meta(config.faq.model)
     problems = model_problems(config.faq, faq, meta)
+    damaged = None if problems else model_problem(config)  # the model file itself loads?
+    problems += [damaged] if damaged else []
     warning = threshold_warning(config.faq, meta) if config.faq.model.is_file() else None
     nothing_answered = effective_threshold(config.faq, meta) == NO_AUTO_ANSWER
     if not problems:

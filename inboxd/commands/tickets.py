@@ -10,13 +10,14 @@ from zoneinfo import ZoneInfo
 from inboxd.cli import config_from, print_json
 from inboxd.commands.report import clip, format_table, local
 from inboxd.core.clocks import parse_duration
-from inboxd.store import Store, Ticket, iso
+from inboxd.store import TICKET_STATES, Store, Ticket, iso
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("tickets", help="list tickets with state and deadlines")
     p.add_argument("--json", action="store_true", help="print a JSON array")
-    p.add_argument("--state", help="only tickets in this state (open, auto_answered, answered)")
+    p.add_argument("--state", choices=TICKET_STATES,
+                   help="only tickets in this state (%(choices)s)")
     p.add_argument("--overdue", action="store_true",
                    help="only open tickets past a deadline")
     p.add_argument("--due-within", type=duration, metavar="DURATION",

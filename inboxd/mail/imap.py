@@ -218,6 +218,20 @@ class Mailbox:
         listed = self._call("LIST", self._connected().list_folders, "", server_name)
         return any(not {f.lower() for f in flags} & NOT_SELECTABLE for flags, _, _ in listed)
 
+    def children(self, parent: str) -> list[str]:
+        """The selectable folders anywhere below ``parent``, each named relative to it as the
+        server spells it ("shipping-time"; deeper ones with the server's separator)."""
+        base = self.server_name(parent) + self._delimiter
+        listed = self._call("LIST", self._connected().list_folders, "", base + "*")
+        return sorted(name[len(base):] for flags, _, name in listed
+                      if name.startswith(base) and not {f.lower() for f in flags} & NOT_SELECTABLE)
+
+    def message_count(self, folder: str) -> int:
+        """How many messages ``folder`` holds (STATUS: the folder is not selected)."""
+        status = self._call("STATUS", self._connected().folder_status, self.server_name(folder),
+                            [b"MESSAGES"])
+        return int(status[b"MESSAGES"])
+
     def select(self, folder: str) -> FolderState:
         """Select ``folder`` read-write and report its UIDVALIDITY and UIDNEXT."""
         client = self._connected()
