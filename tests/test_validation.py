@@ -93,6 +93,6 @@ def test_check_loads_the_model_as_run_does(tmp_path: Path,
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "faq-model.npz").write_bytes(b"not a model")
     assert main(["-c", str(tmp_path / "inboxd.toml"), "check"]) == 2
-    assert "run `inboxd train`" in capsys.readouterr().out
+    assert "run `inboxd train`" in capsys.readouterr().err
     assert main(["-c", str(tmp_path / "inboxd.toml"), "once"]) == 2
     assert "run `inboxd train`" in capsys.readouterr().err
