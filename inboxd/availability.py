@@ -18,10 +18,11 @@ log = logging.getLogger(__name__)
 
 
 class Availability:
-    def __init__(self, name: str, waiting: str, clock_s: Callable[[], float] = time.monotonic
-                 ) -> None:
+    def __init__(self, name: str, waiting: str, refused_hint: str = "",
+                 clock_s: Callable[[], float] = time.monotonic) -> None:
         self.name = name  # e.g. "SMTP 127.0.0.1:25"
         self.waiting = waiting  # what waits meanwhile, for the log: "replies wait in the outbox"
+        self.refused_hint = refused_hint  # what to do about a refusal, for the log
         self.clock_s = clock_s
         self.outage: Outage | None = None
         self.error: Exception | None = None  # the last failure, while the outage lasts
@@ -42,9 +43,12 @@ class Availability:
         self.outage, self.error = after_failure(before, self.clock_s(), refused), exc
         if before is not None and before.refused == refused:
             return  # the same outage goes on: said already
-        cap = format_duration(REFUSED_RETRY_MAX_S if refused else RETRY_MAX_S)
-        log.log(logging.ERROR if refused else logging.WARNING,
-                "%s; %s; trying again every %s at most", exc, self.waiting, cap)
+        if refused:
+            log.error("%s; %s; %s; trying again every %s at most", exc, self.refused_hint,
+                      self.waiting, format_duration(REFUSED_RETRY_MAX_S))
+        else:
+            log.warning("%s; %s; trying again every %s at most", exc, self.waiting,
+                        format_duration(RETRY_MAX_S))
 
     def ok(self) -> None:
         """A try worked: the server is there (again)."""

@@ -289,6 +289,10 @@ class Store:
     def outbox(self, state: str) -> list[dict[str, Any]]:
         return list(self.db.table("outbox").rows_where("state = ?", [state], order_by="id"))
 
+    def outbox_count(self, state: str) -> int:
+        return int(self.db.execute("select count(*) from outbox where state = ?",
+                                   [state]).fetchone()[0])
+
     def outbox_uncopied(self) -> list[dict[str, Any]]:
         return list(self.db.table("outbox").rows_where(
             "state = 'sent' and copied_at is null", order_by="id"))

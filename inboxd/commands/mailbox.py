@@ -58,7 +58,7 @@ def cmd_once(args: argparse.Namespace) -> int:
     try:
         outcomes = run_once(rt, dry_run=args.dry_run)
         planned = [describe(n, rt) for n in plan_sweep(rt)] if args.dry_run else []
-        waiting = len(rt.store.outbox("pending")) if rt.smtp_state.error else 0
+        waiting = rt.store.outbox_count("pending")
     finally:
         rt.close()
     print_outcomes(outcomes, rt, dry_run=args.dry_run)
