@@ -7,7 +7,7 @@ turn, so the IMAP connection and the SQLite store are never used by two threads 
 
 The IMAP and the SMTP server go away independently (``inboxd.availability``): each outage is
 logged once when it starts and once when it ends, and the server is tried again after 1 s,
-doubling to 15 s, so a server that is back is noticed within 15 s however long it was gone.
+doubling to 10 s, so a server that is back is noticed within 15 s however long it was gone.
 While SMTP is down, mail is still read, ticketed and filed; the replies wait in the outbox
 (and the message each answers waits in the inbox), and the watch wakes up for each new try.
 While IMAP is down, what the outbox holds (replies, deadline notices) is still sent. A
@@ -25,6 +25,7 @@ IDLE is ended and the connection logged out.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 from datetime import datetime, timedelta, timezone
@@ -112,7 +113,11 @@ class Daemon:
             log.warning("deadline sweep: %s; the next run retries", exc)
 
     def watch_cycle(self) -> None:
-        """Handle what is new, then wait for the inbox to change; always schedules the next."""
+        """Handle what is new, then wait for the inbox to change; always schedules the next.
+        While the IMAP server is away it also wakes up for each try of the SMTP server."""
+        if not self.connected and not self.imap.may_try():
+            self._schedule_watch(self._while_imap_away())
+            return
         next_at = datetime.now(timezone.utc)
         try:
             self._cycle()
@@ -155,24 +160,32 @@ class Daemon:
             state.uidnext - 1 > checkpoint.last_uid
 
     def _wait_s(self) -> float:
-        """The poll interval; less while mail waits for an SMTP server that is down, so that
-        the next try comes on time."""
-        interval_s, smtp = self.rt.config.imap.poll_interval_s, self.rt.smtp_state
+        """The poll interval, or less when the SMTP server's next try comes sooner."""
+        return min(self.rt.config.imap.poll_interval_s, self._smtp_wait_s())
+
+    def _smtp_wait_s(self) -> float:
+        """While mail waits for an SMTP server that is down: the time to its next try."""
+        smtp = self.rt.smtp_state
         if smtp.down and self.rt.store.outbox_count("pending"):
-            return min(interval_s, max(smtp.seconds_to_try(), 0.1))
-        return interval_s
+            return max(smtp.seconds_to_try(), 0.1)
+        return math.inf
 
     def _imap_lost(self, exc: InboxdError, refused: bool = False) -> datetime:
-        """The IMAP server is gone (or refused the login): say so once, send what the outbox
-        holds meanwhile, and try the server again when it is due."""
+        """The IMAP server is gone (or refused the login): say so once, and go on sending."""
         self.rt.mailbox.close()
         self.connected = False
         self.imap.failed(exc, refused=refused)
+        return self._while_imap_away()
+
+    def _while_imap_away(self) -> datetime:
+        """Send what the outbox holds (that needs no IMAP); returns when to wake up next: for
+        the next try of the IMAP server, or of the SMTP server when that comes first."""
         try:
             send_pending(self.rt)
-        except InboxdError as send_exc:
-            log.warning("sending while IMAP is unavailable: %s", send_exc)
-        return datetime.now(timezone.utc) + timedelta(seconds=self.imap.seconds_to_try())
+        except InboxdError as exc:
+            log.warning("sending while IMAP is unavailable: %s", exc)
+        wait_s = min(self.imap.seconds_to_try(), self._smtp_wait_s())
+        return datetime.now(timezone.utc) + timedelta(seconds=wait_s)
 
     def _back_off(self, reason: str) -> datetime:
         log.warning("%s; retrying in %.0f s", reason, self.backoff_s)

@@ -137,10 +137,9 @@ def test_outages_of_imap_and_smtp_stop_only_what_needs_that_server(
         fresh_dovecot.stop()
         fresh_smtp.start()
         back = time.monotonic()
-        assert wait_for(lambda: len(fresh_smtp.received) == 1, timeout_s=20), \
-            "the waiting reply did not go out while IMAP was down"
-        assert time.monotonic() - back < 16, "SMTP was not noticed back within 15 s"
-        assert [e.rcpt_tos for e in fresh_smtp.received] == [(remote,)]
+        assert wait_for(lambda: any(e.rcpt_tos == (remote,) for e in fresh_smtp.received),
+                        timeout_s=20), "the waiting reply did not go out while IMAP was down"
+        assert time.monotonic() - back < 15, "SMTP was not noticed back within 15 s"
 
         time.sleep(3)
         fresh_dovecot.start()

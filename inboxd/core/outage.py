@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 RETRY_START_S = 1.0
-RETRY_MAX_S = 15.0
+RETRY_MAX_S = 10.0
 REFUSED_RETRY_START_S = 60.0
 REFUSED_RETRY_MAX_S = 1800.0
 
