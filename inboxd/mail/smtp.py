@@ -75,27 +75,15 @@ class Sender:
         to = list(recipients) if recipients else extract_recipients(message)
         if not sender or not to:
             raise ValueError("the message names no sender or no recipient")
-        if smtp.is_ehlo_or_helo_needed:
-            await smtp.ehlo()
+        await _greet(smtp)
         utf8 = not (sender + "".join(to)).isascii()
-        options = ["SMTPUTF8"] if utf8 else []
         eight_bit = smtp.supports_extension("8BITMIME")
-        if eight_bit:
-            options.append("BODY=8BITMIME")
         encoding = "utf-8" if utf8 else "ascii"
-        await smtp.mail(sender, options=options, encoding=encoding)
-        refused = []
-        for address in to:
-            try:
-                await smtp.rcpt(address, encoding=encoding)
-            except aiosmtplib.SMTPRecipientRefused as exc:
-                refused.append(exc)
-        if len(refused) == len(to):
-            raise aiosmtplib.SMTPRecipientsRefused(refused)
+        await smtp.mail(sender, options=_mail_options(smtp, utf8, eight_bit), encoding=encoding)
+        refused = await _recipients(smtp, to, encoding)
         if refused:
             log.warning("SMTP %s refused some recipients of %s: %s", self.address,
-                        message.get("Message-ID", "a message"),
-                        ", ".join(r.recipient for r in refused))
+                        message.get("Message-ID", "a message"), ", ".join(refused))
         return flatten_message(message, utf8=utf8, cte_type="8bit" if eight_bit else "7bit")
 
     async def _data(self, smtp: aiosmtplib.SMTP, data: bytes) -> None:
@@ -225,6 +213,34 @@ class Sender:
         if password:
             detail = detail.replace(password, "********")
         return f"SMTP {self.address}: {what}: {detail}"
+
+
+async def _greet(smtp: aiosmtplib.SMTP) -> None:
+    """EHLO (HELO where the server has no ESMTP), unless done on this connection already."""
+    if smtp.is_ehlo_or_helo_needed:
+        try:
+            await smtp.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            await smtp.helo()
+
+
+def _mail_options(smtp: aiosmtplib.SMTP, utf8: bool, eight_bit: bool) -> list[str]:
+    if utf8 and not smtp.supports_extension("SMTPUTF8"):
+        raise aiosmtplib.SMTPNotSupported("the server cannot take non-ASCII addresses")
+    return ["SMTPUTF8"] * utf8 + ["BODY=8BITMIME"] * eight_bit
+
+
+async def _recipients(smtp: aiosmtplib.SMTP, to: list[str], encoding: str) -> list[str]:
+    """RCPT TO each address; returns those refused, unless all were (then it raises)."""
+    refused = []
+    for address in to:
+        try:
+            await smtp.rcpt(address, encoding=encoding)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            refused.append(exc)
+    if len(refused) == len(to):
+        raise aiosmtplib.SMTPRecipientsRefused(refused)
+    return [r.recipient for r in refused]
 
 
 def _describe(exc: BaseException) -> str:
