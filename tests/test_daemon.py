@@ -165,12 +165,12 @@ def test_a_refused_imap_login_is_an_error_not_retried_every_second(
     wrong = Installation(tmp_path, fresh_dovecot, fresh_smtp, imap={"password": "wrong"})
     daemon = Daemon(wrong)
     try:
-        assert wait_for(lambda: daemon.said("refused"), timeout_s=60), "no word of the refusal"
+        assert wait_for(lambda: daemon.said("refused:"), timeout_s=60), "no word of the refusal"
         time.sleep(5)
     finally:
         code, out = daemon.stop()
     assert code == 0, out
-    refusals = lines_with(out, "refused")
+    refusals = lines_with(out, "refused:")
     assert len(refusals) == 1, out
     refusal = refusals[0]
     assert " ERROR " in refusal and "imap.username" in refusal and "30 min" in refusal
