@@ -12,6 +12,7 @@ import logging
 from datetime import datetime
 
 from inboxd.core.bodytext import question_text
+from inboxd.embedding_cache import cache_path_for
 from inboxd.core.learn import Learned, learned_from_reply
 from inboxd.core.message import ParsedMessage, parse_message
 from inboxd.faq import Faq
@@ -61,9 +62,11 @@ def retrain(rt: Runtime) -> TrainResult | None:
     if not has_new_examples(rt):
         return None
     data = training_set(rt.faq, rt.store.learned_examples())
-    result = train(rt.config.faq, data, rt.clock())
+    result = train(rt.config.faq, data, rt.clock(), embedder=rt.encoder,
+                   cache=cache_path_for(rt.config.faq.model))
     save(rt.config.faq.model, result)
     rt.classifier, rt.model_meta = result.model, result.meta
-    log.info("model retrained on %d FAQ and %d learned examples; threshold %.3f",
-             data.faq_examples, data.learned_examples, result.meta.reported_threshold)
+    log.info("model retrained on %d FAQ and %d learned examples; threshold %.3f; encoder %s",
+             data.faq_examples, data.learned_examples, result.meta.reported_threshold,
+             result.model.encoder or "none (words alone)")
     return result

@@ -12,6 +12,7 @@ from inboxd.config import Config
 from inboxd.core.classify import FaqClassifier
 from inboxd.core.deadlines import BusinessCalendar, calendar_from_settings
 from inboxd.core.decide import Policy
+from inboxd.encoder import Encoder, describe as describe_encoder, load as load_encoder
 from inboxd.core.render import Templates, packaged_templates_dir
 from inboxd.errors import ConfigError
 from inboxd.faq import Faq, load_faq
@@ -39,6 +40,7 @@ class Runtime:
     calendar: BusinessCalendar
     clock: Clock
     model_meta: ModelMeta | None = None  # what `inboxd train` recorded next to the model
+    encoder: Encoder | None = None  # the sentence encoder, None when unavailable
 
     @property
     def tz(self) -> ZoneInfo:
@@ -81,8 +83,18 @@ def build_offline_runtime(config: Config, clock: Clock = system_clock) -> Runtim
 def build_runtime(config: Config, clock: Clock = system_clock) -> Runtime:
     """Open the store and load FAQ, model, templates and calendar; connects nothing yet."""
     faq = load_faq(config.faq.path)
-    classifier = FaqClassifier.load(config.faq.model)
+    sentence_encoder = load_encoder(threads=1)  # one message at a time: one core
+    classifier = FaqClassifier.load(config.faq.model, sentence_encoder)
     return Runtime(config=config, store=Store(config.store_path), mailbox=Mailbox(config.imap),
                    sender=Sender(config.smtp), faq=faq, classifier=classifier,
                    templates=load_templates(config), calendar=load_calendar(config), clock=clock,
-                   model_meta=read_meta(config.faq.model))
+                   model_meta=read_meta(config.faq.model), encoder=sentence_encoder)
+
+
+def encoder_in_use(rt: Runtime) -> str:
+    """What the model matches on, for logs and reports."""
+    if rt.classifier.encoder:
+        return rt.classifier.encoder
+    if rt.encoder is not None:
+        return f"none (the model was trained without {rt.encoder.name}: run `inboxd train`)"
+    return describe_encoder(None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from datetime import datetime
 from typing import Any
@@ -16,9 +17,11 @@ from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
 from inboxd.outbox import flush
 from inboxd.pipeline import Outcome, process_inbox
-from inboxd.runtime import (Runtime, build_offline_runtime, build_runtime, load_templates,
-                            system_clock)
+from inboxd.runtime import (Runtime, build_offline_runtime, build_runtime, encoder_in_use,
+                            load_templates, system_clock)
 from inboxd.sweep import describe, plan_sweep, sweep
+
+log = logging.getLogger(__name__)
 
 
 def register_run(sub: Any) -> None:
@@ -44,8 +47,19 @@ def register_check(sub: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from inboxd.daemon import Daemon
 
-    Daemon(build_runtime(config_from(args))).run()
+    rt = build_runtime(config_from(args))
+    log_encoder(rt)
+    Daemon(rt).run()
     return 0
+
+
+def log_encoder(rt: Runtime) -> None:
+    """Say at start-up what the model matches on; plainly when it is words alone."""
+    in_use = encoder_in_use(rt)
+    if rt.classifier.encoder:
+        log.info("FAQ model: words and meaning (encoder %s)", in_use)
+    else:
+        log.warning("FAQ model: words alone (TF-IDF); encoder %s", in_use)
 
 
 def cmd_once(args: argparse.Namespace) -> int:
@@ -102,7 +116,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     faq = load_faq(config.faq.path)
     print(f"faq {config.faq.path}: ok ({len(faq.entries)} entries, languages "
           f"{', '.join(sorted(faq.languages))})")
-    model_state = "ok" if config.faq.model.is_file() else "missing: run `inboxd train`"
+    model_state = model_check(config)
     print(f"model {config.faq.model}: {model_state}")
     problems = load_templates(config).problems([e.template for e in faq.entries if e.template])
     for problem in problems:
@@ -118,7 +132,28 @@ def cmd_check(args: argparse.Namespace) -> int:
         except InboxdError as exc:
             failures += 1
             print(f"{name} {host.host}:{host.port}: {exc}", file=sys.stderr)
-    return EXIT_RUNTIME if failures or model_state != "ok" else 0
+    return EXIT_RUNTIME if failures or not model_state.startswith("ok") else 0
+
+
+def model_check(config: Any) -> str:
+    """"ok" and the encoder the model matches with, or what is wrong with the model."""
+    from inboxd import encoder
+    from inboxd.core.classify import FaqClassifier
+    from inboxd.errors import ModelError
+
+    sentence_encoder = encoder.load(threads=1)
+    print(f"encoder: {encoder.describe(sentence_encoder)}")
+    if not config.faq.model.is_file():
+        return "missing: run `inboxd train`"
+    try:
+        model = FaqClassifier.load(config.faq.model, sentence_encoder)
+    except ModelError as exc:
+        return str(exc).removeprefix(f"{config.faq.model}: ")
+    if model.encoder:
+        return f"ok (words and meaning, {model.encoder})"
+    if sentence_encoder is not None:
+        return "ok (words alone: trained without the encoder; run `inboxd train` to use it)"
+    return "ok (words alone, TF-IDF)"
 
 
 def _probe_imap(settings: Any) -> None:

@@ -7,7 +7,9 @@ import time
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from inboxd import encoder
 from inboxd.config import Config
+from inboxd.embedding_cache import cache_path_for
 from inboxd.faq import load_faq
 from inboxd.store import Store
 from inboxd.training import (FEWEST_FAQS_TO_LEAVE_OUT, TrainResult, TrainingSet, save,
@@ -54,7 +56,10 @@ def run_train(config: Config) -> int:
     faq = load_faq(config.faq.path)
     data = training_set(faq, learned_rows(config))
     started = time.perf_counter()
-    result = train(config.faq, data, datetime.now(timezone.utc), ProgressBar("training"))
+    sentence_encoder = encoder.load(threads=encoder.training_threads())
+    print(f"encoder: {encoder.describe(sentence_encoder)}")
+    result = train(config.faq, data, datetime.now(timezone.utc), ProgressBar("training"),
+                   embedder=sentence_encoder, cache=cache_path_for(config.faq.model))
     save(config.faq.model, result)
     took_s = time.perf_counter() - started
     print(f"trained on {data.faq_examples} FAQ examples and {data.learned_examples} learned "

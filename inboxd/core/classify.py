@@ -1,12 +1,18 @@
 """FAQ classifier: example questions per FAQ -> linear model; text -> best FAQ and its confidence.
 
-Features are TF-IDF weights (sublinear tf) of word 1-2-grams and of character 2-5-grams taken
-inside word boundaries, so languages written without spaces (Chinese, Japanese) still match.
-A linear SVM scores every FAQ; one temperature, fitted on cross-validated scores of the training
-examples, turns the scores into probabilities (``Match.confidence``). With a single FAQ there is
-nothing to tell apart: the confidence is then the cosine similarity to its nearest example.
+Two views of every text. The words: TF-IDF weights (sublinear tf) of word 1-2-grams and of
+character 2-5-grams taken inside word boundaries, so languages written without spaces (Chinese,
+Japanese) still match. The meaning, when an encoder is handed in (``Embedder``, see
+``inboxd.encoder``): the sentence embedding, centred on the mean of the training examples and
+re-normalised, so that an example in one language helps a question in another. Both views are
+concatenated into one linear SVM that scores every FAQ; one temperature, fitted on
+cross-validated scores of the training examples, turns the scores into probabilities
+(``Match.confidence``). With a single FAQ there is nothing to tell apart: the confidence is then
+the cosine similarity to its nearest example (words only).
 
-Models are saved as ``.npz`` archives of plain arrays (no pickled objects) with a format version.
+Models are saved as ``.npz`` archives of plain arrays (no pickled objects) with a format version
+and the name of the encoder they were trained with; loading one with another encoder, or
+without it, is a ModelError asking to retrain.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,7 +37,7 @@ from inboxd.errors import ModelError
 # never touch one (`inboxd tickets`, `inboxd check`) start a second sooner without them.
 
 FORMAT = "inboxd-faq-classifier"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _VIEWS: dict[str, dict] = {
     # words; a CJK ideograph or kana is a word of its own (those scripts write no spaces)
     "word": {"analyzer": "word", "ngram_range": (1, 2),
@@ -46,7 +53,17 @@ _DIGITS = re.compile(r"\d")
 _CACHED_WORDS = 50_000  # words whose char n-gram columns are remembered, per view
 _LONGEST_CACHED_WORD = 40
 _RETRAIN = "run `inboxd train`"
+_SEMANTIC_SCALE = 1.0  # length of the embedding block next to the TF-IDF block (length 1)
 NONE = ""  # the label of background examples: "none of the FAQs"; never returned as a match
+NO_ENCODER = ""  # the encoder name of a model trained on words alone
+
+
+class Embedder(Protocol):
+    """A sentence encoder: ``embed`` gives one L2-normalised row per text."""
+
+    name: str
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -170,12 +187,31 @@ class _Features:
         return sp.csr_matrix((values.astype(np.float32), columns, indptr), shape=counts.shape)
 
 
+class _Semantic:
+    """The embedding view: vectors centred on the training examples' mean, re-normalised."""
+
+    def __init__(self, encoder: str, centre: np.ndarray, scale: float = _SEMANTIC_SCALE) -> None:
+        self.encoder = encoder
+        self.centre = np.asarray(centre, dtype=np.float32)
+        self.scale = float(scale)
+
+    @classmethod
+    def fit(cls, encoder: str, vectors: np.ndarray) -> _Semantic:
+        return cls(encoder, np.asarray(vectors, dtype=np.float32).mean(axis=0))
+
+    def rows(self, vectors: np.ndarray) -> np.ndarray:
+        centred = np.asarray(vectors, dtype=np.float32) - self.centre
+        length = np.linalg.norm(centred, axis=1, keepdims=True)
+        return (centred * (self.scale / np.maximum(length, 1e-6))).astype(np.float32)
+
+
 class FaqClassifier:
     """Tells which FAQ a text asks about; build with ``train`` or ``load``."""
 
     def __init__(self, labels: Sequence[str], features: _Features, weights: np.ndarray,
                  bias: np.ndarray, temperature: float,
-                 examples: sp.csr_matrix | None = None) -> None:
+                 examples: sp.csr_matrix | None = None, semantic: _Semantic | None = None,
+                 embedder: Embedder | None = None) -> None:
         self._all_labels: tuple[str, ...] = tuple(labels)
         self.labels: tuple[str, ...] = tuple(label for label in labels if label != NONE)
         self._candidates = np.array([label != NONE for label in labels])
@@ -184,10 +220,23 @@ class FaqClassifier:
         self._bias = np.asarray(bias, dtype=np.float64)
         self._temperature = float(temperature)
         self._examples = examples  # only with a single FAQ
+        self._semantic = semantic
+        self._embedder = embedder
+        if semantic is not None and embedder is not None and embedder.name != semantic.encoder:
+            raise ModelError(f"model trained with the encoder {semantic.encoder!r}, "
+                             f"not {embedder.name!r}; {_RETRAIN}")
+
+    @property
+    def encoder(self) -> str:
+        """The name of the encoder the model uses; NO_ENCODER when it uses words alone."""
+        return self._semantic.encoder if self._semantic is not None else NO_ENCODER
 
     @classmethod
-    def train(cls, texts: Sequence[str], labels: Sequence[str], *, seed: int = 0) -> FaqClassifier:
-        """Fit on example texts, each labelled with its FAQ id."""
+    def train(cls, texts: Sequence[str], labels: Sequence[str], *, seed: int = 0,
+              embedder: Embedder | None = None,
+              vectors: np.ndarray | None = None) -> FaqClassifier:
+        """Fit on example texts, each labelled with its FAQ id; with an ``embedder`` on their
+        meaning too (``vectors``: the texts' embeddings when the caller has them already)."""
         from sklearn.svm import LinearSVC
 
         _check_examples(texts, labels)
@@ -196,23 +245,38 @@ class FaqClassifier:
         names = tuple(str(name) for name in np.unique(y))
         if len(names) == 1:
             return cls(names, features, np.zeros((features.size, 1)), np.zeros(1), 1.0, x)
+        semantic = None
+        if embedder is not None:
+            vectors = embedder.embed(texts) if vectors is None else vectors
+            semantic = _Semantic.fit(embedder.name, vectors)
+            x = sp.hstack([x, sp.csr_matrix(semantic.rows(vectors))]).tocsr()
         svm = LinearSVC(C=_SVM_C, class_weight="balanced", random_state=seed).fit(x, y)
         weights, bias = _scores_as_columns(svm.coef_.T, svm.intercept_)
-        return cls(names, features, weights, bias, _fit_temperature(x, y, seed))
+        return cls(names, features, weights, bias, _fit_temperature(x, y, seed),
+                   semantic=semantic, embedder=embedder)
 
     def predict(self, text: str) -> Match:
         """The best FAQ for ``text``."""
         return self.predict_many([text])[0]
 
-    def predict_many(self, texts: Sequence[str]) -> list[Match]:
-        """The best FAQ for each of ``texts``; faster per text than ``predict`` one by one."""
+    def predict_many(self, texts: Sequence[str],
+                     vectors: np.ndarray | None = None) -> list[Match]:
+        """The best FAQ for each of ``texts`` (``vectors``: their embeddings, when the caller
+        has them already); faster per text than ``predict`` one by one."""
         if not texts:
             return []
         rows = self._features.rows(texts)
         if self._examples is not None:
             similarity = (rows @ self._examples.T).toarray().max(axis=1)
             return [Match(self.labels[0], c) for c in np.clip(similarity, 0.0, 1.0).tolist()]
-        scores = (rows @ self._weights).astype(np.float64) + self._bias
+        words = self._features.size
+        scores = (rows @ self._weights[:words]).astype(np.float64) + self._bias
+        if self._semantic is not None:
+            if vectors is None:
+                if self._embedder is None:
+                    raise ModelError(f"the model needs the encoder {self.encoder!r}; {_RETRAIN}")
+                vectors = self._embedder.embed(texts)
+            scores += self._semantic.rows(vectors) @ self._weights[words:]
         best = np.argmax(np.where(self._candidates, scores, -np.inf), axis=1)
         top = np.take_along_axis(scores, best[:, None], axis=1)
         confidence = 1.0 / np.exp((scores - top) / self._temperature).sum(axis=1)
@@ -234,18 +298,28 @@ class FaqClassifier:
             raise ModelError(f"{path}: cannot write the model ({exc.strerror})") from exc
 
     @classmethod
-    def load(cls, path: Path) -> FaqClassifier:
-        """Read a model written by ``save``; ModelError if missing, unreadable or outdated."""
+    def load(cls, path: Path, embedder: Embedder | None = None) -> FaqClassifier:
+        """Read a model written by ``save``; ModelError if missing, unreadable, outdated, or
+        trained with an encoder other than ``embedder`` (a model trained on words alone loads
+        with or without one, and uses words alone)."""
         state = _read_state(Path(path))
+        trained_with = _unpack_one(state.get("encoder"))
+        if trained_with != NO_ENCODER and (embedder is None or embedder.name != trained_with):
+            now = f"the encoder {embedder.name!r}" if embedder is not None else "no encoder"
+            raise ModelError(f"{path}: model trained with the encoder {trained_with!r}, but "
+                             f"this inboxd has {now}; {_RETRAIN}")
         try:
-            return cls._from_state(state)
+            return cls._from_state(state, embedder if trained_with != NO_ENCODER else None)
         except (KeyError, ValueError, IndexError, UnicodeDecodeError) as exc:
             raise ModelError(f"{path}: damaged model file ({exc}); {_RETRAIN}") from exc
 
     def _state(self) -> dict[str, np.ndarray]:
         state = {"format": np.array(FORMAT), "version": np.array(FORMAT_VERSION),
                  "labels": _pack(self._all_labels), "weights": self._weights, "bias": self._bias,
-                 "temperature": np.array(self._temperature)}
+                 "temperature": np.array(self._temperature), "encoder": _pack([self.encoder])}
+        if self._semantic is not None:
+            state.update(semantic_centre=self._semantic.centre,
+                         semantic_scale=np.array(self._semantic.scale))
         for view in self._features.views:
             state[f"{view.name}_terms"] = _pack(view.terms)
             state[f"{view.name}_idf"] = view.idf
@@ -256,14 +330,22 @@ class FaqClassifier:
         return state
 
     @classmethod
-    def _from_state(cls, state: dict[str, np.ndarray]) -> FaqClassifier:
+    def _from_state(cls, state: dict[str, np.ndarray],
+                    embedder: Embedder | None) -> FaqClassifier:
         views = [_View(n, _unpack(state[f"{n}_terms"]), state[f"{n}_idf"]) for n in _VIEWS]
         examples = None
         if "examples_data" in state:
             parts = (state["examples_data"], state["examples_indices"], state["examples_indptr"])
             examples = sp.csr_matrix(parts, shape=tuple(state["examples_shape"]))
-        return cls(_unpack(state["labels"]), _Features(views), state["weights"],
-                   state["bias"], float(state["temperature"]), examples)
+        semantic = None
+        features = _Features(views)
+        if embedder is not None:
+            semantic = _Semantic(embedder.name, state["semantic_centre"],
+                                 float(state["semantic_scale"]))
+            if state["weights"].shape[0] != features.size + len(semantic.centre):
+                raise ValueError("weights do not fit the features")
+        return cls(_unpack(state["labels"]), features, state["weights"], state["bias"],
+                   float(state["temperature"]), examples, semantic, embedder)
 
 
 def _check_examples(texts: Sequence[str], labels: Sequence[str]) -> None:
@@ -319,6 +401,13 @@ def _pack(strings: Sequence[str]) -> np.ndarray:
 def _unpack(packed: np.ndarray) -> list[str]:
     text = packed.tobytes().decode("utf-8")
     return text.split("\n") if text else []
+
+
+def _unpack_one(packed: np.ndarray | None) -> str:
+    try:
+        return packed.tobytes().decode("utf-8") if packed is not None else NO_ENCODER
+    except UnicodeDecodeError:
+        return "(unreadable)"
 
 
 def _read_state(path: Path) -> dict[str, np.ndarray]:
