@@ -64,8 +64,10 @@ def _questions(rows: Sequence[dict[str, Any]]) -> tuple[list[int], list[str]]:
 
 
 def _model(path: Any) -> FaqClassifier | None:
+    from inboxd import encoder
+
     try:
-        return FaqClassifier.load(path)
+        return FaqClassifier.load(path, encoder.load(threads=1))
     except ModelError:
         return None
 
