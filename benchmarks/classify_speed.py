@@ -70,7 +70,7 @@ def as_mail(i: int, question: str, context: str) -> bytes:
     msg["Date"] = format_datetime(datetime(2026, 11, 23, 10, i % 60, tzinfo=timezone.utc))
     msg["Message-ID"] = make_msgid(domain="example.com")
     history = []
-    for turn in range(12):
+    for turn in range(22):
         quote = "> " * (turn % 3 + 1)
         history += [f"{quote}On Monday {turn + 1} Nov, Support wrote:", quote.rstrip(),
                     *(quote + line for line in _wrap(HISTORY_TURN)), quote.rstrip()]
