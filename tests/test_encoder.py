@@ -265,3 +265,33 @@ def test_a_model_trained_with_the_encoder_run_without_it_asks_to_retrain(
     finally:
         monkeypatch.delenv(encoder.DISABLE_ENV)
         encoder._reset_for_tests()
+
+
+def test_the_daemon_logs_the_encoder_at_start_up(setup: Path, caplog: pytest.LogCaptureFixture,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from inboxd.commands.mailbox import log_encoder
+    from inboxd.config import load_config
+    from inboxd.runtime import build_runtime
+
+    assert main(["-c", str(setup), "train"]) == 0
+    rt = build_runtime(load_config(setup))
+    try:
+        with caplog.at_level("INFO"):
+            log_encoder(rt)
+    finally:
+        rt.store.close()
+    assert f"words and meaning (encoder {encoder.NAME})" in caplog.text
+    monkeypatch.setenv(encoder.DISABLE_ENV, "off")
+    encoder._reset_for_tests()
+    try:
+        assert main(["-c", str(setup), "train"]) == 0
+        rt = build_runtime(load_config(setup))
+        caplog.clear()
+        try:
+            log_encoder(rt)
+        finally:
+            rt.store.close()
+        assert "words alone (TF-IDF); encoder none (TF-IDF only: turned off" in caplog.text
+    finally:
+        monkeypatch.delenv(encoder.DISABLE_ENV)
+        encoder._reset_for_tests()
