@@ -1,6 +1,7 @@
 """The FAQ classifier across languages: a shop's support FAQ in English, Chinese, Swedish, Spanish.
 
-Run from the repository root:  .venv/bin/python benchmarks/multilingual.py
+Run from the repository root:  .venv/bin/python benchmarks/multilingual.py [--words-only]
+(with the sentence encoder unless --words-only or it cannot load; embeddings in the cache)
 Reads benchmarks/data/multilingual_faq.toml (18 questions, 10 ways of asking each per language,
 36 questions per language that no FAQ answers); writes benchmarks/results/multilingual.md and
 prints it. Everything runs on one core.
@@ -23,6 +24,8 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Callable, Sequence  # noqa: E402
 
+from inboxd import encoder  # noqa: E402
+from inboxd.embedding_cache import default_cache_path  # noqa: E402
 from inboxd.evaluate import EvalReport, Row, evaluate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +39,9 @@ ENGLISH_TRAIN = 5  # English examples per question trained in the English-only s
 FEW_SHOT = 3  # examples per question per language in the small-FAQ setting
 GOAL_GAP = 0.08  # English-only FAQ: every language within 8 points of English accuracy
 GOAL_ANSWERED, GOAL_PRECISION = 0.60, 0.95  # small FAQ: answered share at realised precision
+
+EMBEDDER = None if "--words-only" in sys.argv else encoder.load(threads=1)
+CACHE = default_cache_path()
 
 COLUMNS = ("tested", "train rows", "test rows (+ off-topic)", "accuracy", "answered",
            "precision of answers", "off-topic answered", "threshold", "right @97 % (hindsight)")
@@ -127,8 +133,9 @@ def run(split: Split, seed: int) -> dict[str, Figures]:
     pooled test call, then reused for each language: the same model and threshold)."""
     pooled = [row for test in split.tests.values() for row in test]
     report = evaluate(split.train, pooled, threshold=None, target_precision=TARGET_PRECISION,
-                      seed=seed)
-    out = {lang: figures(evaluate(split.train, test, threshold=report.threshold, seed=seed), test)
+                      seed=seed, embedder=EMBEDDER, cache=CACHE)
+    out = {lang: figures(evaluate(split.train, test, threshold=report.threshold, seed=seed,
+                                  embedder=EMBEDDER, cache=CACHE), test)
            for lang, test in split.tests.items()}
     if len(split.tests) > 1:
         out["all"] = figures(report, pooled)
@@ -251,6 +258,10 @@ def render(corpus: Corpus, english: dict[str, list[Figures]], few: dict[str, lis
         f"language's off-topic questions are cut in two halves: one may be trained, only the "
         f"other is tested. Mean ± standard deviation over {len(DRAWS)} draws where shown. "
         f"See benchmarks/README.md.",
+        "",
+        f"Model: words (TF-IDF) and meaning, encoder {EMBEDDER.name}." if EMBEDDER is not None
+        else f"Model: words alone (TF-IDF); encoder "
+             f"{'not used (--words-only)' if '--words-only' in sys.argv else encoder.describe(None)}.",
         "",
         f"## FAQ in English only ({ENGLISH_TRAIN} English examples per question)",
         "",

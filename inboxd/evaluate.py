@@ -3,7 +3,9 @@
 Rows are ``(text, category)``. A category of ``oos`` or empty marks a question no FAQ covers:
 such rows are never trained on; in the test set they show how often the threshold keeps them
 away from automatic answers. When no threshold is given, it is chosen by cross-validation on
-the training rows, never on the test rows.
+the training rows, never on the test rows. With an encoder, the embeddings of the training and
+test rows are read from (and added to) an embedding cache; the speed is measured on test rows
+embedded afresh (``SPEED_ROWS`` of them), as the daemon would.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from inboxd.config_policy import DEFAULT_UNKNOWN_SHARE
-from inboxd.core.classify import NONE, FaqClassifier, choose_threshold, coverage_at_precision
+from inboxd.core.classify import (NO_ENCODER, NONE, Embedder, FaqClassifier, choose_threshold,
+                                  coverage_at_precision)
+from inboxd.embedding_cache import embed_cached
 from inboxd.errors import InboxdError
 from inboxd.pipeline import FETCH_BATCH
 from inboxd.training import left_out, unknown_weight
@@ -28,6 +32,7 @@ OUT_OF_SCOPE = frozenset({"oos", ""})
 PRECISIONS = ("0.95", "0.97", "0.99")
 _CV_FOLDS = 3
 _NOTHING_ANSWERED = float(np.nextafter(1.0, 2.0))  # above any confidence: answer nothing
+SPEED_ROWS = 300  # test rows classified afresh (embedded too) to measure the speed
 
 Row = tuple[str, str]
 
@@ -47,6 +52,7 @@ class EvalReport:
     messages_per_s: float  # classified in batches of FETCH_BATCH, as the daemon does
     n_train: int  # in-scope training rows
     n_test: int  # all test rows
+    encoder: str = NO_ENCODER  # the sentence encoder the model used; "" for words alone
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -82,20 +88,51 @@ def _parse_rows(path: Path, source: TextIO) -> list[Row]:
 
 def evaluate(train: Sequence[Row], test: Sequence[Row], *, threshold: float | None,
              target_precision: float = 0.97, seed: int = 0,
-             unknown_share: float = DEFAULT_UNKNOWN_SHARE) -> EvalReport:
-    """Train on the in-scope ``train`` rows and measure on ``test``."""
+             unknown_share: float = DEFAULT_UNKNOWN_SHARE, embedder: Embedder | None = None,
+             cache: Path | None = None) -> EvalReport:
+    """Train on the in-scope ``train`` rows and measure on ``test``; with an ``embedder`` on
+    the rows' meaning too (embeddings kept in ``cache``)."""
+    vectors = _Vectors(embedder, cache)
     texts, labels = _in_scope(train)
     if threshold is None:
-        threshold = _cross_validated_threshold(train, target_precision, seed, unknown_share)
+        threshold = _cross_validated_threshold(train, target_precision, seed, unknown_share,
+                                               embedder, vectors.of([t for t, _ in train]))
     started = time.perf_counter()
-    model = FaqClassifier.train(texts, labels, seed=seed)
+    model = FaqClassifier.train(texts, labels, seed=seed, embedder=embedder,
+                                vectors=vectors.of(texts))
     train_s = time.perf_counter() - started
-    started = time.perf_counter()
+    test_texts = [text for text, _ in test]
+    test_vectors = vectors.of(test_texts)
     matches = [m for start in range(0, len(test), FETCH_BATCH)  # as the daemon: a batch at once
-               for m in model.predict_many([text for text, _ in test[start:start + FETCH_BATCH]])]
-    messages_per_s = len(test) / max(time.perf_counter() - started, 1e-9)
+               for m in model.predict_many(test_texts[start:start + FETCH_BATCH],
+                                           _rows(test_vectors, start, FETCH_BATCH))]
     return _report(test, [m.faq_id for m in matches], [m.confidence for m in matches],
-                   threshold, train_s, messages_per_s, len(texts))
+                   threshold, train_s, _speed(model, test_texts), len(texts), model.encoder)
+
+
+class _Vectors:
+    """Embeddings of texts through the cache; None without an encoder."""
+
+    def __init__(self, embedder: Embedder | None, cache: Path | None) -> None:
+        self.embedder, self.cache = embedder, cache
+
+    def of(self, texts: Sequence[str]) -> np.ndarray | None:
+        if self.embedder is None:
+            return None
+        return embed_cached(self.embedder, texts, self.cache)
+
+
+def _rows(vectors: np.ndarray | None, start: int, count: int) -> np.ndarray | None:
+    return None if vectors is None else vectors[start:start + count]
+
+
+def _speed(model: FaqClassifier, texts: list[str]) -> float:
+    """Messages per second classified afresh (embedding included), in batches as the daemon."""
+    sample = texts[:SPEED_ROWS]
+    started = time.perf_counter()
+    for start in range(0, len(sample), FETCH_BATCH):
+        model.predict_many(sample[start:start + FETCH_BATCH])
+    return len(sample) / max(time.perf_counter() - started, 1e-9)
 
 
 def _in_scope(rows: Sequence[Row]) -> tuple[list[str], list[str]]:
@@ -106,7 +143,8 @@ def _in_scope(rows: Sequence[Row]) -> tuple[list[str], list[str]]:
 
 
 def _cross_validated_threshold(train: Sequence[Row], target_precision: float, seed: int,
-                               unknown_share: float) -> float:
+                               unknown_share: float, embedder: Embedder | None = None,
+                               vectors: np.ndarray | None = None) -> float:
     """The threshold reaching ``target_precision`` on held-out folds of the training rows, each
     fold's model trained without some categories, as ``inboxd train`` does (``left_out``)."""
     groups = np.array([c if c not in OUT_OF_SCOPE else "oos" for _, c in train])
@@ -122,9 +160,13 @@ def _cross_validated_threshold(train: Sequence[Row], target_precision: float, se
     weights = np.ones(len(train))
     for (fit_at, held_at), missing in zip(splits, left_out(labels, fold, unknown_share, seed)):
         left = np.isin(groups, list(missing))
-        model = FaqClassifier.train(*_in_scope([train[i] for i in fit_at if not left[i]]),
-                                    seed=seed)
-        for i, match in zip(held_at, model.predict_many([train[i][0] for i in held_at])):
+        fit = [i for i in fit_at if not left[i] and groups[i] != "oos"]
+        model = FaqClassifier.train(*_in_scope([train[i] for i in fit]), seed=seed,
+                                    embedder=embedder,
+                                    vectors=None if vectors is None else vectors[fit])
+        matches = model.predict_many([train[i][0] for i in held_at],
+                                     None if vectors is None else vectors[held_at])
+        for i, match in zip(held_at, matches):
             confidences[i] = match.confidence
             correct[i] = not left[i] and groups[i] != "oos" and match.faq_id == groups[i]
         weights[held_at[left[held_at]]] = unknown_weight(
@@ -135,7 +177,7 @@ def _cross_validated_threshold(train: Sequence[Row], target_precision: float, se
 
 def _report(test: Sequence[Row], predicted: list[str], confidences: list[float],
             threshold: float, train_s: float, messages_per_s: float,
-            n_train: int) -> EvalReport:
+            n_train: int, encoder: str = NO_ENCODER) -> EvalReport:
     truth = np.array([category for _, category in test], dtype=object)
     guess = np.array(predicted, dtype=object)
     conf = np.array(confidences, dtype=float)
@@ -151,7 +193,8 @@ def _report(test: Sequence[Row], predicted: list[str], confidences: list[float],
         coverage_at_precision={p: coverage_at_precision(conf, correct, scope, float(p))
                                for p in PRECISIONS},
         oos_left_to_human=_share(~answered[~scope]) if (~scope).any() else None,
-        train_s=train_s, messages_per_s=messages_per_s, n_train=n_train, n_test=len(test))
+        train_s=train_s, messages_per_s=messages_per_s, n_train=n_train, n_test=len(test),
+        encoder=encoder)
 
 
 def _share(flags: np.ndarray) -> float:
@@ -168,6 +211,7 @@ def format_report(report: EvalReport) -> str:
     """A readable table of ``report`` for the terminal."""
     oos = report.oos_left_to_human
     lines = [
+        ("encoder", report.encoder or "none (words alone)"),
         ("training rows (in scope)", f"{report.n_train}"),
         ("test rows", f"{report.n_test}"),
         ("accuracy (in scope)", f"{report.accuracy:.1%}"),

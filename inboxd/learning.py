@@ -77,12 +77,14 @@ def retrain(rt: Runtime) -> TrainResult | None:
     is nothing new, or another training is running (it trains on the same examples)."""
     if not has_new_examples(rt):
         return None
-    trained = train_files(rt.config, rt.store.learned_examples, rt.clock(), wait=False)
+    trained = train_files(rt.config, rt.store.learned_examples, rt.clock(), wait=False,
+                          embedder=rt.encoder)
     if trained is None:
         log.info("another training of %s is running; not retraining now", rt.config.faq.model)
         return None
     _, result = trained
-    log.info("model retrained on %d FAQ and %d learned examples; threshold %s",
+    log.info("model retrained on %d FAQ and %d learned examples; threshold %s; encoder %s",
              result.data.faq_examples, result.data.learned_examples,
-             format_threshold(result.meta.reported_threshold))
+             format_threshold(result.meta.reported_threshold),
+             result.model.encoder or "none (words alone)")
     return result

@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from inboxd.core.classify import Embedder
+from inboxd.embedding_cache import cache_path_for
 from inboxd.config import Config, FaqSettings
 from inboxd.faq import Faq, load_faq
 from inboxd.training import (NO_AUTO_ANSWER, ModelMeta, Progress, TrainResult,
@@ -88,14 +90,17 @@ def faq_digest(faq: Faq) -> str:
 
 def train_files(config: Config, learned: Callable[[], Sequence[dict[str, Any]]], now: datetime,
                 progress: Progress = lambda done, total: None, *, wait: bool = True,
-                on_wait: Callable[[], None] = lambda: None) -> tuple[Faq, TrainResult] | None:
-    """Under the training lock: read the FAQ file now, train on it and the ``learned`` rows,
-    write the model. None when ``wait`` is off and another training is running."""
+                on_wait: Callable[[], None] = lambda: None,
+                embedder: Embedder | None = None) -> tuple[Faq, TrainResult] | None:
+    """Under the training lock: read the FAQ file now, train on it and the ``learned`` rows
+    (with ``embedder``, on their meaning too; embeddings cached next to the model), write the
+    model. None when ``wait`` is off and another training is running."""
     with training_lock(config.faq.model, wait, on_wait) as held:
         if not held:
             return None
         faq = load_faq(config.faq.path)
-        result = train(config.faq, training_set(faq, learned()), now, progress)
+        result = train(config.faq, training_set(faq, learned()), now, progress,
+                       embedder=embedder, cache=cache_path_for(config.faq.model))
         result = replace(result, meta=replace(result.meta, faq_digest=faq_digest(faq)))
         save(config.faq.model, result)
     return faq, result

@@ -75,7 +75,8 @@ def reload_model(rt: Runtime) -> bool:
         if not free:
             return False
         try:
-            classifier, meta = FaqClassifier.load(settings.model), read_meta(settings.model)
+            classifier = FaqClassifier.load(settings.model, rt.encoder)
+            meta = read_meta(settings.model)
         except ModelError as exc:
             log.error("new model not loaded: %s; the model in use stays", exc)
             return True

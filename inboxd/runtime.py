@@ -13,6 +13,7 @@ from inboxd.config import Config
 from inboxd.core.classify import FaqClassifier
 from inboxd.core.deadlines import BusinessCalendar
 from inboxd.core.decide import Policy
+from inboxd.encoder import Encoder, describe as describe_encoder, load as load_encoder
 from inboxd.core.render import Templates, packaged_templates_dir
 from inboxd.errors import TemplateError
 from inboxd.faq import Faq
@@ -41,6 +42,7 @@ class Runtime:
     calendar: BusinessCalendar
     clock: Clock
     model_meta: ModelMeta | None = None  # what `inboxd train` recorded next to the model
+    encoder: Encoder | None = None  # the sentence encoder, None when unavailable
     smtp_state: Availability = field(init=False)  # is the SMTP server there, when to try it
 
     def __post_init__(self) -> None:
@@ -101,8 +103,18 @@ def build_runtime(config: Config, clock: Clock = system_clock,
     setup = validate_setup(config)  # the same checks as `inboxd check`
     faq = setup.faq
     templates = checked_templates(config, faq) if strict_templates else load_templates(config, faq)
-    classifier = FaqClassifier.load(config.faq.model)
+    sentence_encoder = load_encoder(threads=1)  # one message at a time: one core
+    classifier = FaqClassifier.load(config.faq.model, sentence_encoder)
     return Runtime(config=config, store=Store(config.store_path), mailbox=Mailbox(config.imap),
                    sender=Sender(config.smtp), faq=faq, classifier=classifier,
                    templates=templates, calendar=setup.calendar, clock=clock,
-                   model_meta=read_meta(config.faq.model))
+                   model_meta=read_meta(config.faq.model), encoder=sentence_encoder)
+
+
+def encoder_in_use(rt: Runtime) -> str:
+    """What the model matches on, for logs and reports."""
+    if rt.classifier.encoder:
+        return rt.classifier.encoder
+    if rt.encoder is not None:
+        return f"none (the model was trained without {rt.encoder.name}: run `inboxd train`)"
+    return describe_encoder(None)

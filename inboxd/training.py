@@ -12,6 +12,10 @@ FAQs, whose held-out questions then count as wrong if answered, weighted to make
 background messages nothing far from the FAQs was checked, so a trained threshold is then never
 set below ``TRAINED_THRESHOLD_FLOOR``.
 
+With an encoder (``inboxd.encoder``) the model also uses the meaning of the texts; their
+embeddings are computed once per training (cross-validation folds share them) and kept in a cache
+next to the model (``inboxd.embedding_cache``), so a retrain embeds only new examples.
+
 The chosen threshold and the figures are kept next to the model in ``<model>.meta.json``. At run
 time the threshold is ``faq.threshold`` when the configuration sets it, else the trained one,
 else ``DEFAULT_THRESHOLD`` (:func:`effective_threshold`). A target precision the examples do not
@@ -34,7 +38,8 @@ from typing import Any
 import numpy as np
 
 from inboxd.config import FaqSettings
-from inboxd.core.classify import NONE, FaqClassifier, choose_threshold
+from inboxd.core.classify import NO_ENCODER, NONE, Embedder, FaqClassifier, choose_threshold
+from inboxd.embedding_cache import embed_cached
 from inboxd.errors import ModelError
 from inboxd.faq import Faq
 
@@ -67,6 +72,7 @@ class ModelMeta:
     threshold_problem: str = ""  # why target_precision was not met, and what to do
     faq_ids: list[str] = field(default_factory=list)  # the FAQs the model knows
     faq_digest: str = ""  # of the FAQ file's ids and examples trained on (inboxd.modelfile)
+    encoder: str = NO_ENCODER  # the sentence encoder the model uses; "" for words alone
 
 
 @dataclass(frozen=True)
@@ -168,8 +174,10 @@ def unknown_weight(unknown: np.ndarray, known: np.ndarray, share: float) -> floa
 
 
 def cross_validate(texts: Sequence[str], labels: Sequence[str], progress: Progress,
-                   seed: int = 0, unknown_share: float = 0.0) -> CrossValidation | None:
-    """Held-out confidences and hits of every row; None with fewer than two FAQs."""
+                   seed: int = 0, unknown_share: float = 0.0, embedder: Embedder | None = None,
+                   vectors: np.ndarray | None = None) -> CrossValidation | None:
+    """Held-out confidences and hits of every row; None with fewer than two FAQs. With an
+    ``embedder``, ``vectors`` are the texts' embeddings."""
     folds = cv_folds(labels)
     if not folds:
         return None
@@ -184,10 +192,13 @@ def cross_validate(texts: Sequence[str], labels: Sequence[str], progress: Progre
         unknown[held] = left[held]
         try:
             model = FaqClassifier.train([texts[i] for i in fit], [labels[i] for i in fit],
-                                        seed=seed)
+                                        seed=seed, embedder=embedder,
+                                        vectors=None if vectors is None else vectors[fit])
         except ModelError:  # a fold left without any FAQ example
             return None
-        for i, match in zip(held, model.predict_many([texts[i] for i in held])):
+        matches = model.predict_many([texts[i] for i in held],
+                                     None if vectors is None else vectors[held])
+        for i, match in zip(held, matches):
             confidences[i] = match.confidence
             correct[i] = not unknown[i] and match.faq_id == labels[i]
         weights[held[left[held]]] = unknown_weight(left[held], ~left[held] & (y[held] != NONE),
@@ -196,20 +207,29 @@ def cross_validate(texts: Sequence[str], labels: Sequence[str], progress: Progre
 
 
 def train(settings: FaqSettings, data: TrainingSet, now: datetime,
-          progress: Progress = lambda done, total: None, seed: int = 0) -> TrainResult:
-    """Cross-validate, choose the threshold, and fit the model on every row."""
+          progress: Progress = lambda done, total: None, seed: int = 0,
+          embedder: Embedder | None = None, cache: Path | None = None) -> TrainResult:
+    """Cross-validate, choose the threshold, and fit the model on every row; with an
+    ``embedder``, on the texts' meaning too (embeddings read from and added to ``cache``)."""
     steps = cv_folds(data.labels) + 1
-    cv = cross_validate(data.texts, data.labels, progress, seed, settings.unknown_share)
+    vectors = None
+    if embedder is not None:
+        progress(0, steps)
+        vectors = embed_cached(embedder, data.texts, cache)  # type: ignore[arg-type]
+    cv = cross_validate(data.texts, data.labels, progress, seed, settings.unknown_share,
+                        embedder, vectors)
     chosen, notes = _chosen_threshold(settings, cv, floor=not data.background)
     progress(steps - 1, steps)
-    model = FaqClassifier.train(data.texts, data.labels, seed=seed)
+    model = FaqClassifier.train(data.texts, data.labels, seed=seed, embedder=embedder,
+                                vectors=vectors)
     progress(steps, steps)
     meta = ModelMeta(threshold=chosen, target_precision=settings.target_precision,
                      reported_threshold=0.0, expected_precision=None, expected_coverage=None,
                      faq_examples=data.faq_examples, learned_examples=data.learned_examples,
                      learned_max_id=data.learned_max_id, trained_at=now.isoformat(),
                      threshold_problem=notes[0] if chosen is None and notes else "",
-                     faq_ids=sorted(set(data.labels) - {NONE}))
+                     faq_ids=sorted(set(data.labels) - {NONE}),
+                     encoder=model.encoder)
     reported = effective_threshold(settings, meta)
     checked = cv is not None and bool(cv.unknown.any())
     return TrainResult(model, _with_figures(meta, cv, reported), data, notes, checked)

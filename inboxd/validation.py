@@ -17,6 +17,7 @@ from pathlib import Path
 
 from inboxd.config import Config
 from inboxd.core.classify import FaqClassifier
+from inboxd.encoder import Encoder
 from inboxd.core.deadlines import BusinessCalendar, calendar_from_settings
 from inboxd.errors import ConfigError, ModelError
 from inboxd.faq import Faq, load_faq
@@ -53,14 +54,14 @@ def check_store_path(path: Path) -> None:
                                         "folder")
 
 
-def model_problem(config: Config) -> str | None:
+def model_problem(config: Config, sentence_encoder: Encoder | None = None) -> str | None:
     """What is wrong with the trained model file itself (missing, damaged), or None. ``check``
     reports it beside ``modelfile.model_problems`` (does the model fit the FAQ file) and goes on
     to try the logins; ``run`` refuses to start on the same (``FaqClassifier.load``)."""
     if not config.faq.model.is_file():
         return "missing: run `inboxd train`"
     try:
-        FaqClassifier.load(config.faq.model)
+        FaqClassifier.load(config.faq.model, sentence_encoder)
     except ModelError as exc:
         return str(exc)
     return None

@@ -18,6 +18,23 @@ sys.path.insert(0, str(Path(__file__).parent))
 from servers import DOVECOT_BINARY, Dovecot, SmtpServer  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One embedding cache for the whole session (and the processes it starts): every model
+    trained in the tests embeds the same background messages and FAQ examples only once."""
+    from inboxd.embedding_cache import PATH_ENV
+
+    path = Path(os.environ.get("INBOXD_TEST_EMBEDDING_CACHE")
+                or tmp_path_factory.mktemp("embeddings") / "cache.sqlite")
+    saved = os.environ.get(PATH_ENV)
+    os.environ[PATH_ENV] = str(path)
+    yield path
+    if saved is None:
+        os.environ.pop(PATH_ENV, None)
+    else:
+        os.environ[PATH_ENV] = saved
+
+
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[Dovecot]:
     if not os.access(DOVECOT_BINARY, os.X_OK):

@@ -23,6 +23,7 @@ from inboxd.pipeline import Outcome
 
 QUESTIONS = {"emily.carter@example.com": "en", "wang.fang@example.net": "zh",
              "lars.berg@example.org": "sv", "lucia.fernandez@example.com": "es"}
+GERMAN = "jonas.weber@example.de"  # the FAQ has no German example or answer
 COMPLAINT = "tom.okafor@example.org"
 OUT_OF_OFFICE = "anna.svensson@example.net"
 
@@ -45,11 +46,11 @@ def replies_to(result: DemoResult, address: str) -> list[EmailMessage]:
 
 def test_the_samples_cover_every_case() -> None:
     addresses = [spec.address for spec in FIRST_ROUND]
-    assert addresses == [*QUESTIONS, COMPLAINT, OUT_OF_OFFICE]
+    assert addresses == [*QUESTIONS, GERMAN, COMPLAINT, OUT_OF_OFFICE]
 
 
 @pytest.mark.parametrize("index, automated", [(0, False), (1, False), (2, False), (3, False),
-                                              (4, False), (5, True)])
+                                              (4, False), (5, False), (6, True)])
 def test_each_sample_is_a_well_formed_message(index: int, automated: bool) -> None:
     now = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
     sample = first_round(now)[index]
@@ -93,6 +94,20 @@ def test_four_questions_are_answered_in_their_own_language(
         assert outcome.triage.folder == "Support/Answered"
 
 
+def test_a_question_in_german_is_answered_in_the_default_language(
+        played: tuple[DemoResult, str]) -> None:
+    result, _ = played
+    faq = load_faq(sample_faq_path())
+    assert all("de" not in entry.answers for entry in faq.entries)
+    outcome = by_sender(result.rounds[0].outcomes)[GERMAN]
+    decision = outcome.triage.decision
+    assert isinstance(decision, AutoAnswer), decision
+    assert decision.faq_id == "password-reset"
+    assert outcome.triage.language == result.config.faq.default_language == "en"
+    [reply] = replies_to(result, GERMAN)
+    assert faq.get("password-reset").answers["en"] in reply.get_content()  # type: ignore[union-attr]
+
+
 def test_the_complaint_is_acknowledged_and_queued(played: tuple[DemoResult, str]) -> None:
     result, _ = played
     outcome = by_sender(result.rounds[0].outcomes)[COMPLAINT]
@@ -127,12 +142,12 @@ def test_the_follow_up_joins_its_ticket_and_goes_to_a_person(
     assert ticket.state == "open"
 
 
-def test_exactly_five_mails_reach_the_customers(played: tuple[DemoResult, str]) -> None:
+def test_exactly_six_mails_reach_the_customers(played: tuple[DemoResult, str]) -> None:
     result, _ = played
-    assert len(result.replies) == 5
+    assert len(result.replies) == 6
     recipients = sorted(r for c in result.replies for r in c.recipients)
-    assert recipients == sorted([*QUESTIONS, COMPLAINT])
-    assert len(result.tickets) == 5  # the follow-up joined ticket 1; the auto-reply has none
+    assert recipients == sorted([*QUESTIONS, GERMAN, COMPLAINT])
+    assert len(result.tickets) == 6  # the follow-up joined ticket 1; the auto-reply has none
 
 
 def test_every_message_is_filed_on_the_server(played: tuple[DemoResult, str]) -> None:
@@ -140,7 +155,7 @@ def test_every_message_is_filed_on_the_server(played: tuple[DemoResult, str]) ->
     folders = result.folders
     queued = sum(n for name, n in folders.items() if name.startswith("Support/Queue"))
     assert (folders["INBOX"], folders["Sent"], folders["Support/Answered"],
-            folders["Support/Automated"], queued) == (0, 5, 4, 1, 2)
+            folders["Support/Automated"], queued) == (0, 6, 5, 1, 2)
 
 
 def test_servers_are_stopped_and_the_temporary_folder_removed(
@@ -157,9 +172,9 @@ def test_the_report_tells_the_story(played: tuple[DemoResult, str]) -> None:
     round_one = text.split("== Round 1")[1].split("== Round 2")[0]
     round_two = text.split("== Round 2")[1].split("== What the customers received")[0]
     assert (round_one.count(" AutoAnswer "), round_one.count(" Acknowledge "),
-            round_one.count(" Record ")) == (4, 1, 1)
+            round_one.count(" Record ")) == (5, 1, 1)
     assert round_two.count(" FollowUp ") == 1
-    assert "(5 mails reached the SMTP server)" in text
+    assert "(6 mails reached the SMTP server)" in text
     for language in QUESTIONS.values():
         assert f"language: {language} " in text
     assert "Auto-Submitted: auto-replied" in text and "In-Reply-To: <" in text

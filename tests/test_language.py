@@ -64,3 +64,13 @@ def test_chinese_regional_tag() -> None:
 def test_norwegian_bokmal_alias() -> None:
     text = "Hvor lang tid tar det før pakken min kommer frem? Jeg har ventet i to uker."
     assert detect_language(text, {"nb", "en"}, "en") == "nb"
+
+
+@pytest.mark.parametrize("text", [
+    "Combien de temps prend la livraison ?",  # restricted to the shop's languages: es
+    "J'ai oublié mon mot de passe, comment le réinitialiser ?",
+    "Wie lange dauert der Versand nach Berlin? Ich habe am Montag bestellt.",
+])
+def test_a_language_none_of_the_candidates_is_gets_the_default(text: str) -> None:
+    assert detect_language(text, SHOP, default="en") == "en"
+    assert detect_language(text, SHOP, default="sv") == "sv"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from inboxd import encoder
 from inboxd.cli import EXIT_CONFIG
 from inboxd.commands.report import OUTCOME_HEADERS, clip, format_table, outcome_row
 from inboxd.commands.tickets import HEADERS as TICKET_HEADERS, ticket_row
@@ -92,6 +93,9 @@ def print_intro(servers: DemoServers, workdir: Path) -> None:
     print(f"  SMTP   aiosmtpd, port {servers.smtp.port}; it keeps what inboxd sends to customers")
     print(f"  FAQ    {sample_faq_path()}: {', '.join(e.id for e in faq.entries)} "
           f"({', '.join(sorted(faq.languages))})")
+    sentence_encoder = encoder.load(threads=1)
+    print(f"  model  words (TF-IDF) and meaning ({sentence_encoder.name})" if sentence_encoder
+          else f"  model  words alone (TF-IDF); encoder {encoder.describe(None)}")
     print(f"  files  configuration, model and store in {workdir} (removed at the end)")
 
 

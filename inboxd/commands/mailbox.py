@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from datetime import datetime
 from collections.abc import Collection
@@ -21,11 +22,13 @@ from inboxd.mail.smtp import Sender
 from inboxd.modelfile import describe_model, model_problems, threshold_warning
 from inboxd.outbox import flush
 from inboxd.pipeline import Outcome, process_inbox
-from inboxd.runtime import (Runtime, build_offline_runtime, build_runtime, load_templates,
-                            system_clock)
+from inboxd.runtime import (Runtime, build_offline_runtime, build_runtime, encoder_in_use,
+                            load_templates, system_clock)
 from inboxd.sweep import describe, plan_sweep, sweep
-from inboxd.training import NO_AUTO_ANSWER, effective_threshold, read_meta
+from inboxd.training import NO_AUTO_ANSWER, ModelMeta, effective_threshold, read_meta
 from inboxd.validation import model_problem, validate_setup
+
+log = logging.getLogger(__name__)
 
 
 def register_run(sub: Any) -> None:
@@ -53,8 +56,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = config_from(args)
     read_passwords(config.imap, config.smtp)
-    Daemon(build_runtime(config)).run()
+    rt = build_runtime(config)
+    log_encoder(rt)
+    Daemon(rt).run()
     return 0
+
+
+def log_encoder(rt: Runtime) -> None:
+    """Say at start-up what the model matches on; plainly when it is words alone."""
+    in_use = encoder_in_use(rt)
+    if rt.classifier.encoder:
+        log.info("FAQ model: words and meaning (encoder %s)", in_use)
+    else:
+        log.warning("FAQ model: words alone (TF-IDF); encoder %s", in_use)
 
 
 def cmd_once(args: argparse.Namespace) -> int:
@@ -149,22 +163,35 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def check_model(config: Config, faq: Faq) -> bool:
-    """Print whether the model fits the FAQ file and configuration; True when it does and
-    something can be answered automatically."""
+    """Print the encoder and whether the model fits the FAQ file, the configuration and the
+    encoder; True when it does and something can be answered automatically."""
+    from inboxd import encoder
+
+    sentence_encoder = encoder.load(threads=1)
+    print(f"encoder: {encoder.describe(sentence_encoder)}")
     meta = read_meta(config.faq.model)
     problems = model_problems(config.faq, faq, meta)
-    damaged = None if problems else model_problem(config)  # the model file itself loads?
+    damaged = None if problems else model_problem(config, sentence_encoder)  # does it load?
     problems += [damaged] if damaged else []
     warning = threshold_warning(config.faq, meta) if config.faq.model.is_file() else None
     nothing_answered = effective_threshold(config.faq, meta) == NO_AUTO_ANSWER
     if not problems:
-        state = "answers nothing automatically (see the warning)" if nothing_answered else "ok"
+        state = "answers nothing automatically (see the warning)" if nothing_answered else \
+            f"ok ({_matches_on(meta, sentence_encoder is not None)})"
         print(f"model {describe_model(config.faq, meta)}: {state}")
     for problem in problems:
         print(f"model {config.faq.model}: {problem}", file=sys.stderr)
     if warning:
         print(f"WARNING: {warning}", file=sys.stderr)
     return not problems and not nothing_answered
+
+
+def _matches_on(meta: ModelMeta | None, encoder_loaded: bool) -> str:
+    if meta is not None and meta.encoder:
+        return f"words and meaning, {meta.encoder}"
+    if encoder_loaded:
+        return "words alone: trained without the encoder; run `inboxd train` to use it"
+    return "words alone, TF-IDF"
 
 
 def print_missing_languages(templates: Templates, languages: Collection[str],

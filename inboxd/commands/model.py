@@ -12,7 +12,7 @@ from inboxd.config_policy import DEFAULT_UNKNOWN_SHARE
 from inboxd.core.decide import AutoAnswer, Acknowledge
 from inboxd.mail.imap import Fetched
 from inboxd.pipeline import Triage, triage
-from inboxd.runtime import build_offline_runtime
+from inboxd.runtime import build_offline_runtime, encoder_in_use
 
 
 def register_train(sub: Any) -> None:
@@ -38,6 +38,8 @@ def register_eval(sub: Any) -> None:
                    help="share of the questions that categories left out of each "
                         "cross-validation model play, as faq.unknown_share (default: "
                         "%(default)s; 0 = none)")
+    p.add_argument("--words-only", action="store_true",
+                   help="evaluate the model on words alone (TF-IDF), without the encoder")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_eval)
 
@@ -64,7 +66,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     rt = build_offline_runtime(config)
     t = triage(rt, Fetched(uid=0, raw=raw, flags=(), internaldate=None))
     rt.store.close()
-    result = triage_json(t)
+    result = {**triage_json(t), "encoder": encoder_in_use(rt)}
     if args.json:
         print_json(result)
     else:
@@ -86,11 +88,17 @@ def triage_json(t: Triage) -> dict[str, Any]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from inboxd import encoder
+    from inboxd.embedding_cache import default_cache_path
     from inboxd.evaluate import evaluate, format_report, read_labelled_csv
 
+    sentence_encoder = None if args.words_only else encoder.load(encoder.training_threads())
+    if sentence_encoder is None and not args.words_only:
+        print(f"inboxd: encoder {encoder.describe(None)}", file=sys.stderr)
     report = evaluate(read_labelled_csv(args.train), read_labelled_csv(args.test),
                       threshold=args.threshold, target_precision=args.target_precision,
-                      unknown_share=args.unknown_share)
+                      unknown_share=args.unknown_share, embedder=sentence_encoder,
+                      cache=default_cache_path())
     if args.json:
         print_json(report.to_json())
     else:

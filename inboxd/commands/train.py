@@ -7,6 +7,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from inboxd import encoder
 from inboxd.cli import EXIT_CONFIG
 from inboxd.config import Config
 from inboxd.modelfile import format_threshold, lock_path, threshold_warning, train_files
@@ -52,8 +53,11 @@ def learned_rows(config: Config) -> list[dict[str, Any]]:
 
 def run_train(config: Config) -> int:
     started = time.perf_counter()
+    sentence_encoder = encoder.load(threads=encoder.training_threads())
+    print(f"encoder: {encoder.describe(sentence_encoder)}")
     trained = train_files(config, lambda: learned_rows(config), datetime.now(timezone.utc),
-                          ProgressBar("training"), on_wait=lambda: _waiting(config))
+                          ProgressBar("training"), on_wait=lambda: _waiting(config),
+                          embedder=sentence_encoder)
     assert trained is not None  # train_files waits for the lock
     faq, result = trained
     data = result.data

@@ -14,6 +14,7 @@ from collections.abc import Collection
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 MIN_CONFIDENCE = 0.7
+OTHER_LANGUAGE_CONFIDENCE = 0.9  # sure it is a language none of the candidates is: default
 MAX_SAMPLE_CHARS = 2_000
 _ALIASES = {"nb": "no"}  # Norwegian Bokmål is "no" in the model
 _load_lock = threading.Lock()
@@ -23,13 +24,18 @@ def detect_language(text: str, candidates: Collection[str], default: str) -> str
     """One of ``candidates`` (returned as given, e.g. "zh-CN"), or ``default`` when unsure.
 
     Unsure means: no candidate the model knows, no letters in ``text``, or a confidence
-    below :data:`MIN_CONFIDENCE` among the candidates.
+    below :data:`MIN_CONFIDENCE` among the candidates. A text the whole model is sure is in
+    another language (German or French among en/sv/es/zh, say) gets ``default`` too, rather
+    than the nearest candidate (French would otherwise be answered in Spanish).
     """
     sample = text[:MAX_SAMPLE_CHARS]
     if not any(ch.isalpha() for ch in sample):
         return default
     by_code = _model_codes(frozenset(candidates))
     if not by_code:
+        return default
+    other, sure = _full_model().classify(sample)
+    if other not in by_code and sure >= OTHER_LANGUAGE_CONFIDENCE:
         return default
     code, confidence = _identifier(frozenset(by_code)).classify(sample)
     return by_code[code] if confidence >= MIN_CONFIDENCE and code in by_code else default

