@@ -260,8 +260,8 @@ def test_a_model_trained_with_the_encoder_run_without_it_asks_to_retrain(
     try:
         code, _, err = classify(setup, capsys)
         assert code == 2 and "run `inboxd train`" in err and "no encoder" in err
-        assert main(["-c", str(setup), "check"]) == 1
-        assert "run `inboxd train`" in capsys.readouterr().out
+        assert main(["-c", str(setup), "check"]) == 2  # a model problem
+        assert "run `inboxd train`" in capsys.readouterr().err
     finally:
         monkeypatch.delenv(encoder.DISABLE_ENV)
         encoder._reset_for_tests()

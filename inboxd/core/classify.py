@@ -302,7 +302,8 @@ class FaqClassifier:
             scores = _fused(scores, self._semantic.log_probabilities(vectors))
         best = np.argmax(np.where(self._candidates, scores, -np.inf), axis=1)
         top = np.take_along_axis(scores, best[:, None], axis=1)
-        confidence = 1.0 / np.exp((scores - top) / self._temperature).sum(axis=1)
+        with np.errstate(over="ignore"):  # a non-candidate far above the best: confidence 0
+            confidence = 1.0 / np.exp((scores - top) / self._temperature).sum(axis=1)
         labels = self._all_labels
         return [Match(labels[b], c) for b, c in zip(best.tolist(), confidence.tolist())]
 
