@@ -227,6 +227,7 @@ class Sent:
     kind: str
     message_id: str
     sender: str
+    at: float  # time.time() when delivered
 
 
 def plan(rng: random.Random, count: int) -> list[str]:
@@ -366,7 +367,7 @@ class Arrivals(threading.Thread):
             with self.lock:
                 raw, sender, message_id = self.maker.make(index, kind)
                 self._deliver(raw, sender)
-                self.maker.sent.append(Sent(kind, message_id, sender))
+                self.maker.sent.append(Sent(kind, message_id, sender, time.time()))
 
     def _deliver(self, raw: bytes, sender: str) -> None:
         for _ in range(20):
@@ -386,7 +387,9 @@ class Arrivals(threading.Thread):
 class Outage:
     server: str  # "IMAP" or "SMTP"
     down_s: float
-    back_at: float = 0.0  # time.monotonic() when the server accepted connections again
+    went_at: float  # time.time() when the server went away
+    back_at: float  # time.monotonic() when the server accepted connections again
+    back_at_wall: float  # the same as time.time()
 
 
 @dataclass
@@ -431,6 +434,7 @@ def run_faults(args: argparse.Namespace, dovecot: FaultDovecot, smtp: Restartabl
 def outage(server: str, down_s: float, dovecot: Dovecot, smtp: RestartableSmtp,
            arrivals: Arrivals) -> Outage:
     """Take a server away for ``down_s`` seconds; while Dovecot is down no mail arrives."""
+    went_at = time.time()
     if server == "IMAP":
         with arrivals.lock:
             dovecot.stop()
@@ -440,7 +444,7 @@ def outage(server: str, down_s: float, dovecot: Dovecot, smtp: RestartableSmtp,
         smtp.stop()
         time.sleep(down_s)
         smtp.start()
-    return Outage(server, down_s, back_at=time.monotonic())
+    return Outage(server, down_s, went_at, time.monotonic(), time.time())
 
 
 def recovering(runlog: RunLog, smtp: RestartableSmtp) -> bool:
@@ -532,6 +536,9 @@ def figures(sent: list[Sent], runlog: RunLog, dovecot: Dovecot, smtp: Restartabl
         inbound = {r[0]: (r[1], r[2]) for r in db.execute(
             "select message_id, ticket_id, decision from messages where direction = 'in'")}
         outbox = db.execute("select ticket_id, kind, state, message_id from outbox").fetchall()
+        filed = {r[0]: datetime.fromisoformat(r[1]).timestamp() for r in db.execute(
+            "select m.message_id, a.done_at from actions a join messages m on m.id = "
+            "a.message_row where a.kind = 'move' and a.state = 'done'")}
     replies = Counter(r.in_reply_to for r in received)
     by_kind = Counter(s.kind for s in sent)
     questions = [s for s in sent if s.kind in QUESTION_KINDS]
@@ -580,6 +587,7 @@ def figures(sent: list[Sent], runlog: RunLog, dovecot: Dovecot, smtp: Restartabl
         ("refused sends", str(failed), "0"),
     ]
     rows += [_recovery_row(o, smtp) for o in runlog.outages]
+    rows += [_filed_during(o, sent, filed) for o in runlog.outages if o.server == "SMTP"]
     rows.append(("settled after the faults", f"{runlog.settled_s:.0f} s" if runlog.settled_s
                  is not None else f"not within {args.settle_s:.0f} s", ""))
     notes = [f"Decisions on the questions: {_counted(decisions)}."]
@@ -612,6 +620,15 @@ def _recovery_row(o: Outage, smtp: RestartableSmtp) -> tuple[str, str, str]:
     return (f"{o.server} down {o.down_s:.0f} s: return -> first reply sent", took, goal)
 
 
+def _filed_during(o: Outage, sent: list[Sent],
+                  filed: dict[str, float]) -> tuple[str, str, str]:
+    """How many of the mails that arrived while SMTP was down were filed before it was back."""
+    arrived = [s for s in sent if o.went_at <= s.at < o.back_at_wall]
+    done = sum(1 for s in arrived if filed.get(s.message_id, float("inf")) < o.back_at_wall)
+    return ("mail arrived during the SMTP outage, filed before its end", f"{done} of "
+            f"{len(arrived)}", "all")
+
+
 def _counted(counter: Counter[str]) -> str:
     return ", ".join(f"{key} {n}" for key, n in counter.most_common())
 
@@ -632,8 +649,9 @@ def measured_commit() -> str:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
-    dirty = " (with uncommitted changes in inboxd/)" if git("status", "--porcelain", "inboxd") else ""
-    return f"`{git('log', '-1', '--format=%h %s')}`{dirty}"
+    dirty = " with uncommitted changes" if git("status", "--porcelain", "inboxd") else ""
+    code = git("log", "-1", "--format=%h %s", "--", "inboxd")
+    return f"inboxd/ as of `{code}`{dirty} (checkout {git('rev-parse', '--short', 'HEAD')})"
 
 
 def write_report(fig: Figures, args: argparse.Namespace, took_s: float) -> str:
