@@ -2,10 +2,17 @@
 
 The IMAP watch is a job that handles new mail, looks for agents' replies, then waits on the
 inbox (IDLE where the server has it and ``imap.idle`` is on, otherwise a plain sleep of
-``imap.poll_interval_s``) and schedules its own next run. Network trouble closes the connection
-and retries with exponential backoff (1 s doubling to 5 min); nothing is lost meanwhile, since
-the store holds every step still to do. One worker thread runs all jobs in turn, so the IMAP
-connection and the SQLite store are never used by two threads at once.
+``imap.poll_interval_s``) and schedules its own next run. One worker thread runs all jobs in
+turn, so the IMAP connection and the SQLite store are never used by two threads at once.
+
+The IMAP and the SMTP server go away independently (``inboxd.availability``): each outage is
+logged once when it starts and once when it ends, and the server is tried again after 1 s,
+doubling to 10 s, so a server that is back is noticed within 15 s however long it was gone.
+While SMTP is down, mail is still read, ticketed and filed; the replies wait in the outbox
+(and the message each answers waits in the inbox), and the watch wakes up for each new try.
+While IMAP is down, what the outbox holds (replies, deadline notices) is still sent. A
+refused IMAP login is an error, tried again after 1 min, doubling to 30 min. Other errors
+back off 1 s doubling to 5 min. Nothing is lost meanwhile: the store holds every step to do.
 
 The deadline sweep (``inboxd.sweep``) is an interval job every ``notify.sweep_interval_s`` on the
 same worker, so it runs between two watch cycles. So does the retrain job
@@ -18,6 +25,7 @@ IDLE is ended and the connection logged out.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 from datetime import datetime, timedelta, timezone
@@ -27,9 +35,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from inboxd.agents import AgentWatch
-from inboxd.errors import InboxdError, MailboxUnavailable, SendUnavailable
+from inboxd.availability import Availability
+from inboxd.errors import InboxdError, MailboxAuthFailed, MailboxUnavailable
 from inboxd.learning import retrain
-from inboxd.outbox import flush
+from inboxd.outbox import flush, send_pending
 from inboxd.pipeline import process_inbox
 from inboxd.runtime import Runtime
 from inboxd.sweep import sweep
@@ -47,6 +56,8 @@ class Daemon:
         self.agents = AgentWatch()
         self.backoff_s = BACKOFF_START_S
         self.connected = False
+        self.imap = Availability(f"IMAP {rt.mailbox.address}", "new mail is read when it is back",
+                                 refused_hint="check imap.username and its password")
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -96,17 +107,25 @@ class Daemon:
             sweep(self.rt)
             if self.connected:
                 flush(self.rt)
+            else:
+                send_pending(self.rt)  # needs no IMAP; the rest waits for the watch
         except InboxdError as exc:
             log.warning("deadline sweep: %s; the next run retries", exc)
 
     def watch_cycle(self) -> None:
-        """Handle what is new, then wait for the inbox to change; always schedules the next."""
+        """Handle what is new, then wait for the inbox to change; always schedules the next.
+        While the IMAP server is away it also wakes up for each try of the SMTP server."""
+        if not self.connected and not self.imap.may_try():
+            self._schedule_watch(self._while_imap_away())
+            return
         next_at = datetime.now(timezone.utc)
         try:
             self._cycle()
             self.backoff_s = BACKOFF_START_S
-        except (MailboxUnavailable, SendUnavailable) as exc:
-            next_at = self._back_off(f"server unavailable: {exc}")
+        except MailboxUnavailable as exc:
+            next_at = self._imap_lost(exc)
+        except MailboxAuthFailed as exc:
+            next_at = self._imap_lost(exc, refused=True)
         except InboxdError as exc:
             next_at = self._back_off(f"error: {exc}")
         except Exception:  # a defect must not end the watch: log it, back off, go on
@@ -121,10 +140,11 @@ class Daemon:
             self.connected = True
             log.info("connected to %s:%d as %s", rt.config.imap.host, rt.config.imap.port,
                      rt.config.imap.username)
+            self.imap.ok()
         flush(rt)
         process_inbox(rt)
         self.agents.scan(rt)
-        interval_s = rt.config.imap.poll_interval_s
+        interval_s = self._wait_s()
         if self._mail_waiting():
             return  # arrived while the other folders were read: IDLE would not report it
         if rt.config.imap.idle and rt.mailbox.has_idle:
@@ -138,6 +158,34 @@ class Daemon:
         checkpoint = self.rt.store.checkpoint(inbox)
         return checkpoint is not None and checkpoint.uidvalidity == state.uidvalidity and \
             state.uidnext - 1 > checkpoint.last_uid
+
+    def _wait_s(self) -> float:
+        """The poll interval, or less when the SMTP server's next try comes sooner."""
+        return min(self.rt.config.imap.poll_interval_s, self._smtp_wait_s())
+
+    def _smtp_wait_s(self) -> float:
+        """While mail waits for an SMTP server that is down: the time to its next try."""
+        smtp = self.rt.smtp_state
+        if smtp.down and self.rt.store.outbox_count("pending"):
+            return max(smtp.seconds_to_try(), 0.1)
+        return math.inf
+
+    def _imap_lost(self, exc: InboxdError, refused: bool = False) -> datetime:
+        """The IMAP server is gone (or refused the login): say so once, and go on sending."""
+        self.rt.mailbox.close()
+        self.connected = False
+        self.imap.failed(exc, refused=refused)
+        return self._while_imap_away()
+
+    def _while_imap_away(self) -> datetime:
+        """Send what the outbox holds (that needs no IMAP); returns when to wake up next: for
+        the next try of the IMAP server, or of the SMTP server when that comes first."""
+        try:
+            send_pending(self.rt)
+        except InboxdError as exc:
+            log.warning("sending while IMAP is unavailable: %s", exc)
+        wait_s = min(self.imap.seconds_to_try(), self._smtp_wait_s())
+        return datetime.now(timezone.utc) + timedelta(seconds=wait_s)
 
     def _back_off(self, reason: str) -> datetime:
         log.warning("%s; retrying in %.0f s", reason, self.backoff_s)

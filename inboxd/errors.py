@@ -9,7 +9,9 @@
     │   ├── MailboxAuthFailed       login refused
     │   └── MailboxUnavailable      network trouble, timeout, server gone (transient: retry)
     └── SendFailed                  the SMTP server refused a message (permanent)
-        └── SendUnavailable         network trouble, timeout, server gone (transient: retry)
+        ├── SendUnavailable         network trouble, timeout, server gone (transient: retry)
+        │   └── SendDeferred        a 4xx answer to this message's recipient or data (retry it)
+        └── SendUncertain           the answer to the data was lost: it may have been delivered
 
 Adapters (``inboxd.mail.imap``, ``inboxd.mail.smtp``, ``inboxd.store``) turn their library's
 exceptions into these at their boundary; nothing above them sees an imapclient, aiosmtplib or
@@ -63,3 +65,13 @@ class SendFailed(InboxdError):
 
 class SendUnavailable(SendFailed):
     """The SMTP server cannot be reached right now; worth retrying."""
+
+
+class SendDeferred(SendUnavailable):
+    """The SMTP server put this message off (a 4xx answer to its recipient or its data); other
+    messages may go through, and this one is tried again later."""
+
+
+class SendUncertain(SendFailed):
+    """The message was sent but the server's answer never came (a lost connection, a timeout):
+    it may have been delivered, so it must never be sent again."""

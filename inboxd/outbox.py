@@ -1,11 +1,15 @@
 """Apply what the store says is still to do: send replies, file copies in Sent, move messages.
 
 Each outgoing mail goes ``pending`` -> ``sending`` -> ``sent`` (-> copied to the Sent folder).
-``sending`` is committed before the SMTP transaction starts, so after a crash a mail still in
-``sending`` may or may not have reached the customer. inboxd then never sends it again: if its
-copy is not in the Sent folder it is marked ``uncertain`` and its ticket goes back to a person,
-with an event that says so. A mail is therefore sent at most once, and a customer whose reply
-may have been lost is always left to a human, never to silence.
+``sending`` is committed once the SMTP server has accepted the envelope (sender and
+recipients), just before the message itself goes out; a failure or a crash before that point
+leaves the mail ``pending``, to be sent later. From that point on the server may have the
+message: after a crash a mail still in ``sending`` may or may not have reached the customer,
+and so may one whose SMTP connection dropped, or whose answer did not come in time, after the
+data was sent. inboxd never sends such a mail again: it is marked ``uncertain`` (after a crash,
+unless its copy is in the Sent folder) and its ticket goes back to a person, with an event that
+says so. A mail is therefore sent at most once, and a customer whose reply may have been lost
+is always left to a human, never to silence.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
 
-from inboxd.errors import MailboxError, MailboxUnavailable, SendFailed, SendUnavailable
+from inboxd.errors import (MailboxError, MailboxUnavailable, SendDeferred, SendFailed,
+                           SendUncertain, SendUnavailable)
 from inboxd.faults import crash_point
 from inboxd.marks import MARK_KINDS, apply_marks
 from inboxd.runtime import Runtime
@@ -32,7 +37,11 @@ KEEP_STATE_KINDS = (*INTERNAL_KINDS, "courtesy", "forward")  # not the customer'
 
 
 def flush(rt: Runtime) -> None:
-    """Finish every step left in the store; transient server trouble propagates (retry later)."""
+    """Finish every step left in the store; IMAP trouble propagates (retry later).
+
+    An SMTP server that is unavailable stops nothing else: ``rt.smtp_state`` records the
+    outage, the mail waits in the outbox, and the mailbox steps go on, except moving a message
+    to the answered folder before its answer is sent."""
     resolve_interrupted(rt)
     send_pending(rt)
     copy_to_sent(rt)
@@ -43,32 +52,55 @@ def resolve_interrupted(rt: Runtime) -> None:
     for row in rt.store.outbox("sending"):
         if rt.mailbox.find_by_message_id(rt.config.folders.sent, row["message_id"]):
             _mark_sent(rt, row, copied=True)
-            continue
-        now = rt.clock()
-        with rt.store.transaction():
-            rt.store.db.table("outbox").update(row["id"], {"state": "uncertain",
-                                                    "error": "interrupted while sending"})
-            if row["kind"] not in KEEP_STATE_KINDS:
-                _hand_to_person(rt, row["ticket_id"], now)
-            rt.store.add_event(row["ticket_id"], now, "send-uncertain",
-                               f"the {row['kind']} to {row['recipient']} was interrupted while "
-                               "sending and may not have arrived; it is not sent again")
-        log.warning("ticket #%s: %s to %s may not have been sent; left to a person",
-                    row["ticket_id"], row["kind"], row["recipient"])
+        else:
+            _mark_uncertain(rt, row, "interrupted while sending")
+
+
+def _mark_uncertain(rt: Runtime, row: dict[str, Any], error: str) -> None:
+    """The mail may or may not have arrived: never send it again, and tell a person."""
+    now = rt.clock()
+    with rt.store.transaction():
+        rt.store.db.table("outbox").update(row["id"], {"state": "uncertain", "error": error})
+        if row["kind"] not in KEEP_STATE_KINDS:
+            _hand_to_person(rt, row["ticket_id"], now)
+        rt.store.add_event(row["ticket_id"], now, "send-uncertain",
+                           f"the {row['kind']} to {row['recipient']} may not have arrived "
+                           f"({error}); it is not sent again")
+    log.warning("ticket #%s: %s to %s may not have been sent (%s); left to a person",
+                row["ticket_id"], row["kind"], row["recipient"], error)
 
 
 def send_pending(rt: Runtime) -> None:
+    """Send the mail waiting in the outbox, unless the SMTP server is down and not due for
+    another try yet; needs no IMAP. An unavailable server is recorded, not raised."""
     rows = rt.store.outbox("pending")
-    if rows:
+    if not rows or not rt.smtp_state.may_try():
+        return
+    try:
         with rt.sender.session():
             for row in rows:
                 _send(rt, row)
+    except SendUnavailable as exc:
+        rt.smtp_state.failed(exc)
+        return
+    rt.smtp_state.ok()
 
 
 def _send(rt: Runtime, row: dict[str, Any]) -> None:
-    rt.store.update_outbox(row["id"], {"state": "sending"})
+    def before_data() -> None:  # the envelope is accepted: the message goes out next
+        crash_point("before-data")
+        rt.store.update_outbox(row["id"], {"state": "sending"})
+
     try:
-        rt.sender.send(_message(row["raw"]))
+        rt.sender.send(_message(row["raw"]), before_data=before_data)
+    except SendUncertain as exc:
+        _mark_uncertain(rt, row, str(exc))
+        return
+    except SendDeferred as exc:  # this message alone: the others may go through
+        rt.store.update_outbox(row["id"], {"state": "pending", "error": str(exc)})
+        log.info("ticket #%s: %s to %s put off (%s); tried again later", row["ticket_id"],
+                 row["kind"], row["recipient"], exc)
+        return
     except SendUnavailable:
         rt.store.update_outbox(row["id"], {"state": "pending"})
         raise
@@ -112,7 +144,7 @@ def _hand_to_person(rt: Runtime, ticket_id: int, now: datetime) -> None:
     target = f"{queue}/{ticket.team}" if ticket and ticket.team else queue
     rt.store.update_ticket(ticket_id, {"state": "open", "updated_at": iso(now),
                                        **NO_FIRST_RESPONSE})
-    rt.store.retarget_actions(ticket_id, target)
+    rt.store.retarget_actions(ticket_id, rt.config.folders.answered, target)
 
 
 def copy_to_sent(rt: Runtime) -> None:
@@ -138,7 +170,10 @@ def copy_to_sent(rt: Runtime) -> None:
 def apply_actions(rt: Runtime) -> None:
     groups: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
     marks = []
+    held = rt.store.held_moves(rt.config.folders.answered, KEEP_STATE_KINDS)
     for action in rt.store.pending_actions():
+        if action["id"] in held:
+            continue  # its answer is not sent yet: the inbox keeps it meanwhile
         if action["kind"] in MARK_KINDS:
             marks.append(action)
             continue

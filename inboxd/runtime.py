@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from inboxd.availability import Availability
 from inboxd.config import Config
 from inboxd.core.classify import FaqClassifier
 from inboxd.core.deadlines import BusinessCalendar, calendar_from_settings
@@ -39,6 +40,12 @@ class Runtime:
     calendar: BusinessCalendar
     clock: Clock
     model_meta: ModelMeta | None = None  # what `inboxd train` recorded next to the model
+    smtp_state: Availability = field(init=False)  # is the SMTP server there, when to try it
+
+    def __post_init__(self) -> None:
+        smtp = self.config.smtp
+        self.smtp_state = Availability(f"SMTP {smtp.host}:{smtp.port}",
+                                       "the mail to send waits in the outbox")
 
     @property
     def tz(self) -> ZoneInfo:

@@ -289,6 +289,10 @@ class Store:
     def outbox(self, state: str) -> list[dict[str, Any]]:
         return list(self.db.table("outbox").rows_where("state = ?", [state], order_by="id"))
 
+    def outbox_count(self, state: str) -> int:
+        return int(self.db.execute("select count(*) from outbox where state = ?",
+                                   [state]).fetchone()[0])
+
     def outbox_uncopied(self) -> list[dict[str, Any]]:
         return list(self.db.table("outbox").rows_where(
             "state = 'sent' and copied_at is null", order_by="id"))
@@ -319,13 +323,24 @@ class Store:
     def pending_actions(self) -> list[dict[str, Any]]:
         return list(self.db.table("actions").rows_where("state = 'pending'", order_by="id"))
 
-    def retarget_actions(self, ticket_id: int, target: str) -> None:
-        """Pending moves of the ticket's incoming messages go to ``target`` instead."""
+    def held_moves(self, target: str, ignored_kinds: Sequence[str]) -> set[int]:
+        """Pending moves to ``target`` of messages whose ticket still has mail to send (of a
+        kind not ignored): where such a message belongs depends on whether the mail goes out."""
+        return {r[0] for r in self.db.execute(
+            "select a.id from actions a join messages m on m.id = a.message_row "
+            "where a.state = 'pending' and a.kind = 'move' and a.target = ? and exists "
+            "(select 1 from outbox o where o.ticket_id = m.ticket_id and "
+            f"o.state in ('pending', 'sending') and o.kind not in ({_marks(ignored_kinds)}))",
+            [target, *ignored_kinds]).fetchall()}
+
+    def retarget_actions(self, ticket_id: int, source: str, target: str) -> None:
+        """Pending moves of the ticket's incoming messages to ``source`` go to ``target``
+        instead; those on their way elsewhere (automated mail, duplicates) stay as they are."""
         self.db.execute(
             "update actions set target = ? where state = 'pending' and kind = 'move' and "
-            "message_row in "
+            "target = ? and message_row in "
             "(select id from messages where ticket_id = ? and direction = 'in')",
-            [target, ticket_id])
+            [target, source, ticket_id])
 
     def finish_actions(self, action_ids: Sequence[int], at: datetime,
                        error: str | None = None) -> None:

@@ -7,6 +7,7 @@ delivers it to the Dovecot mailbox of each local recipient over LMTP before repl
 
 from __future__ import annotations
 
+import asyncio
 import grp
 import pwd
 import os
@@ -309,15 +310,41 @@ class Envelope:
     raw: bytes
 
 
+FAULTS = ("drop-at-mail", "drop-at-rcpt", "slow-rcpt", "drop-after-data", "slow-data",
+          "refuse-data")
+
+
 class _RelayHandler:
-    """aiosmtpd handler: refuse listed recipients, record the rest, deliver local ones by LMTP."""
+    """aiosmtpd handler: refuse listed recipients, record the rest, deliver local ones by LMTP.
+
+    ``fault`` plays a server in trouble: it drops the connection at MAIL FROM or RCPT TO
+    (nothing taken) or answers RCPT TO only after ``delay_s`` (``slow-rcpt``), delivers the message and then drops the connection without answering
+    (``drop-after-data``) or answers only after ``delay_s`` (``slow-data``), or refuses the
+    data with a 5xx (``refuse-data``)."""
 
     def __init__(self, dovecot: Dovecot) -> None:
         self.dovecot = dovecot
         self.received: list[Envelope] = []
         self.refusals: dict[str, str] = {}  # lower-cased address -> SMTP reply, e.g. "550 ..."
+        self.fault: str | None = None
+        self.delay_s = 0.0
+        self.rcpt_seen = 0  # RCPT TO commands received
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: ANN
+        if self.fault == "drop-at-mail":
+            server.transport.abort()
+            return "421 4.3.0 going away"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN
+        self.rcpt_seen += 1
+        if self.fault == "drop-at-rcpt":
+            server.transport.abort()
+            return "421 4.3.0 going away"
+        if self.fault == "slow-rcpt":
+            await asyncio.sleep(self.delay_s)
         refusal = self.refusals.get(address.lower())
         if refusal:
             return refusal
@@ -325,6 +352,8 @@ class _RelayHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN
+        if self.fault == "refuse-data":
+            return "554 5.6.0 Message content rejected"
         raw = envelope.original_content or envelope.content
         self.received.append(Envelope(envelope.mail_from, tuple(envelope.rcpt_tos), raw))
         local = [r for r in envelope.rcpt_tos if r.lower() in self.dovecot.users]
@@ -334,6 +363,10 @@ class _RelayHandler:
                     lmtp.sendmail(envelope.mail_from, local, raw)
             except (OSError, smtplib.SMTPException) as exc:
                 return f"451 4.3.0 local delivery failed: {exc}"
+        if self.fault == "drop-after-data":
+            server.transport.abort()
+        elif self.fault == "slow-data":
+            await asyncio.sleep(self.delay_s)
         return "250 2.0.0 Message accepted"
 
 
@@ -345,7 +378,7 @@ class SmtpServer:
     def __init__(self, dovecot: Dovecot) -> None:
         self.port = free_port()
         self.handler = _RelayHandler(dovecot)
-        self._controller = Controller(self.handler, hostname=self.host, port=self.port)
+        self._controller: Controller | None = None
 
     @property
     def received(self) -> list[Envelope]:
@@ -355,9 +388,18 @@ class SmtpServer:
         """Answer RCPT TO ``address`` with ``reply`` until ``reset`` is called."""
         self.handler.refusals[address.lower()] = reply
 
+    def fail(self, fault: str | None, delay_s: float = 0.0) -> None:
+        """Play the server in trouble (one of ``FAULTS``) until ``reset``; None: work again."""
+        assert fault is None or fault in FAULTS, fault
+        self.handler.fault, self.handler.delay_s = fault, delay_s
+
     def reset(self) -> None:
         self.handler.received.clear()
         self.handler.refusals.clear()
+        self.handler.rcpt_seen = 0
+        self.fail(None)
+        if self._controller is None:
+            self.start()  # a test stopped it
 
     def settings(self, sender: str = f"Example Support <support@{DOMAIN}>",
                  timeout_s: float = 10.0) -> SmtpSettings:
@@ -367,7 +409,11 @@ class SmtpServer:
                             sender=sender)
 
     def start(self) -> None:
+        """Listen on the server's port; again after ``stop`` (an outage), on the same port."""
+        self._controller = Controller(self.handler, hostname=self.host, port=self.port)
         self._controller.start()
 
     def stop(self) -> None:
-        self._controller.stop()
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None

@@ -12,8 +12,8 @@ import pytest
 from servers import Dovecot, SmtpServer, free_port
 
 from inboxd.config import Secret, SmtpSettings
-from inboxd.errors import (MailboxAuthFailed, MailboxError, MailboxUnavailable, SendFailed,
-                           SendUnavailable)
+from inboxd.errors import (MailboxAuthFailed, MailboxError, MailboxUnavailable, SendDeferred,
+                           SendFailed, SendUncertain, SendUnavailable)
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
 
@@ -339,6 +339,40 @@ def test_temporarily_refused_recipient_is_unavailable(fresh_smtp: SmtpServer) ->
     fresh_smtp.refuse("customer@example.test", "450 4.2.1 Mailbox busy, try later")
     with Sender(fresh_smtp.settings()) as sender, pytest.raises(SendUnavailable, match="450"):
         sender.send(reply())
+
+
+# What a failure means depends on when it comes: before the data (retry), at the data's answer
+# (final), after the data without an answer (uncertain: never send again).
+SEND_FAULTS = [
+    ("drop-at-mail", SendUnavailable, False, 0),
+    ("drop-at-rcpt", SendUnavailable, False, 0),
+    ("refuse-data", SendFailed, True, 0),
+    ("drop-after-data", SendUncertain, True, 1),
+    ("slow-data", SendUncertain, True, 1),
+]
+
+
+@pytest.mark.parametrize("fault, error, data_reached, delivered", SEND_FAULTS,
+                         ids=[f[0] for f in SEND_FAULTS])
+def test_smtp_failures_say_whether_the_message_may_have_gone_out(
+        fresh_smtp: SmtpServer, fresh_dovecot: Dovecot, fault: str, error: type[Exception],
+        data_reached: bool, delivered: int) -> None:
+    fresh_smtp.fail(fault, delay_s=2.0)
+    calls = []
+    with Sender(fresh_smtp.settings(timeout_s=1.0)) as sender, pytest.raises(error) as caught:
+        sender.send(reply(), before_data=lambda: calls.append("data"))
+    assert type(caught.value) is error
+    assert calls == (["data"] if data_reached else []), "called just before the data, once"
+    assert len(fresh_dovecot.messages(fresh_dovecot.customer)) == delivered
+
+
+def test_a_recipient_put_off_defers_that_message_only(fresh_smtp: SmtpServer) -> None:
+    fresh_smtp.refuse("customer@example.test", "452 4.2.2 Mailbox full")
+    with Sender(fresh_smtp.settings()) as sender, sender.session():
+        with pytest.raises(SendDeferred, match="452"):
+            sender.send(reply())
+        sender.send(reply(), recipients=["customer2@example.test"])
+    assert [e.rcpt_tos for e in fresh_smtp.received] == [("customer2@example.test",)]
 
 
 def test_untrusted_smtp_certificate_is_a_permanent_error(fresh_dovecot: Dovecot) -> None:

@@ -110,18 +110,22 @@ def test_team_notices_do_not_count_as_auto_replies_nor_join_threads(store: Store
     assert store.ticket_for_message_ids(["<courtesy-c@example.test@x>"]).id == ticket  # type: ignore[union-attr]
 
 
-def test_retargeting_moves_leaves_flag_and_copy_alone(store: Store) -> None:
+def test_retargeting_moves_leaves_flag_copy_and_automated_mail_alone(store: Store) -> None:
     ticket = add_ticket(store)
     row = store.insert_message({"ticket_id": ticket, "direction": "in", "folder": "INBOX",
                                 "uidvalidity": 1, "uid": 1, "message_id": "<m@x>"})
     for kind, target in (("move", "Support/Answered"), ("copy", "Support/Overdue")):
         store.queue_action({"message_row": row, "folder": "INBOX", "uidvalidity": 1, "uid": 1,
                             "kind": kind, "target": target, "created_at": iso(T0)})
-    store.retarget_actions(ticket, "Support/Queue")
+    robot = store.insert_message({"ticket_id": ticket, "direction": "in", "folder": "INBOX",
+                                  "uidvalidity": 1, "uid": 2, "message_id": "<ooo@x>"})
+    store.queue_action({"message_row": robot, "folder": "INBOX", "uidvalidity": 1, "uid": 2,
+                        "kind": "move", "target": "Support/Automated", "created_at": iso(T0)})
+    store.retarget_actions(ticket, "Support/Answered", "Support/Queue")
     assert [(a["kind"], a["target"]) for a in store.pending_actions()] == [
-        ("move", "Support/Queue"), ("copy", "Support/Overdue")]
+        ("move", "Support/Queue"), ("copy", "Support/Overdue"), ("move", "Support/Automated")]
     assert store.message_location(row) == ("INBOX", "<m@x>")
-    [move, _] = store.pending_actions()
+    [move, _, _] = store.pending_actions()
     store.finish_actions([move["id"]], T0)
     assert store.message_location(row) == ("Support/Queue", "<m@x>")
 

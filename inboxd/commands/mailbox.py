@@ -58,11 +58,16 @@ def cmd_once(args: argparse.Namespace) -> int:
     try:
         outcomes = run_once(rt, dry_run=args.dry_run)
         planned = [describe(n, rt) for n in plan_sweep(rt)] if args.dry_run else []
+        waiting = rt.store.outbox_count("pending")
     finally:
         rt.close()
     print_outcomes(outcomes, rt, dry_run=args.dry_run)
     if args.dry_run:
         print_planned_notices(planned)
+    if rt.smtp_state.error is not None:  # the rest was done; the mail waits for the server
+        print(f"inboxd: {rt.smtp_state.error}; {waiting} mail(s) wait in the outbox",
+              file=sys.stderr)
+        return EXIT_RUNTIME
     return 0
 
 

@@ -4,9 +4,17 @@ Each ``send`` uses a connection of its own, unless it runs inside ``with sender.
 which keeps one connection for a batch of messages (a dropped connection ends the session with
 ``SendUnavailable``; the next batch connects anew).
 
+A message goes out in two parts. The envelope (connect, EHLO, login, MAIL FROM, RCPT TO) hands
+the server nothing it could deliver, so any failure there can be retried. Then the data: once
+the DATA command is sent, a lost connection or a timeout waiting for the server's answer leaves
+the outcome unknown (the server may have accepted the message), which is ``SendUncertain``.
+
 aiosmtplib's exceptions become inboxd's here: a 5xx answer or a refused login -> ``SendFailed``
-(do not retry the same message), a 4xx answer, a timeout or network trouble -> ``SendUnavailable``
-(retry later). Certificates are always verified; an untrusted one is a ``SendFailed``.
+(do not retry the same message), a 4xx answer to a recipient or to the data -> ``SendDeferred``
+(retry this message later), another 4xx answer, a timeout or network trouble before the data
+-> ``SendUnavailable`` (retry later), a timeout or network trouble after the data was sent ->
+``SendUncertain`` (never send it again).
+Certificates are always verified; an untrusted one is a ``SendFailed``.
 """
 
 from __future__ import annotations
@@ -22,9 +30,10 @@ from functools import cached_property
 from typing import TypeVar
 
 import aiosmtplib
+from aiosmtplib.email import extract_recipients, extract_sender, flatten_message
 
 from inboxd.config import SmtpSettings
-from inboxd.errors import SendFailed, SendUnavailable
+from inboxd.errors import SendDeferred, SendFailed, SendUncertain, SendUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,16 +54,48 @@ class Sender:
         return f"{self.settings.host}:{self.settings.port}"
 
     def send(self, message: email.message.EmailMessage, *, sender: str | None = None,
-             recipients: Sequence[str] | None = None) -> None:
-        """Send ``message``; envelope sender and recipients default to its headers (Bcc dropped)."""
+             recipients: Sequence[str] | None = None,
+             before_data: Callable[[], None] | None = None) -> None:
+        """Send ``message``; envelope sender and recipients default to its headers (Bcc dropped).
+
+        ``before_data`` is called once the server has accepted the envelope, just before the
+        message goes out: a failure before that point left nothing on the server."""
         async def transaction(smtp: aiosmtplib.SMTP) -> None:
-            refused, _ = await smtp.send_message(
-                message, sender=sender, recipients=list(recipients) if recipients else None)
-            if refused:
-                log.warning("SMTP %s refused some recipients of %s: %s", self.address,
-                            message.get("Message-ID", "a message"), ", ".join(refused))
+            data = await self._envelope(smtp, message, sender, recipients)
+            if before_data is not None:
+                before_data()
+            await self._data(smtp, data)
 
         self._run(transaction)
+
+    async def _envelope(self, smtp: aiosmtplib.SMTP, message: email.message.EmailMessage,
+                        sender: str | None, recipients: Sequence[str] | None) -> bytes:
+        """MAIL FROM and RCPT TO; returns the message's bytes as they will be sent."""
+        sender = sender or extract_sender(message)
+        to = list(recipients) if recipients else extract_recipients(message)
+        if not sender or not to:
+            raise ValueError("the message names no sender or no recipient")
+        await _greet(smtp)
+        utf8 = not (sender + "".join(to)).isascii()
+        eight_bit = smtp.supports_extension("8BITMIME")
+        encoding = "utf-8" if utf8 else "ascii"
+        await smtp.mail(sender, options=_mail_options(smtp, utf8, eight_bit), encoding=encoding)
+        refused = await _recipients(smtp, to, encoding)
+        if refused:
+            log.warning("SMTP %s refused some recipients of %s: %s", self.address,
+                        message.get("Message-ID", "a message"), ", ".join(refused))
+        return flatten_message(message, utf8=utf8, cte_type="8bit" if eight_bit else "7bit")
+
+    async def _data(self, smtp: aiosmtplib.SMTP, data: bytes) -> None:
+        """DATA and the message: an answer is final; no answer leaves the outcome unknown."""
+        try:
+            await smtp.data(data)
+        except aiosmtplib.SMTPResponseException:
+            raise  # the server answered (4xx, 5xx): it did not take the message
+        except (aiosmtplib.SMTPException, OSError) as exc:  # lost connection, timeout
+            raise SendUncertain(self._message(
+                "no answer after the message was sent, so it may have been delivered",
+                exc)) from None
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -154,10 +195,12 @@ class Sender:
             return SendFailed(self._message(f"login refused for {self.settings.username!r}", exc))
         if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
             permanent = any(r.code >= 500 for r in exc.recipients)
-            kind = SendFailed if permanent else SendUnavailable
+            kind = SendFailed if permanent else SendDeferred
             return kind(self._message("recipients refused", exc))
         if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500:
             return SendFailed(self._message("refused", exc))
+        if isinstance(exc, aiosmtplib.SMTPDataError):
+            return SendDeferred(self._message("deferred", exc))
         if isinstance(exc, (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPConnectError,
                             aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
                             TimeoutError, OSError)):
@@ -170,6 +213,34 @@ class Sender:
         if password:
             detail = detail.replace(password, "********")
         return f"SMTP {self.address}: {what}: {detail}"
+
+
+async def _greet(smtp: aiosmtplib.SMTP) -> None:
+    """EHLO (HELO where the server has no ESMTP), unless done on this connection already."""
+    if smtp.is_ehlo_or_helo_needed:
+        try:
+            await smtp.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            await smtp.helo()
+
+
+def _mail_options(smtp: aiosmtplib.SMTP, utf8: bool, eight_bit: bool) -> list[str]:
+    if utf8 and not smtp.supports_extension("SMTPUTF8"):
+        raise aiosmtplib.SMTPNotSupported("the server cannot take non-ASCII addresses")
+    return ["SMTPUTF8"] * utf8 + ["BODY=8BITMIME"] * eight_bit
+
+
+async def _recipients(smtp: aiosmtplib.SMTP, to: list[str], encoding: str) -> list[str]:
+    """RCPT TO each address; returns those refused, unless all were (then it raises)."""
+    refused = []
+    for address in to:
+        try:
+            await smtp.rcpt(address, encoding=encoding)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            refused.append(exc)
+    if len(refused) == len(to):
+        raise aiosmtplib.SMTPRecipientsRefused(refused)
+    return [r.recipient for r in refused]
 
 
 def _describe(exc: BaseException) -> str:
