@@ -141,8 +141,8 @@ class RecordingRelay:
         self.inner = inner
         self.deliveries: list[Delivery] = []
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN
-        return await self.inner.handle_RCPT(server, session, envelope, address, rcpt_options)
+    def __getattr__(self, name: str) -> object:  # its other hooks (handle_MAIL, handle_RCPT)
+        return getattr(self.inner, name)
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN
         reply = await self.inner.handle_DATA(server, session, envelope)
