@@ -536,9 +536,10 @@ def figures(sent: list[Sent], runlog: RunLog, dovecot: Dovecot, smtp: Restartabl
         inbound = {r[0]: (r[1], r[2]) for r in db.execute(
             "select message_id, ticket_id, decision from messages where direction = 'in'")}
         outbox = db.execute("select ticket_id, kind, state, message_id from outbox").fetchall()
-        filed = {r[0]: datetime.fromisoformat(r[1]).timestamp() for r in db.execute(
-            "select m.message_id, a.done_at from actions a join messages m on m.id = "
-            "a.message_row where a.kind = 'move' and a.state = 'done'")}
+        moves = db.execute("select m.message_id, a.created_at, a.done_at from actions a join "
+                           "messages m on m.id = a.message_row where a.kind = 'move'").fetchall()
+    triaged = {r[0]: datetime.fromisoformat(r[1]).timestamp() for r in moves}
+    filed = {r[0]: datetime.fromisoformat(r[2]).timestamp() for r in moves if r[2]}
     replies = Counter(r.in_reply_to for r in received)
     by_kind = Counter(s.kind for s in sent)
     questions = [s for s in sent if s.kind in QUESTION_KINDS]
@@ -587,7 +588,10 @@ def figures(sent: list[Sent], runlog: RunLog, dovecot: Dovecot, smtp: Restartabl
         ("refused sends", str(failed), "0"),
     ]
     rows += [_recovery_row(o, smtp) for o in runlog.outages]
-    rows += [_filed_during(o, sent, filed) for o in runlog.outages if o.server == "SMTP"]
+    rows += [_done_during(o, sent, triaged, "triaged (ticket or record committed)")
+             for o in runlog.outages if o.server == "SMTP"]
+    rows += [_done_during(o, sent, filed, "filed (moved out of the inbox)")
+             for o in runlog.outages if o.server == "SMTP"]
     rows.append(("settled after the faults", f"{runlog.settled_s:.0f} s" if runlog.settled_s
                  is not None else f"not within {args.settle_s:.0f} s", ""))
     notes = [f"Decisions on the questions: {_counted(decisions)}."]
@@ -620,13 +624,14 @@ def _recovery_row(o: Outage, smtp: RestartableSmtp) -> tuple[str, str, str]:
     return (f"{o.server} down {o.down_s:.0f} s: return -> first reply sent", took, goal)
 
 
-def _filed_during(o: Outage, sent: list[Sent],
-                  filed: dict[str, float]) -> tuple[str, str, str]:
-    """How many of the mails that arrived while SMTP was down were filed before it was back."""
+def _done_during(o: Outage, sent: list[Sent], done_at: dict[str, float],
+                 what: str) -> tuple[str, str, str]:
+    """How many of the mails that arrived while SMTP was down had ``done_at`` before its end."""
     arrived = [s for s in sent if o.went_at <= s.at < o.back_at_wall]
-    done = sum(1 for s in arrived if filed.get(s.message_id, float("inf")) < o.back_at_wall)
-    return ("mail arrived during the SMTP outage, filed before its end", f"{done} of "
-            f"{len(arrived)}", "all")
+    done = sum(1 for s in arrived if done_at.get(s.message_id, float("inf")) < o.back_at_wall)
+    goal = "all" if what.startswith("triaged") else "all but FAQ-answered (held until sent)"
+    return (f"mail arrived during the SMTP outage, {what} before its end", f"{done} of "
+            f"{len(arrived)}", goal)
 
 
 def _counted(counter: Counter[str]) -> str:
