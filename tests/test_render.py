@@ -148,6 +148,8 @@ MAIL_LANGUAGES = [
     ("sv", "en", {"en", "sv"}, None, "sv"),
     ("de", "de", {"en"}, {"de", "en"}, "en"),  # the default has no frame: English, whole
     ("de", "de", {"en", "sv"}, {"de", "sv"}, "sv"),
+    ("de", "en", {"en", "sv"}, {"de"}, "de"),  # the answer exists in German alone: German
+    ("fi", "en", {"en", "sv"}, {"es", "de"}, "de"),  # neither the customer's nor a frame's
 ]
 
 

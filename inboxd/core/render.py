@@ -69,12 +69,20 @@ def mail_language(customer: str, default: str, frames: Collection[str],
     languages of the kind's templates) and, for an FAQ answer, the answer (``answers``; None
     when any language will do) exist in it; otherwise ``default`` (``faq.default_language``)
     for both, so that no customer gets an English frame around a German answer. When the
-    default lacks one of them too, English, then the first language that has both."""
+    default lacks one of them too, English, then the first language that has both. When no
+    language has both, the answer's (the customer's, else its first): the answer is what the
+    customer needs, and the frame falls back to another language."""
     for language in (customer, default, FALLBACK_LOCALE):
         if language in frames and (answers is None or language in answers):
             return language
-    both = sorted(set(frames) & set(answers)) if answers is not None else []
-    return both[0] if both else default
+    if answers is None:
+        return default
+    both = sorted(set(frames) & set(answers))
+    if both:
+        return both[0]
+    if customer in answers:
+        return customer
+    return sorted(answers)[0] if answers else default
 
 
 @dataclass(frozen=True)
