@@ -12,6 +12,7 @@ bytes are gone from the files too. Mail in the mailbox itself is not touched.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,7 +63,7 @@ def plan_forget(store: Store, address: str) -> Erasure:
             lessons),
         "lessons": lessons,
         "actions": _in(db, "select id from actions where message_row in ({})", messages),
-        "events": _ids(db, "select id from events where instr(lower(detail), ?) > 0", [who]) +
+        "events": _mentioning(db, who) +
         _in(db, "select id from events where ticket_id in ({})", tickets),
     }
     rows = {table: sorted(set(ids)) for table, ids in rows.items()}
@@ -89,6 +90,15 @@ def apply_forget(store: Store, erasure: Erasure) -> bool:
         store_blobs.delete_unreferenced(db)
     busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()[0]
     return not busy
+
+
+def _mentioning(db: Any, who: str) -> list[int]:
+    """Events whose text names the address ``who`` itself, not one that merely contains it
+    (forgetting bob@example.com keeps an event about jimbob@example.com)."""
+    pattern = re.compile(rf"(?<![\w.+-]){re.escape(who)}(?![\w-]|\.\w)", re.IGNORECASE)
+    rows = db.execute("select id, detail from events where instr(lower(detail), ?) > 0",
+                      [who]).fetchall()
+    return [event_id for event_id, detail in rows if pattern.search(detail)]
 
 
 def _ids(db: Any, sql: str, params: Sequence[Any]) -> list[int]:

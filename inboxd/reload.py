@@ -26,6 +26,7 @@ from pathlib import Path
 from inboxd.core.classify import FaqClassifier
 from inboxd.errors import ConfigError, ModelError
 from inboxd.faq import load_faq
+from inboxd.validation import check_team_keys
 from inboxd.modelfile import describe_model, model_problems, reading_lock, threshold_warning
 from inboxd.runtime import Runtime, checked_templates
 from inboxd.training import meta_path, read_meta
@@ -91,6 +92,7 @@ def reload_answers(rt: Runtime) -> bool:
     broken, log it and keep both in use."""
     try:
         faq = load_faq(rt.config.faq.path)
+        check_team_keys(rt.config, faq)  # as `run` and `check` do (inboxd.validation)
         templates = checked_templates(rt.config, faq)
     except ConfigError as exc:
         log.error("FAQ file or templates not reloaded: %s; the FAQ, rules and templates in use "

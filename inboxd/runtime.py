@@ -93,14 +93,15 @@ def build_offline_runtime(config: Config, clock: Clock = system_clock) -> Runtim
     with a syntax error is no obstacle to looking."""
     if not config.store_path.is_file():
         config = replace(config, store_path=Path(":memory:"))
-    return build_runtime(config, clock, strict_templates=False)
+    return build_runtime(config, clock, strict_templates=False, writes=False)
 
 
 def build_runtime(config: Config, clock: Clock = system_clock,
-                  strict_templates: bool = True) -> Runtime:
+                  strict_templates: bool = True, writes: bool = True) -> Runtime:
     """Open the store and load FAQ, model, templates and calendar; connects nothing yet.
-    A template that does not compile is a TemplateError unless ``strict_templates`` is off."""
-    setup = validate_setup(config)  # the same checks as `inboxd check`
+    A template that does not compile is a TemplateError unless ``strict_templates`` is off;
+    a store path inboxd cannot write is a ConfigError unless it ``writes`` nothing."""
+    setup = validate_setup(config, writes)  # the same checks as `inboxd check`
     faq = setup.faq
     templates = checked_templates(config, faq) if strict_templates else load_templates(config, faq)
     sentence_encoder = load_encoder(threads=1)  # one message at a time: one core

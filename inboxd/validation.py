@@ -31,12 +31,14 @@ class Setup:
     calendar: BusinessCalendar
 
 
-def validate_setup(config: Config) -> Setup:
-    """Read the FAQ and check everything that depends on more than the configuration file."""
+def validate_setup(config: Config, writes: bool = True) -> Setup:
+    """Read the FAQ and check everything that depends on more than the configuration file;
+    the store's path only for a command that ``writes`` to it."""
     faq = load_faq(config.faq.path)
     check_team_keys(config, faq)
     calendar = load_calendar(config)
-    check_store_path(config.store_path)
+    if writes:
+        check_store_path(config.store_path)
     return Setup(faq=faq, calendar=calendar)
 
 

@@ -287,3 +287,23 @@ def test_a_damaged_or_half_written_model_is_not_taken_up(
         assert rt.classifier.predict("How long does delivery take?").faq_id == "shipping-time"
     finally:
         rt.store.close()
+
+
+def test_a_reloaded_faq_that_drops_a_notified_team_is_refused_like_at_start_up(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from inboxd.reload import reload_answers
+
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp,
+                         notify={"default_address": "leads@example.test",
+                                 "team_addresses": {"orders": "orders@example.test"}}).start()
+    rt = build_runtime(load_config(setup.config_path))
+    try:
+        faq_in_use = rt.faq
+        (setup.dir / "faq.toml").write_text(FAQ_TOML.replace('team = "orders"\n', ""),
+                                            encoding="utf-8")
+        reload_answers(rt)
+        assert rt.faq is faq_in_use, "the FAQ `run` would refuse is not taken up"
+        assert "notify.team_addresses.orders" in caplog.text and "not reloaded" in caplog.text
+    finally:
+        rt.store.close()

@@ -219,3 +219,17 @@ def test_forget_erases_one_customer_and_keeps_the_others(
 
     assert relay.run("forget", CUSTOMER) == 0
     assert f"nothing stored about {CUSTOMER}" in capsys.readouterr().out
+
+
+def test_forget_erases_events_naming_the_address_not_longer_addresses_containing_it() -> None:
+    from inboxd.forget import plan_forget
+
+    store = Store(Path(":memory:"))
+    at = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+    store.add_event(None, at, "note", "mail from Bob@Example.com.")
+    store.add_event(None, at, "note", "<bob@example.com> asked again")
+    store.add_event(None, at, "note", "mail from jimbob@example.com")
+    store.add_event(None, at, "note", "mail from bob@example.com.au")
+    erasure = plan_forget(store, "bob@example.com")
+    assert erasure.rows["events"] == [1, 2]  # the first two events name the address
+    store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from inboxd.cli import config_from
@@ -27,7 +28,7 @@ def register(sub: Any) -> None:
 def cmd_forget(args: argparse.Namespace) -> int:
     config = config_from(args)
     if "@" not in args.address:
-        print(f"inboxd: {args.address!r} is not an e-mail address")
+        print(f"inboxd: {args.address!r} is not an e-mail address", file=sys.stderr)
         return 2
     if not config.store_path.is_file():
         raise InboxdError(f"{config.store_path}: no store yet; nothing to forget")
