@@ -206,3 +206,22 @@ def test_subject_in_a_known_charset_is_decoded_and_encoded_again() -> None:
     raw = reply_to(original(b"From: Ana <ana@example.org>\r\nSubject: =?iso-8859-1?q?Caf=E9?="
                             b"\r\nMessage-ID: <m9@example.org>"))
     assert header(raw, b"Subject") == b"Re: =?utf-8?q?Caf=C3=A9?= [#12]"
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("status", b"Re: =?x-unknown?q?Caf=E9_cr=E8me?="),
+    ("relayed", b"Re: =?x-unknown?q?Caf=E9_cr=E8me?= [#12]"),
+])
+def test_status_and_relayed_mails_echo_an_undecodable_subject_as_written(
+        kind: str, expected: bytes) -> None:
+    from inboxd.core.outgoing import Envelope, build_relayed, build_status_mail
+
+    request = parse_message(original(b"From: Ana <ana@example.org>\r\nSubject: "
+                                     b"=?x-unknown?q?Caf=E9_cr=E8me?=\r\n"
+                                     b"Message-ID: <m9@example.org>"))
+    env = Envelope(sender=SENDER, message_id="<r1@example.com>", now=NOW)
+    mail = build_status_mail(env, request, "Your tickets", "en") if kind == "status" else \
+        build_relayed(env, "ana@example.org", "Ana", 12, request.subject, request, "Answer")
+    raw = bytes(mail)
+    assert header(raw, b"Subject") == expected
+    assert "\ufffd".encode() not in raw and b"77+9" not in raw  # U+FFFD, raw or base64

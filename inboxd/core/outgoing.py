@@ -17,7 +17,7 @@ from email.parser import BytesParser
 from email.utils import format_datetime
 
 from inboxd.core.message import ParsedMessage, reply_subject, strip_ticket_tag
-from inboxd.core.render import MAX_REFERENCES, TICKET_HEADER
+from inboxd.core.render import MAX_REFERENCES, TICKET_HEADER, as_written
 
 _RE_PREFIXES = re.compile(r"^\s*(?:re\s*:\s*)+", re.IGNORECASE)
 
@@ -35,8 +35,7 @@ def build_status_mail(env: Envelope, request: ParsedMessage, body: str,
                       language: str) -> EmailMessage:
     """The answer to a status request: threaded under it, automatic, tied to no ticket."""
     msg = _base(env, _address(request.sender_name, request.reply_to or ""))
-    topic = _RE_PREFIXES.sub("", strip_ticket_tag(request.subject)).strip()
-    msg["Subject"] = f"Re: {topic or 'status'}"
+    msg["Subject"] = as_written(request, _status_subject)
     _thread(msg, request)
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
@@ -44,6 +43,11 @@ def build_status_mail(env: Envelope, request: ParsedMessage, body: str,
     msg.set_content(body, charset="utf-8")
     msg["Content-Language"] = language
     return msg
+
+
+def _status_subject(subject: str) -> str:
+    topic = _RE_PREFIXES.sub("", strip_ticket_tag(subject)).strip()
+    return f"Re: {topic or 'status'}"
 
 
 def build_forward(env: Envelope, original: ParsedMessage, raw: bytes, ticket_id: int,
@@ -75,7 +79,10 @@ def build_relayed(env: Envelope, customer: str, customer_name: str, ticket_id: i
     the customer's last message, with the files the agent attached (see ``attached_files``).
     A person wrote it, so it is not marked automatic."""
     msg = _base(env, _address(customer_name, customer))
-    msg["Subject"] = reply_subject(ticket_subject, ticket_id)
+    if thread is not None and thread.encoded_subject:  # the customer's words, not U+FFFD
+        msg["Subject"] = as_written(thread, lambda subject: reply_subject(subject, ticket_id))
+    else:
+        msg["Subject"] = reply_subject(ticket_subject, ticket_id)
     if thread is not None:
         _thread(msg, thread)
     msg[TICKET_HEADER] = str(ticket_id)

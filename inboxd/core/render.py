@@ -8,7 +8,7 @@ value taken from a customer is folded onto one line first, so no header can be i
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -256,9 +256,15 @@ class EncodedHeader(str):
 def _subject(original: ParsedMessage, ticket_id: int) -> str:
     """``Re: <subject> [#id]``; from the subject as it arrived when it could not be decoded
     without loss, so that the customer reads their own words rather than U+FFFD."""
+    return as_written(original, lambda subject: reply_subject(subject, ticket_id))
+
+
+def as_written(original: ParsedMessage, subject_from: Callable[[str], str]) -> str:
+    """The Subject ``subject_from`` makes of ``original``'s: from the encoded words as they
+    arrived when they could not be decoded without loss (sent on unchanged), else decoded."""
     if original.encoded_subject:
-        return EncodedHeader("Subject", reply_subject(original.encoded_subject, ticket_id))
-    return reply_subject(original.subject, ticket_id)
+        return EncodedHeader("Subject", subject_from(original.encoded_subject))
+    return subject_from(original.subject)
 
 
 def _recipient(original: ParsedMessage) -> Address:
