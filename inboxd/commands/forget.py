@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from inboxd.cli import config_from
+from inboxd.commands.common import config_from
 from inboxd.errors import InboxdError
 from inboxd.forget import Erasure, apply_forget, plan_forget
 from inboxd.store import Store

@@ -10,7 +10,7 @@ from collections.abc import Collection
 from typing import Any
 
 from inboxd.agents import AgentWatch
-from inboxd.cli import EXIT_CONFIG, EXIT_RUNTIME, config_from
+from inboxd.commands.common import EXIT_CONFIG, EXIT_RUNTIME, config_from
 from inboxd.commands.report import print_outcomes
 from inboxd.config import Config, ImapSettings, SmtpSettings
 from inboxd.config_mail import read_passwords

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from inboxd import encoder
-from inboxd.cli import EXIT_CONFIG
+from inboxd.commands.common import EXIT_CONFIG
 from inboxd.config import Config
 from inboxd.modelfile import format_threshold, lock_path, threshold_warning, train_files
 from inboxd.store import Store
