@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from inboxd.config_policy import DEFAULT_UNKNOWN_SHARE
+from inboxd.config.policy import DEFAULT_UNKNOWN_SHARE
 from inboxd.core.classify import (NO_ENCODER, NONE, Embedder, FaqClassifier, choose_threshold,
                                   coverage_at_precision)
 from inboxd.embedding_cache import embed_cached

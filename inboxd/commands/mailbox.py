@@ -13,7 +13,7 @@ from inboxd.agents import AgentWatch
 from inboxd.commands.common import EXIT_CONFIG, EXIT_RUNTIME, config_from
 from inboxd.commands.report import print_outcomes
 from inboxd.config import Config, ImapSettings, SmtpSettings
-from inboxd.config_mail import read_passwords
+from inboxd.config.mail import read_passwords
 from inboxd.errors import ConfigError, InboxdError
 from inboxd.faq import Faq
 from inboxd.core.render import Templates, mail_language

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from inboxd.commands.common import config_from, print_json
-from inboxd.config_policy import DEFAULT_UNKNOWN_SHARE
+from inboxd.config.policy import DEFAULT_UNKNOWN_SHARE
 from inboxd.core.decide import AutoAnswer, Acknowledge
 from inboxd.mail.imap import Fetched
 from inboxd.pipeline import Triage, triage
