@@ -9,7 +9,7 @@ thanks), a signature with a legal disclaimer, and the quoted history of an earli
 background messages, as `inboxd train` would, once on words alone and once with the encoder
 (embeddings of the training rows from the cache). Per message, one at a time as when mail
 trickles in: median and 95th percentile of parse, language, classification and of all three
-(``inboxd.pipeline.read``, what the daemon runs on what it fetches); and messages per second of
+(``inboxd.steps.inbox.read``, what the daemon runs on what it fetches); and messages per second of
 ``pipeline.read`` on batches of FETCH_BATCH (a backlog). Writes
 benchmarks/results/classify_speed.md.
 """
@@ -42,7 +42,7 @@ from inboxd.embedding_cache import default_cache_path, embed_cached  # noqa: E40
 from inboxd.evaluate import read_labelled_csv  # noqa: E402
 from inboxd.faq import packaged_background  # noqa: E402
 from inboxd.mail.imap import Fetched  # noqa: E402
-from inboxd.pipeline import FETCH_BATCH, read  # noqa: E402
+from inboxd.steps.inbox import FETCH_BATCH, read  # noqa: E402
 from inboxd.runtime import Runtime, build_offline_runtime  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ from inboxd.core.classify import (NO_ENCODER, NONE, Embedder, FaqClassifier, cho
                                   coverage_at_precision)
 from inboxd.embedding_cache import embed_cached
 from inboxd.errors import InboxdError
-from inboxd.pipeline import FETCH_BATCH
+from inboxd.steps.inbox import FETCH_BATCH
 from inboxd.training import left_out, unknown_weight
 
 OUT_OF_SCOPE = frozenset({"oos", ""})

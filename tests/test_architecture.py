@@ -9,8 +9,8 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[1] / "inboxd" / "core"
 FORBIDDEN_IMPORTS = ("imapclient", "aiosmtplib", "aiosmtpd", "sqlite3", "sqlite_utils", "socket",
-                     "apscheduler", "inboxd.mail", "inboxd.store", "inboxd.pipeline",
-                     "inboxd.daemon", "inboxd.outbox", "inboxd.runtime", "smtplib", "imaplib")
+                     "apscheduler", "inboxd.mail", "inboxd.store", "inboxd.steps",
+                     "inboxd.daemon", "inboxd.runtime", "inboxd.config", "smtplib", "imaplib")
 CLOCK_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"),
                ("date", "today"), ("time", "time"), ("time", "monotonic")}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from inboxd.commands.common import config_from
 from inboxd.errors import InboxdError
-from inboxd.forget import Erasure, apply_forget, plan_forget
+from inboxd.steps.forget import Erasure, apply_forget, plan_forget
 from inboxd.store import Store
 
 LABELS = {"tickets": "tickets", "messages": "messages", "outbox": "outgoing mails",

@@ -9,7 +9,7 @@ from datetime import datetime
 from collections.abc import Collection
 from typing import Any
 
-from inboxd.agents import AgentWatch
+from inboxd.steps.sent_scan import AgentWatch
 from inboxd.commands.common import EXIT_CONFIG, EXIT_RUNTIME, config_from
 from inboxd.commands.report import print_outcomes
 from inboxd.config import Config, ImapSettings, SmtpSettings
@@ -20,11 +20,11 @@ from inboxd.core.render import Templates, mail_language
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
 from inboxd.modelfile import describe_model, model_problems, threshold_warning
-from inboxd.outbox import flush
-from inboxd.pipeline import Outcome, process_inbox
+from inboxd.steps.outbox import flush
+from inboxd.steps.inbox import Outcome, process_inbox
 from inboxd.runtime import (Runtime, build_offline_runtime, build_runtime, encoder_in_use,
                             load_templates, system_clock)
-from inboxd.sweep import describe, plan_sweep, sweep
+from inboxd.steps.sweep import describe, plan_sweep, sweep
 from inboxd.training import NO_AUTO_ANSWER, ModelMeta, effective_threshold, read_meta
 from inboxd.validation import model_problem, validate_setup
 

@@ -11,7 +11,7 @@ from inboxd.commands.common import config_from, print_json
 from inboxd.config.policy import DEFAULT_UNKNOWN_SHARE
 from inboxd.core.decide import AutoAnswer, Acknowledge
 from inboxd.mail.imap import Fetched
-from inboxd.pipeline import Triage, triage
+from inboxd.steps.inbox import Triage, triage
 from inboxd.runtime import build_offline_runtime, encoder_in_use
 
 

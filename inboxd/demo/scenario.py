@@ -24,7 +24,7 @@ from inboxd.embedding_cache import default_cache_path, embed_cached
 from inboxd.demo.samples import Sample
 from inboxd.demo.servers import HOST, Captured, DemoServers
 from inboxd.faq import load_faq
-from inboxd.pipeline import Outcome
+from inboxd.steps.inbox import Outcome
 from inboxd.runtime import Runtime, build_runtime
 from inboxd.store import Ticket
 
