@@ -31,15 +31,15 @@ from email.utils import format_datetime, make_msgid  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from inboxd import encoder  # noqa: E402
+from inboxd.model import encoder  # noqa: E402
 from inboxd.config import load_config  # noqa: E402
 from inboxd.core.classify import NONE, FaqClassifier  # noqa: E402
 from inboxd.core.language import detect_language  # noqa: E402
 from inboxd.core.message import parse_message  # noqa: E402
 from inboxd.demo import sample_faq_path  # noqa: E402
 from inboxd.demo.scenario import to_toml  # noqa: E402
-from inboxd.embedding_cache import default_cache_path, embed_cached  # noqa: E402
-from inboxd.evaluate import read_labelled_csv  # noqa: E402
+from inboxd.model.embedding_cache import default_cache_path, embed_cached  # noqa: E402
+from inboxd.model.evaluate import read_labelled_csv  # noqa: E402
 from inboxd.faq import packaged_background  # noqa: E402
 from inboxd.mail.imap import Fetched  # noqa: E402
 from inboxd.steps.inbox import FETCH_BATCH, read  # noqa: E402

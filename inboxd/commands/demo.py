@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from inboxd import encoder
+from inboxd.model import encoder
 from inboxd.commands.common import EXIT_CONFIG
 from inboxd.commands.report import OUTCOME_HEADERS, clip, format_table, outcome_row
 from inboxd.commands.tickets import HEADERS as TICKET_HEADERS, ticket_row
