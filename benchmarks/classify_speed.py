@@ -10,7 +10,7 @@ background messages, as `inboxd train` would, once on words alone and once with 
 (embeddings of the training rows from the cache). Per message, one at a time as when mail
 trickles in: median and 95th percentile of parse, language, classification and of all three
 (``inboxd.steps.inbox.read``, what the daemon runs on what it fetches); and messages per second of
-``pipeline.read`` on batches of FETCH_BATCH (a backlog). Writes
+``steps.inbox.read`` on batches of FETCH_BATCH (a backlog). Writes
 benchmarks/results/classify_speed.md.
 """
 

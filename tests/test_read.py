@@ -1,4 +1,4 @@
-"""``pipeline.read``: a fetched batch is parsed and classified at once, with the same result as
+"""``steps.inbox.read``: a fetched batch is parsed and classified at once, with the same result as
 reading its messages one by one."""
 
 from __future__ import annotations
