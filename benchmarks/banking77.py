@@ -30,11 +30,12 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 
-from inboxd import encoder  # noqa: E402
-from inboxd.config_policy import DEFAULT_UNKNOWN_SHARE  # noqa: E402
-from inboxd.embedding_cache import default_cache_path, embed_cached  # noqa: E402
+from inboxd.model import encoder  # noqa: E402
+from inboxd.config.policy import DEFAULT_UNKNOWN_SHARE  # noqa: E402
+from inboxd.model.embedding_cache import default_cache_path, embed_cached  # noqa: E402
 from inboxd.core.classify import coverage_at_precision  # noqa: E402
-from inboxd.evaluate import SPEED_ROWS, EvalReport, Row, evaluate, read_labelled_csv  # noqa: E402
+from inboxd.model.evaluate import (SPEED_ROWS, EvalReport, Row, evaluate,  # noqa: E402
+                                   read_labelled_csv)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("INBOXD_SHARED", ROOT.parent / "shared"))

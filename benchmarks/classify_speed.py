@@ -9,8 +9,8 @@ thanks), a signature with a legal disclaimer, and the quoted history of an earli
 background messages, as `inboxd train` would, once on words alone and once with the encoder
 (embeddings of the training rows from the cache). Per message, one at a time as when mail
 trickles in: median and 95th percentile of parse, language, classification and of all three
-(``inboxd.pipeline.read``, what the daemon runs on what it fetches); and messages per second of
-``pipeline.read`` on batches of FETCH_BATCH (a backlog). Writes
+(``inboxd.steps.inbox.read``, what the daemon runs on what it fetches); and messages per second of
+``steps.inbox.read`` on batches of FETCH_BATCH (a backlog). Writes
 benchmarks/results/classify_speed.md.
 """
 
@@ -31,18 +31,18 @@ from email.utils import format_datetime, make_msgid  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from inboxd import encoder  # noqa: E402
+from inboxd.model import encoder  # noqa: E402
 from inboxd.config import load_config  # noqa: E402
 from inboxd.core.classify import NONE, FaqClassifier  # noqa: E402
 from inboxd.core.language import detect_language  # noqa: E402
 from inboxd.core.message import parse_message  # noqa: E402
 from inboxd.demo import sample_faq_path  # noqa: E402
 from inboxd.demo.scenario import to_toml  # noqa: E402
-from inboxd.embedding_cache import default_cache_path, embed_cached  # noqa: E402
-from inboxd.evaluate import read_labelled_csv  # noqa: E402
+from inboxd.model.embedding_cache import default_cache_path, embed_cached  # noqa: E402
+from inboxd.model.evaluate import read_labelled_csv  # noqa: E402
 from inboxd.faq import packaged_background  # noqa: E402
 from inboxd.mail.imap import Fetched  # noqa: E402
-from inboxd.pipeline import FETCH_BATCH, read  # noqa: E402
+from inboxd.steps.inbox import FETCH_BATCH, read  # noqa: E402
 from inboxd.runtime import Runtime, build_offline_runtime  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -114,7 +114,7 @@ def write_report(latencies: list[float], count: int, took_s: float) -> None:
     report = "\n".join(lines) + "\n"
     out = ROOT / "benchmarks" / "results" / "mailflow.md"
     out.parent.mkdir(parents=True, exist_ok=True)
-    from inboxd import encoder
+    from inboxd.model import encoder
 
     out.write_text("# Mail flow on 127.0.0.1 (Dovecot + aiosmtpd)\n\n" + report +
                    f"\nFAQ model: words and meaning, encoder "

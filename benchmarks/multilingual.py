@@ -24,9 +24,9 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Callable, Sequence  # noqa: E402
 
-from inboxd import encoder  # noqa: E402
-from inboxd.embedding_cache import default_cache_path  # noqa: E402
-from inboxd.evaluate import EvalReport, Row, evaluate  # noqa: E402
+from inboxd.model import encoder  # noqa: E402
+from inboxd.model.embedding_cache import default_cache_path  # noqa: E402
+from inboxd.model.evaluate import EvalReport, Row, evaluate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data" / "multilingual_faq.toml"
@@ -251,7 +251,7 @@ def render(corpus: Corpus, english: dict[str, list[Figures]], few: dict[str, lis
         f"{n_faqs} support questions of an online shop, each asked 10 ways in each of English "
         f"(en), Chinese (zh), Swedish (sv) and Spanish (es), and {n_off} questions per language "
         f"that no FAQ answers (off-topic), from `benchmarks/data/multilingual_faq.toml`. "
-        f"Trained and measured with `inboxd.evaluate.evaluate`, as `inboxd eval` does; the "
+        f"Trained and measured with `inboxd.model.evaluate.evaluate`, as `inboxd eval` does; the "
         f"threshold is chosen by 3-fold cross-validation on the training rows for "
         f"{TARGET_PRECISION:.0%} precision (the off-topic training rows count as wrong if "
         f"answered there; the default `faq.unknown_share`), never on the test rows. Each "

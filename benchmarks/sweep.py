@@ -35,7 +35,7 @@ from inboxd.config import DeadlineSettings  # noqa: E402
 from inboxd.core.clocks import NotifyPolicy, plan_notices  # noqa: E402
 from inboxd.core.deadlines import calendar_from_settings, due_business_day  # noqa: E402
 from inboxd.store import CLOCK_CANDIDATES_SQL, Store, iso  # noqa: E402
-from inboxd.sweep import waiting  # noqa: E402
+from inboxd.steps.sweep import waiting  # noqa: E402
 
 CAL = calendar_from_settings(DeadlineSettings(
     timezone="Europe/Stockholm",

@@ -6,24 +6,16 @@ Exit codes: 0 success, 1 a server or runtime problem, 2 a configuration, FAQ or 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from inboxd.config import Config, load_config
+from inboxd import commands
+from inboxd.commands.common import EXIT_CONFIG, EXIT_RUNTIME
 from inboxd.errors import ConfigError, InboxdError, ModelError
 
 log = logging.getLogger("inboxd")
-
-EXIT_RUNTIME = 1
-EXIT_CONFIG = 2
-
-
-def default_config_path() -> Path:
-    return Path(os.environ.get("INBOXD_CONFIG", "inboxd.toml"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,8 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from inboxd import commands
-
     for register in commands.REGISTRY:
         register(sub)
     return parser
@@ -72,15 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into a reader that stopped (`inboxd tickets | head`)
         sys.stderr.close()
         return 0
-
-
-def config_from(args: argparse.Namespace) -> Config:
-    return load_config(args.config or default_config_path())
-
-
-def print_json(value: object) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ While IMAP is down, what the outbox holds (replies, deadline notices) is still s
 refused IMAP login is an error, tried again after 1 min, doubling to 30 min. Other errors
 back off 1 s doubling to 5 min. Nothing is lost meanwhile: the store holds every step to do.
 
-The deadline sweep (``inboxd.sweep``) is an interval job every ``notify.sweep_interval_s`` on the
-same worker, so it runs between two watch cycles. So does the retrain job
-(``inboxd.learning.retrain``, every ``faq.retrain_interval_h`` hours).
+The deadline sweep (``inboxd.steps.sweep``) is an interval job every
+``notify.sweep_interval_s`` on the same worker, so it runs between two watch cycles. So does the
+retrain job (``inboxd.steps.learn.retrain``, every ``faq.retrain_interval_h`` hours).
 
 Before each pass over the inbox, and after a retrain, ``inboxd.reload.Reloader`` takes up a model
 that ``inboxd train`` or the retrain wrote and a changed FAQ file or template, between two
@@ -38,15 +38,15 @@ from types import FrameType
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from inboxd.agents import AgentWatch
+from inboxd.steps.sent_scan import AgentWatch
 from inboxd.availability import Availability
 from inboxd.errors import InboxdError, MailboxAuthFailed, MailboxUnavailable
-from inboxd.learning import retrain
-from inboxd.outbox import flush, send_pending
-from inboxd.pipeline import process_inbox
+from inboxd.steps.learn import retrain
+from inboxd.steps.outbox import flush, send_pending
+from inboxd.steps.inbox import process_inbox
 from inboxd.reload import Reloader, log_state
 from inboxd.runtime import Runtime
-from inboxd.sweep import sweep
+from inboxd.steps.sweep import sweep
 
 log = logging.getLogger(__name__)
 

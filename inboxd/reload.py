@@ -26,10 +26,10 @@ from pathlib import Path
 from inboxd.core.classify import FaqClassifier
 from inboxd.errors import ConfigError, ModelError
 from inboxd.faq import load_faq
+from inboxd.model.modelfile import describe_model, model_problems, reading_lock, threshold_warning
 from inboxd.validation import check_team_keys
-from inboxd.modelfile import describe_model, model_problems, reading_lock, threshold_warning
 from inboxd.runtime import Runtime, checked_templates
-from inboxd.training import meta_path, read_meta
+from inboxd.model.training import meta_path, read_meta
 
 log = logging.getLogger(__name__)
 

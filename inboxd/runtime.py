@@ -13,14 +13,14 @@ from inboxd.config import Config
 from inboxd.core.classify import FaqClassifier
 from inboxd.core.deadlines import BusinessCalendar
 from inboxd.core.decide import Policy
-from inboxd.encoder import Encoder, describe as describe_encoder, load as load_encoder
+from inboxd.model.encoder import Encoder, describe as describe_encoder, load as load_encoder
 from inboxd.core.render import Templates, packaged_templates_dir
 from inboxd.errors import TemplateError
 from inboxd.faq import Faq
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
 from inboxd.store import Store
-from inboxd.training import ModelMeta, effective_threshold, read_meta
+from inboxd.model.training import ModelMeta, effective_threshold, read_meta
 from inboxd.validation import validate_setup
 
 Clock = Callable[[], datetime]

@@ -114,7 +114,7 @@ def _m006_learning(db: sqlite_utils.Database) -> None:
 
 
 def _m010_lessons(db: sqlite_utils.Database) -> None:
-    """Messages agents put into a learn folder, each handled once (see ``inboxd.teaching``)."""
+    """Messages agents put into a learn folder, each handled once (see ``inboxd.steps.lessons``)."""
     db.table("lessons").create({
         "id": int, "folder": str, "uidvalidity": int, "uid": int, "message_id": str,
         "sender": str, "faq_id": str, "ticket_id": int, "example_id": int, "outcome": str,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from inboxd.config import Config
 from inboxd.core.classify import FaqClassifier
-from inboxd.encoder import Encoder
+from inboxd.model.encoder import Encoder
 from inboxd.core.deadlines import BusinessCalendar, calendar_from_settings
 from inboxd.errors import ConfigError, ModelError
 from inboxd.faq import Faq, load_faq

@@ -22,7 +22,7 @@ from servers import DOVECOT_BINARY, Dovecot, SmtpServer  # noqa: E402
 def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One embedding cache for the whole session (and the processes it starts): every model
     trained in the tests embeds the same background messages and FAQ examples only once."""
-    from inboxd.embedding_cache import PATH_ENV
+    from inboxd.model.embedding_cache import PATH_ENV
 
     path = Path(os.environ.get("INBOXD_TEST_EMBEDDING_CACHE")
                 or tmp_path_factory.mktemp("embeddings") / "cache.sqlite")

@@ -19,7 +19,7 @@ from inboxd.core.message import parse_message
 from inboxd.demo.samples import FIRST_ROUND, first_round, follow_up
 from inboxd.demo.scenario import DemoResult
 from inboxd.faq import load_faq
-from inboxd.pipeline import Outcome
+from inboxd.steps.inbox import Outcome
 
 QUESTIONS = {"emily.carter@example.com": "en", "wang.fang@example.net": "zh",
              "lars.berg@example.org": "sv", "lucia.fernandez@example.com": "es"}

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inboxd import encoder
+from inboxd.model import encoder
 from inboxd.cli import main
 from inboxd.core.classify import NONE, FaqClassifier
-from inboxd.embedding_cache import embed_cached
+from inboxd.model.embedding_cache import embed_cached
 from inboxd.errors import ModelError
 from inboxd.faq import load_faq
 
@@ -232,7 +232,7 @@ def test_train_and_classify_name_the_encoder(setup: Path,
 
 
 def test_the_cache_lives_next_to_the_model_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
-    from inboxd.embedding_cache import PATH_ENV, cache_path_for
+    from inboxd.model.embedding_cache import PATH_ENV, cache_path_for
 
     assert cache_path_for(Path("/m/faq.npz")) != Path("/m/faq.npz.embeddings.sqlite")  # tests
     monkeypatch.delenv(PATH_ENV)

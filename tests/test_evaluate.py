@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from inboxd.errors import InboxdError
-from inboxd.evaluate import EvalReport, evaluate, format_report, read_labelled_csv
+from inboxd.model.evaluate import EvalReport, evaluate, format_report, read_labelled_csv
 
 SHARED = Path(os.environ.get("INBOXD_SHARED",
                              Path(__file__).resolve().parents[1].parent / "shared"))
@@ -162,7 +162,7 @@ def test_eval_command_prints_the_json_fields(tmp_path: Path,
         assert key in report
     assert set(report["coverage_at_precision"]) == {"0.95", "0.97", "0.99"}
     assert 0.0 <= report["accuracy"] <= 1.0 and report["messages_per_s"] > 0
-    from inboxd import encoder
+    from inboxd.model import encoder
     assert report["encoder"] == encoder.NAME  # the model used words and meaning
     assert main(["eval", "--train", str(tmp_path / "train.csv"), "--test",
                  str(tmp_path / "test.csv"), "--words-only", "--json"]) == 0

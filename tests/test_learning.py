@@ -15,7 +15,7 @@ from inboxd.config import load_config
 from inboxd.core.learn import Learned, faq_marker, learned_from_reply, similar_faq
 from inboxd.daemon import Daemon
 from inboxd.runtime import build_runtime
-from inboxd.training import meta_path, read_meta
+from inboxd.model.training import meta_path, read_meta
 
 ANSWERS = {
     "shipping-time": ["Orders ship within 2 business days.", "订单在两个工作日内发货。",

@@ -1,4 +1,4 @@
-"""``pipeline.read``: a fetched batch is parsed and classified at once, with the same result as
+"""``steps.inbox.read``: a fetched batch is parsed and classified at once, with the same result as
 reading its messages one by one."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from inboxd.demo.samples import first_round
 from inboxd.demo.scenario import to_toml
 from inboxd.faq import load_faq
 from inboxd.mail.imap import Fetched
-from inboxd.pipeline import read
+from inboxd.steps.inbox import read
 from inboxd.runtime import build_offline_runtime
 
 NOWHERE = {"host": "127.0.0.1", "port": 9, "security": "none", "username": "support",

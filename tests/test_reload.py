@@ -22,10 +22,10 @@ from test_daemon import wait_for
 from inboxd.cli import main
 from inboxd.config import load_config
 from inboxd.daemon import Daemon
-from inboxd.modelfile import lock_path, training_lock
+from inboxd.model.modelfile import lock_path, training_lock
 from inboxd.reload import Reloader
 from inboxd.runtime import build_runtime
-from inboxd.training import meta_path, read_meta
+from inboxd.model.training import meta_path, read_meta
 
 GIFT_CARDS = """
 [[faq]]

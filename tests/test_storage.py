@@ -222,7 +222,7 @@ def test_forget_erases_one_customer_and_keeps_the_others(
 
 
 def test_forget_erases_events_naming_the_address_not_longer_addresses_containing_it() -> None:
-    from inboxd.forget import plan_forget
+    from inboxd.steps.forget import plan_forget
 
     store = Store(Path(":memory:"))
     at = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)

@@ -177,7 +177,7 @@ def test_a_message_inboxd_fails_on_stays_in_the_folder_once(
     def defect(*args: object) -> None:
         raise RuntimeError("a defect")
 
-    monkeypatch.setattr("inboxd.teaching._ticket_and_question", defect)
+    monkeypatch.setattr("inboxd.steps.lessons._ticket_and_question", defect)
     assert inboxd.run("once") == 0  # the rest of the run goes on
     assert inboxd.run("once") == 0
     [(detail,)] = query(inboxd, "select detail from events where kind = 'learn-failed'")

@@ -16,7 +16,7 @@ from inboxd.config import FaqSettings, parse_config
 from inboxd.core.classify import NONE
 from inboxd.errors import ConfigError
 from inboxd.faq import Faq, FaqEntry
-from inboxd.training import (NO_AUTO_ANSWER, ModelMeta, TrainingSet, cross_validate, cv_folds,
+from inboxd.model.training import (NO_AUTO_ANSWER, ModelMeta, TrainingSet, cross_validate, cv_folds,
                              effective_threshold, fold_of, left_out, meta_path, read_meta, train,
                              training_set)
 
@@ -219,7 +219,7 @@ def setup(tmp_path: Path) -> Path:
 
 def test_train_reports_threshold_and_coverage_per_faq(
         setup: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from inboxd import encoder
+    from inboxd.model import encoder
 
     monkeypatch.setenv(encoder.DISABLE_ENV, "off")  # on words alone 90 % is out of reach of
     encoder._reset_for_tests()                       # these examples

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from inboxd import encoder
-from inboxd.cli import EXIT_CONFIG
+from inboxd.model import encoder
+from inboxd.commands.common import EXIT_CONFIG
 from inboxd.commands.report import OUTCOME_HEADERS, clip, format_table, outcome_row
 from inboxd.commands.tickets import HEADERS as TICKET_HEADERS, ticket_row
 from inboxd.core.render import TICKET_HEADER

@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from inboxd.cli import config_from
+from inboxd.commands.common import config_from
 from inboxd.errors import InboxdError
-from inboxd.forget import Erasure, apply_forget, plan_forget
+from inboxd.steps.forget import Erasure, apply_forget, plan_forget
 from inboxd.store import Store
 
 LABELS = {"tickets": "tickets", "messages": "messages", "outbox": "outgoing mails",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Sequence
 
-from inboxd.cli import config_from, print_json
+from inboxd.commands.common import config_from, print_json
 from inboxd.core.message import ParsedMessage, parse_message
 from inboxd.errors import InboxdError
 from inboxd.faq import load_faq

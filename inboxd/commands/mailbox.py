@@ -9,23 +9,23 @@ from datetime import datetime
 from collections.abc import Collection
 from typing import Any
 
-from inboxd.agents import AgentWatch
-from inboxd.cli import EXIT_CONFIG, EXIT_RUNTIME, config_from
+from inboxd.steps.sent_scan import AgentWatch
+from inboxd.commands.common import EXIT_CONFIG, EXIT_RUNTIME, config_from
 from inboxd.commands.report import print_outcomes
 from inboxd.config import Config, ImapSettings, SmtpSettings
-from inboxd.config_mail import read_passwords
+from inboxd.config.mail import read_passwords
 from inboxd.errors import ConfigError, InboxdError
 from inboxd.faq import Faq
 from inboxd.core.render import Templates, mail_language
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
-from inboxd.modelfile import describe_model, model_problems, threshold_warning
-from inboxd.outbox import flush
-from inboxd.pipeline import Outcome, process_inbox
+from inboxd.model.modelfile import describe_model, model_problems, threshold_warning
+from inboxd.steps.outbox import flush
+from inboxd.steps.inbox import Outcome, process_inbox
 from inboxd.runtime import (Runtime, build_offline_runtime, build_runtime, encoder_in_use,
                             load_templates, system_clock)
-from inboxd.sweep import describe, plan_sweep, sweep
-from inboxd.training import NO_AUTO_ANSWER, ModelMeta, effective_threshold, read_meta
+from inboxd.steps.sweep import describe, plan_sweep, sweep
+from inboxd.model.training import NO_AUTO_ANSWER, ModelMeta, effective_threshold, read_meta
 from inboxd.validation import model_problem, validate_setup
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def check_model(config: Config, faq: Faq) -> bool:
     """Print the encoder and whether the model fits the FAQ file, the configuration and the
     encoder; True when it does and something can be answered automatically."""
-    from inboxd import encoder
+    from inboxd.model import encoder
 
     sentence_encoder = encoder.load(threads=1)
     print(f"encoder: {encoder.describe(sentence_encoder)}")

@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from inboxd.cli import config_from, print_json
-from inboxd.config_policy import DEFAULT_UNKNOWN_SHARE
+from inboxd.commands.common import config_from, print_json
+from inboxd.config.policy import DEFAULT_UNKNOWN_SHARE
 from inboxd.core.decide import AutoAnswer, Acknowledge
 from inboxd.mail.imap import Fetched
-from inboxd.pipeline import Triage, triage
+from inboxd.steps.inbox import Triage, triage
 from inboxd.runtime import build_offline_runtime, encoder_in_use
 
 
@@ -88,9 +88,9 @@ def triage_json(t: Triage) -> dict[str, Any]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from inboxd import encoder
-    from inboxd.embedding_cache import default_cache_path
-    from inboxd.evaluate import evaluate, format_report, read_labelled_csv
+    from inboxd.model import encoder
+    from inboxd.model.embedding_cache import default_cache_path
+    from inboxd.model.evaluate import evaluate, format_report, read_labelled_csv
 
     sentence_encoder = None if args.words_only else encoder.load(encoder.training_threads())
     if sentence_encoder is None and not args.words_only:

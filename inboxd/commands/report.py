@@ -8,7 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from inboxd.core.decide import AutoAnswer
-from inboxd.pipeline import Outcome
+from inboxd.steps.inbox import Outcome
 from inboxd.runtime import Runtime
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from inboxd.cli import EXIT_RUNTIME, config_from, print_json
+from inboxd.commands.common import EXIT_RUNTIME, config_from, print_json
 from inboxd.commands.report import clip, format_table, local
 from inboxd.commands.tickets import ticket_json
 from inboxd.core.clocks import DEADLINE_LABELS

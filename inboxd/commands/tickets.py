@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from inboxd.cli import config_from, print_json
+from inboxd.commands.common import config_from, print_json
 from inboxd.commands.report import clip, format_table, local
 from inboxd.core.clocks import parse_duration
 from inboxd.store import TICKET_STATES, Store, Ticket, iso

@@ -7,12 +7,13 @@ import time
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from inboxd import encoder
-from inboxd.cli import EXIT_CONFIG
+from inboxd.model import encoder
+from inboxd.commands.common import EXIT_CONFIG
 from inboxd.config import Config
-from inboxd.modelfile import format_threshold, lock_path, threshold_warning, train_files
+from inboxd.model.modelfile import format_threshold, lock_path, threshold_warning, train_files
 from inboxd.store import Store
-from inboxd.training import FEWEST_FAQS_TO_LEAVE_OUT, TrainResult, TrainingSet, threshold_source
+from inboxd.model.training import (FEWEST_FAQS_TO_LEAVE_OUT, TrainResult, TrainingSet,
+                                   threshold_source)
 
 LONG_RUN_S = 5.0  # without a terminal, progress is shown only once a run takes this long
 BAR_WIDTH = 30

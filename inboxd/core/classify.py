@@ -3,7 +3,7 @@
 Two views of every text. The words: TF-IDF weights (sublinear tf) of word 1-2-grams and of
 character 2-5-grams taken inside word boundaries, so languages written without spaces (Chinese,
 Japanese) still match. The meaning, when an encoder is handed in (``Embedder``, see
-``inboxd.encoder``): the sentence embedding, centred on the mean of the training examples and
+``inboxd.model.encoder``): the sentence embedding, centred on the mean of the training examples and
 re-normalised, so that an example in one language helps a question in another. A linear SVM
 scores every FAQ on the words; with the meaning, a logistic regression on the embedding gives
 log-probabilities, and an FAQ's score is ``WORDS_WEIGHT`` x its SVM score + its log-probability

@@ -40,18 +40,15 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
-
-if TYPE_CHECKING:
-    from inboxd.config import DeadlineSettings
 
 Span = tuple[time, time]
 Spans = tuple[Span, ...]
@@ -217,7 +214,22 @@ class BusinessCalendar:
         return _utc_spans(self.tz, self.hours_on(day), day)
 
 
-def calendar_from_settings(settings: DeadlineSettings,
+class CalendarSettings(Protocol):
+    """What a calendar is built from: the fields of ``[deadlines]`` (``DeadlineSettings``)."""
+
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def business_hours(self) -> Mapping[str, str]: ...
+    @property
+    def holidays(self) -> str | None: ...
+    @property
+    def closed_dates(self) -> Sequence[str]: ...
+    @property
+    def open_dates(self) -> Sequence[str]: ...
+
+
+def calendar_from_settings(settings: CalendarSettings,
                            years: Iterable[int] | None = None) -> BusinessCalendar:
     """Build the calendar from ``[deadlines]``; holidays load lazily, ``years`` up front.
 

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from inboxd.config import RelaySettings
 from inboxd.core.auth import verify_sender
 from inboxd.core.bodytext import strip_history
 from inboxd.core.message import ParsedMessage
@@ -30,6 +29,15 @@ class TicketLike(Protocol):
     def customer(self) -> str: ...
     @property
     def team(self) -> str | None: ...
+
+
+class RelayPolicy(Protocol):
+    """What relay decisions need of ``[relay]`` (the configuration's ``RelaySettings``)."""
+
+    @property
+    def authserv_id(self) -> str | None: ...
+    def addresses_for(self, team: str | None) -> tuple[str, ...]: ...
+    def is_agent(self, address: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ class RelayReply:
     reason: str
 
 
-def check_agent(relay: RelaySettings | None, sender: str | None,
+def check_agent(relay: RelayPolicy | None, sender: str | None,
                 auth_headers: Sequence[str]) -> AgentCheck | None:
     """None unless ``sender`` is an agent's address; then whether it is authenticated."""
     if relay is None or sender is None or not relay.is_agent(sender):
@@ -82,7 +90,7 @@ def relay_reply(msg: ParsedMessage, agent: AgentCheck | None,
                                         "relayed to the customer")
 
 
-def is_participant(relay: RelaySettings | None, ticket: TicketLike, msg: ParsedMessage,
+def is_participant(relay: RelayPolicy | None, ticket: TicketLike, msg: ParsedMessage,
                    agent: AgentCheck | None) -> bool:
     """May ``msg`` continue ``ticket`` by its ``[#id]`` tag? Its customer, its team's relay
     addresses and authenticated agents may."""

@@ -15,16 +15,16 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from inboxd import encoder
+from inboxd.model import encoder
 from inboxd.commands.mailbox import run_once
 from inboxd.config import Config, load_config
 from inboxd.core.classify import FaqClassifier
 from inboxd.demo import sample_faq_path, samples
-from inboxd.embedding_cache import default_cache_path, embed_cached
+from inboxd.model.embedding_cache import default_cache_path, embed_cached
 from inboxd.demo.samples import Sample
 from inboxd.demo.servers import HOST, Captured, DemoServers
 from inboxd.faq import load_faq
-from inboxd.pipeline import Outcome
+from inboxd.steps.inbox import Outcome
 from inboxd.runtime import Runtime, build_runtime
 from inboxd.store import Ticket
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from inboxd.config_table import Table, kind_name, resolve_path
+from inboxd.config.table import Table, kind_name, resolve_path
 from inboxd.errors import ConfigError
 
 BACKLOG_MODES = ("ignore", "ticket")

@@ -12,9 +12,9 @@ FAQs, whose held-out questions then count as wrong if answered, weighted to make
 background messages nothing far from the FAQs was checked, so a trained threshold is then never
 set below ``TRAINED_THRESHOLD_FLOOR``.
 
-With an encoder (``inboxd.encoder``) the model also uses the meaning of the texts; their
+With an encoder (``inboxd.model.encoder``) the model also uses the meaning of the texts; their
 embeddings are computed once per training (cross-validation folds share them) and kept in a cache
-next to the model (``inboxd.embedding_cache``), so a retrain embeds only new examples.
+next to the model (``inboxd.model.embedding_cache``), so a retrain embeds only new examples.
 
 The chosen threshold and the figures are kept next to the model in ``<model>.meta.json``. At run
 time the threshold is ``faq.threshold`` when the configuration sets it, else the trained one,
@@ -39,7 +39,7 @@ import numpy as np
 
 from inboxd.config import FaqSettings
 from inboxd.core.classify import NO_ENCODER, NONE, Embedder, FaqClassifier, choose_threshold
-from inboxd.embedding_cache import embed_cached
+from inboxd.model.embedding_cache import embed_cached
 from inboxd.errors import ModelError
 from inboxd.faq import Faq
 
@@ -71,7 +71,7 @@ class ModelMeta:
     trained_at: str = ""
     threshold_problem: str = ""  # why target_precision was not met, and what to do
     faq_ids: list[str] = field(default_factory=list)  # the FAQs the model knows
-    faq_digest: str = ""  # of the FAQ file's ids and examples trained on (inboxd.modelfile)
+    faq_digest: str = ""  # of the FAQ file's ids and examples trained on (inboxd.model.modelfile)
     encoder: str = NO_ENCODER  # the sentence encoder the model uses; "" for words alone
 
 

@@ -20,13 +20,13 @@ import numpy as np
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from inboxd.config_policy import DEFAULT_UNKNOWN_SHARE
+from inboxd.config.policy import DEFAULT_UNKNOWN_SHARE
 from inboxd.core.classify import (NO_ENCODER, NONE, Embedder, FaqClassifier, choose_threshold,
                                   coverage_at_precision)
-from inboxd.embedding_cache import embed_cached
+from inboxd.model.embedding_cache import embed_cached
 from inboxd.errors import InboxdError
-from inboxd.pipeline import FETCH_BATCH
-from inboxd.training import left_out, unknown_weight
+from inboxd.steps.inbox import FETCH_BATCH
+from inboxd.model.training import left_out, unknown_weight
 
 OUT_OF_SCOPE = frozenset({"oos", ""})
 PRECISIONS = ("0.95", "0.97", "0.99")

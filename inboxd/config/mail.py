@@ -10,7 +10,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
-from inboxd.config_table import Table, positive, resolve_path
+from inboxd.config.table import Table, positive, resolve_path
 from inboxd.errors import ConfigError
 
 SECURITY_MODES = ("tls", "starttls", "none")

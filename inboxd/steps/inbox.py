@@ -3,8 +3,8 @@
 For each new message (by UID, above the folder's checkpoint) ``triage`` reads what it needs and
 returns a :class:`Triage` value; nothing is written. ``commit`` then records, in one
 transaction, the ticket, the raw message, the reply to send (outbox), the move to make
-(actions) and the new checkpoint. Only after that does ``inboxd.outbox.flush`` talk to the SMTP
-and IMAP servers, marking each step done. A dry run stops after ``triage``.
+(actions) and the new checkpoint. Only after that does ``inboxd.steps.outbox.flush`` talk to
+the SMTP and IMAP servers, marking each step done. A dry run stops after ``triage``.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from inboxd.faults import crash_point
 from inboxd.core.relay import AgentCheck, RelayReply
 from inboxd.core.status import StatusReply
 from inboxd.mail.imap import Fetched
-from inboxd.outbox import flush
-from inboxd.relay import after_commit as relay_after_commit
-from inboxd.relay import agent_check, may_continue
-from inboxd.status import customer_tickets, queue_status_reply
+from inboxd.steps.outbox import flush
+from inboxd.steps.relay import after_commit as relay_after_commit
+from inboxd.steps.relay import agent_check, may_continue
+from inboxd.steps.status import customer_tickets, queue_status_reply
 from inboxd.runtime import Runtime
 from inboxd.store import NO_FIRST_RESPONSE, iso
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any
 
-from inboxd.config_table import Table, kind_name, positive
+from inboxd.config.table import Table, kind_name, positive
 from inboxd.errors import ConfigError
 
 

@@ -4,7 +4,7 @@ When an agent answers a ticket with an FAQ (the ``#faq <id>`` first line, or a n
 answer: see :mod:`inboxd.core.learn`), the question of the ticket's first incoming message is
 stored as a learned example of that FAQ. ``inboxd train`` and the daemon's retrain job (every
 ``faq.retrain_interval_h`` hours, only when there are new examples) train on them too, each
-on the FAQ file as it is when it starts and never two at once (:mod:`inboxd.modelfile`).
+on the FAQ file as it is when it starts and never two at once (:mod:`inboxd.model.modelfile`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from inboxd.core.message import ParsedMessage, parse_message
 from inboxd.faq import Faq
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket, iso
-from inboxd.modelfile import format_threshold, train_files
-from inboxd.training import TrainResult
+from inboxd.model.modelfile import format_threshold, train_files
+from inboxd.model.training import TrainResult
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ Every problem raises :class:`ConfigError` naming the dotted key (``imap.port``),
 knows which line to fix. Relative paths resolve against the config file's folder. Unknown keys
 are errors too: a typo must not silently fall back to a default.
 
-This module is the public face of configuration: every settings class is importable from here.
-The sections are parsed in ``config_mail`` ([imap], [smtp], [folders]), ``config_policy``
-([faq], [deadlines], [policy], [templates]) and ``config_notify`` ([notify], [relay]), all with
-the checked reader of ``config_table``.
+This package's face is this module: every settings class is importable from ``inboxd.config``.
+The sections are parsed in ``config.mail`` ([imap], [smtp], [folders]), ``config.policy``
+([faq], [deadlines], [policy], [templates]) and ``config.notify`` ([notify], [relay]), all with
+the checked reader of ``config.table`` at the bottom.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inboxd.config_mail import (SECURITY_MODES, FolderSettings, ImapSettings, Secret,
-                                ServerSettings, SmtpSettings, folder_settings, imap_settings,
-                                smtp_settings)
-from inboxd.config_notify import NotifySettings, RelaySettings, notify_settings, relay_settings
-from inboxd.config_policy import (BACKLOG_MODES, WEEKDAYS, DeadlineSettings, FaqSettings,
-                                  PolicySettings, deadline_settings, faq_settings,
-                                  policy_settings, templates_path)
-from inboxd.config_table import Table, resolve_path
+from inboxd.config.mail import (SECURITY_MODES, FolderSettings, ImapSettings, Secret,
+                               ServerSettings, SmtpSettings, folder_settings, imap_settings,
+                               smtp_settings)
+from inboxd.config.notify import NotifySettings, RelaySettings, notify_settings, relay_settings
+from inboxd.config.policy import (BACKLOG_MODES, WEEKDAYS, DeadlineSettings, FaqSettings,
+                                 PolicySettings, deadline_settings, faq_settings,
+                                 policy_settings, templates_path)
+from inboxd.config.table import Table, resolve_path
 from inboxd.errors import ConfigError
 
 __all__ = [

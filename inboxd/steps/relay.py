@@ -11,8 +11,8 @@ import logging
 from datetime import datetime
 from email.utils import make_msgid
 
-from inboxd.agents import _record_response, _response_time
-from inboxd.learning import learn_from_agent
+from inboxd.steps.sent_scan import _record_response, _response_time
+from inboxd.steps.learn import learn_from_agent
 from inboxd.core.auth import auth_headers
 from inboxd.core.decide import Acknowledge, Decision, FollowUp, Queue
 from inboxd.core.message import ParsedMessage, parse_message

@@ -11,7 +11,7 @@ notify.warn_before`` (one indexed query) and returns the notices due, writing no
 * Courtesy -> a mail to the customer, threaded under their message, with the new time.
 
 The mails go through the outbox and the flag/copy through the actions journal, so
-``inboxd.outbox.flush`` sends and applies them exactly like replies and moves. A notice whose
+``inboxd.steps.outbox.flush`` sends and applies them exactly like replies and moves. A notice whose
 recipients are not configured is still recorded (with a note), so it is not planned again.
 
 Breaches older than ``notify.max_age`` (stale, see ``inboxd.core.clocks``) are flagged and

@@ -16,9 +16,9 @@ import logging
 from inboxd.core.lessons import FAILED, LEARNED, UNKNOWN_FAQ, Lesson, lesson
 from inboxd.core.message import ParsedMessage, parse_message, thread_keys
 from inboxd.errors import InboxdError
-from inboxd.learning import record_learned
+from inboxd.steps.learn import record_learned
 from inboxd.mail.imap import Fetched
-from inboxd.outbox import apply_actions
+from inboxd.steps.outbox import apply_actions
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket, iso
 

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from inboxd.core.classify import Embedder
-from inboxd.embedding_cache import cache_path_for
+from inboxd.model.embedding_cache import cache_path_for
 from inboxd.config import Config, FaqSettings
 from inboxd.faq import Faq, load_faq
-from inboxd.training import (NO_AUTO_ANSWER, ModelMeta, Progress, TrainResult,
+from inboxd.model.training import (NO_AUTO_ANSWER, ModelMeta, Progress, TrainResult,
                              effective_threshold, save, threshold_source, train, training_set)
 
 LOCK_SUFFIX = ".lock"

@@ -25,7 +25,7 @@ from typing import Any
 from inboxd.errors import (MailboxError, MailboxUnavailable, SendDeferred, SendFailed,
                            SendUncertain, SendUnavailable)
 from inboxd.faults import crash_point
-from inboxd.marks import MARK_KINDS, apply_marks
+from inboxd.steps.marks import MARK_KINDS, apply_marks
 from inboxd.runtime import Runtime
 from inboxd.store import INTERNAL_KINDS, NO_FIRST_RESPONSE, first_response, iso
 

@@ -15,10 +15,10 @@ from datetime import datetime
 
 from inboxd.core.message import ParsedMessage, parse_message, thread_keys
 from inboxd.core.render import TICKET_HEADER
-from inboxd.learning import learn_from_agent
+from inboxd.steps.learn import learn_from_agent
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket, first_response, iso
-from inboxd.teaching import scan_learn_folders
+from inboxd.steps.lessons import scan_learn_folders
 
 log = logging.getLogger(__name__)
 

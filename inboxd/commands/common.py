@@ -1,0 +1,30 @@
+"""What the commands share: exit codes, loading the configuration, printing JSON.
+
+Exit codes: 0 success, 1 a server or runtime problem, 2 a configuration, FAQ or model problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from inboxd.config import Config, load_config
+
+EXIT_RUNTIME = 1
+EXIT_CONFIG = 2
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("INBOXD_CONFIG", "inboxd.toml"))
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    return load_config(args.config or default_config_path())
+
+
+def print_json(value: object) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
