@@ -58,14 +58,7 @@ def resolve_interrupted(rt: Runtime) -> None:
 
 def _mark_uncertain(rt: Runtime, row: dict[str, Any], error: str) -> None:
     """The mail may or may not have arrived: never send it again, and tell a person."""
-    now = rt.clock()
-    with rt.store.transaction():
-        rt.store.db.table("outbox").update(row["id"], {"state": "uncertain", "error": error})
-        if row["kind"] not in KEEP_STATE_KINDS:
-            _hand_to_person(rt, row["ticket_id"], now)
-        rt.store.add_event(row["ticket_id"], now, "send-uncertain",
-                           f"the {row['kind']} to {row['recipient']} may not have arrived "
-                           f"({error}); it is not sent again")
+    _give_up(rt, row, "uncertain", error, f"may not have arrived ({error}); it is not sent again")
     log.warning("ticket #%s: %s to %s may not have been sent (%s); left to a person",
                 row["ticket_id"], row["kind"], row["recipient"], error)
 
@@ -124,15 +117,22 @@ def _mark_sent(rt: Runtime, row: dict[str, Any], copied: bool) -> None:
 
 
 def _mark_failed(rt: Runtime, row: dict[str, Any], error: str) -> None:
-    now = rt.clock()
-    with rt.store.transaction():
-        rt.store.db.table("outbox").update(row["id"], {"state": "failed", "error": error})
-        if row["kind"] not in KEEP_STATE_KINDS:
-            _hand_to_person(rt, row["ticket_id"], now)
-        rt.store.add_event(row["ticket_id"], now, "send-failed",
-                           f"the {row['kind']} to {row['recipient']} was refused: {error}")
+    _give_up(rt, row, "failed", error, f"was refused: {error}")
     log.error("ticket #%s: %s to %s refused: %s", row["ticket_id"], row["kind"],
               row["recipient"], error)
+
+
+def _give_up(rt: Runtime, row: dict[str, Any], state: str, error: str, what: str) -> None:
+    """Never send ``row`` again (``state`` uncertain or failed); its ticket goes to a person
+    unless the mail was an internal one; the event says what became of it."""
+    now = rt.clock()
+    with rt.store.transaction():
+        rt.store.db.table("outbox").update(row["id"], {"state": state, "error": error})
+        if row["kind"] not in KEEP_STATE_KINDS:
+            _hand_to_person(rt, row["ticket_id"], now)
+        event = "send-uncertain" if state == "uncertain" else "send-failed"
+        rt.store.add_event(row["ticket_id"], now, event,
+                           f"the {row['kind']} to {row['recipient']} {what}")
 
 
 def _hand_to_person(rt: Runtime, ticket_id: int, now: datetime) -> None:
