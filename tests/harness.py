@@ -134,6 +134,21 @@ class Installation:
         return self.dovecot.messages(user, name)
 
 
+
+def offline_config(folder: Path, faq_toml: str, faq_keys: str) -> Path:
+    """``faq.toml`` and an ``inboxd.toml`` in ``folder`` for commands that never reach a server
+    (both point at the closed port 9 with a 1 s timeout); ``faq_keys`` go under ``[faq]``."""
+    (folder / "faq.toml").write_text(faq_toml, encoding="utf-8")
+    config = folder / "inboxd.toml"
+    config.write_text(
+        '[imap]\nhost = "127.0.0.1"\nport = 9\nsecurity = "none"\nusername = "u"\n'
+        'password = "p"\ntimeout_s = 1\n'
+        '[smtp]\nhost = "127.0.0.1"\nport = 9\nsecurity = "none"\nusername = ""\n'
+        'password = ""\nfrom = "Support <support@example.test>"\ntimeout_s = 1\n'
+        f'[faq]\npath = "faq.toml"\n{faq_keys}\n[store]\npath = "inboxd.sqlite3"\n',
+        encoding="utf-8")
+    return config
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

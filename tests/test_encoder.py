@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from harness import offline_config
 
 from inboxd.model import encoder
 from inboxd.cli import main
@@ -198,15 +199,7 @@ answer.en = "Use Forgot password on the login page."
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Path:
-    (tmp_path / "faq.toml").write_text(FAQ_TOML, encoding="utf-8")
-    config = tmp_path / "inboxd.toml"
-    config.write_text(
-        '[imap]\nhost = "127.0.0.1"\nport = 9\nsecurity = "none"\nusername = "u"\n'
-        'password = "p"\ntimeout_s = 1\n'
-        '[smtp]\nhost = "127.0.0.1"\nport = 9\nsecurity = "none"\nusername = ""\n'
-        'password = ""\nfrom = "Support <support@example.test>"\ntimeout_s = 1\n'
-        '[faq]\npath = "faq.toml"\nmodel = "model.npz"\nthreshold = 0.5\n'
-        '[store]\npath = "inboxd.sqlite3"\n', encoding="utf-8")
+    config = offline_config(tmp_path, FAQ_TOML, 'model = "model.npz"\nthreshold = 0.5')
     (tmp_path / "question.eml").write_bytes(
         "From: jonas@example.de\nSubject: Passwort\nMessage-ID: <1@x>\n"
         "Content-Type: text/plain; charset=utf-8\n\n"

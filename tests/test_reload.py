@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from harness import FAQ_TOML, Installation, body_text, mail, parse
+from harness import FAQ_TOML, Installation, body_text, mail, offline_config, parse
 from servers import Dovecot, SmtpServer
 from test_daemon import Daemon as DaemonProcess
 from test_daemon import wait_for
@@ -261,14 +261,7 @@ def test_an_unreachable_target_is_said_loudly_and_answers_nothing(
 
 def test_a_damaged_or_half_written_model_is_not_taken_up(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    (tmp_path / "faq.toml").write_text(FAQ_TOML, encoding="utf-8")
-    config = tmp_path / "inboxd.toml"
-    config.write_text(
-        '[imap]\nhost = "127.0.0.1"\nsecurity = "none"\nusername = "u"\npassword = "p"\n'
-        '[smtp]\nhost = "127.0.0.1"\nsecurity = "none"\nusername = ""\npassword = ""\n'
-        'from = "Support <support@example.test>"\n'
-        '[faq]\npath = "faq.toml"\nthreshold = 0.5\n[store]\npath = "inboxd.sqlite3"\n',
-        encoding="utf-8")
+    config = offline_config(tmp_path, FAQ_TOML, "threshold = 0.5")
     assert main(["-c", str(config), "train"]) == 0
     rt = build_runtime(load_config(config))
     try:

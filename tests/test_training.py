@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from harness import offline_config
 
 from inboxd.cli import main
 from inboxd.config import FaqSettings, parse_config
@@ -206,14 +207,8 @@ answer.en = "Use Forgot password on the login page."
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Path:
-    (tmp_path / "faq.toml").write_text(FAQ_TOML, encoding="utf-8")
-    config = tmp_path / "inboxd.toml"
-    config.write_text(
-        '[imap]\nhost = "127.0.0.1"\nsecurity = "none"\nusername = "u"\npassword = "p"\n'
-        '[smtp]\nhost = "127.0.0.1"\nsecurity = "none"\nusername = ""\npassword = ""\n'
-        'from = "Support <support@example.test>"\n'
-        '[faq]\npath = "faq.toml"\nmodel = "model.npz"\ntarget_precision = 0.9\n'
-        '[store]\npath = "inboxd.sqlite3"\n', encoding="utf-8")
+    config = offline_config(tmp_path, FAQ_TOML,
+                            'model = "model.npz"\ntarget_precision = 0.9')
     return config
 
 
