@@ -92,6 +92,28 @@ def test_trouble_before_the_data_is_retried_and_other_mail_is_filed_meanwhile(
     assert len(inboxd.replies_to(CUSTOMER)) == 1
 
 
+def test_a_reply_put_off_for_a_day_is_given_up_to_a_person(inboxd: Installation,
+                                                           fresh_smtp: SmtpServer) -> None:
+    fresh_smtp.refuse(CUSTOMER, "450 4.2.1 Mailbox busy, try again later")
+    inboxd.send(mail(CUSTOMER, "Delivery", FAQ_QUESTION))
+    assert inboxd.run("once") == 0
+    assert answer_state(inboxd) == "pending", "put off once: tried again later"
+    with db(inboxd) as conn:  # the answer has waited 25 hours
+        conn.execute("update outbox set created_at = '2000-01-01T00:00:00+00:00' "
+                     "where kind = 'answer'")
+    assert inboxd.run("once") == 0
+    assert answer_state(inboxd) == "failed"
+    assert ticket_state(inboxd) == "open"
+    events = db(inboxd).execute("select detail from events where kind = 'send-failed'"
+                                ).fetchall()
+    assert len(events) == 1 and "put off for more than 24 hours" in events[0][0]
+    assert "450 4.2.1" in events[0][0]
+    assert len(inboxd.folder("Support/Queue/orders")) == 1, "a person sees the question"
+    fresh_smtp.reset()
+    assert inboxd.run("once") == 0
+    assert inboxd.replies_to(CUSTOMER) == [], "given up: never sent later"
+
+
 def test_a_kill_while_the_server_considers_the_recipient_is_sent_later(
         inboxd: Installation, fresh_smtp: SmtpServer) -> None:
     fresh_smtp.fail("slow-rcpt", delay_s=30)

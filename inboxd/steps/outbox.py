@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -27,13 +27,17 @@ from inboxd.errors import (MailboxError, MailboxUnavailable, SendDeferred, SendF
 from inboxd.faults import crash_point
 from inboxd.steps.marks import MARK_KINDS, apply_marks
 from inboxd.runtime import Runtime
-from inboxd.store import INTERNAL_KINDS, NO_FIRST_RESPONSE, first_response, iso
+from inboxd.store import INTERNAL_KINDS, NO_FIRST_RESPONSE, first_response, from_iso, iso
 
 log = logging.getLogger(__name__)
 
 # Deadline notices: their ticket already waits for a person (or was answered since), so a
 # notice that failed leaves it as it is.
 KEEP_STATE_KINDS = (*INTERNAL_KINDS, "courtesy", "forward")  # not the customer's answer
+
+# A mail the receiving server keeps putting off (4xx) is retried until it is this old, then
+# given up like a refused one, so that its ticket goes to a person within the 24-hour promise.
+DEFERRED_GIVE_UP_AFTER = timedelta(hours=24)
 
 
 def flush(rt: Runtime) -> None:
@@ -90,9 +94,7 @@ def _send(rt: Runtime, row: dict[str, Any]) -> None:
         _mark_uncertain(rt, row, str(exc))
         return
     except SendDeferred as exc:  # this message alone: the others may go through
-        rt.store.update_outbox(row["id"], {"state": "pending", "error": str(exc)})
-        log.info("ticket #%s: %s to %s put off (%s); tried again later", row["ticket_id"],
-                 row["kind"], row["recipient"], exc)
+        _put_off(rt, row, str(exc))
         return
     except SendUnavailable:
         rt.store.update_outbox(row["id"], {"state": "pending"})
@@ -102,6 +104,18 @@ def _send(rt: Runtime, row: dict[str, Any]) -> None:
         return
     crash_point("after-send")
     _mark_sent(rt, row, copied=False)
+
+
+def _put_off(rt: Runtime, row: dict[str, Any], error: str) -> None:
+    """Try again later, unless the server has put the mail off for too long already."""
+    queued_at = from_iso(row["created_at"])
+    if queued_at is not None and rt.clock() - queued_at >= DEFERRED_GIVE_UP_AFTER:
+        hours = DEFERRED_GIVE_UP_AFTER.total_seconds() / 3600
+        _mark_failed(rt, row, f"put off for more than {hours:g} hours, last: {error}")
+        return
+    rt.store.update_outbox(row["id"], {"state": "pending", "error": error})
+    log.info("ticket #%s: %s to %s put off (%s); tried again later", row["ticket_id"],
+             row["kind"], row["recipient"], error)
 
 
 def _mark_sent(rt: Runtime, row: dict[str, Any], copied: bool) -> None:
