@@ -233,3 +233,24 @@ def test_forget_erases_events_naming_the_address_not_longer_addresses_containing
     erasure = plan_forget(store, "bob@example.com")
     assert erasure.rows["events"] == [1, 2]  # the first two events name the address
     store.close()
+
+
+def test_forget_erases_the_digests_of_old_breaches_that_list_the_address() -> None:
+    from inboxd.core.notice_mail import DigestMail, build_digest
+    from inboxd.steps.forget import apply_forget, plan_forget
+
+    store = Store(Path(":memory:"))
+    at = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+    bodies = ["#4 from bob@example.com: Lamp, in Support/Overdue\n",
+              "#5 from jimbob@example.com: Sofa, in Support/Overdue\n"]
+    for n, body in enumerate(bodies):
+        msg = build_digest(DigestMail(1, "7 days", body, "support@shop.example",
+                                      ("lead@shop.example",), f"<d{n}@shop.example>", at))
+        store.queue_outgoing({"ticket_id": None, "kind": "escalation", "recipient":
+                              "lead@shop.example", "message_id": f"<d{n}@shop.example>",
+                              "raw": msg.as_bytes(policy=policy.SMTP), "created_at": at.isoformat()})
+    erasure = plan_forget(store, "Bob@Example.com")
+    assert erasure.rows["outbox"] == [1], "the digest naming bob, not the one naming jimbob"
+    apply_forget(store, erasure)
+    assert [r["message_id"] for r in store.db.table("outbox").rows] == ["<d1@shop.example>"]
+    store.close()

@@ -3,7 +3,8 @@
 :func:`plan_forget` finds, without changing anything, every row about the address: the
 tickets it is the customer of, with their messages, outgoing mails, deadline notices, learned
 examples, learn-folder records and events; the messages it sent on other tickets and the mails
-sent to it without a ticket (status replies); the mailbox actions of those messages; what was
+sent to it without a ticket (status replies), and the team's digests of old breaches that list
+it; the mailbox actions of those messages; what was
 learned from its messages put into a learn folder; the events elsewhere that mention it; and the stored attachments that only these rows refer to.
 :func:`apply_forget` deletes them in one transaction with SQLite's ``secure_delete`` on (the
 freed pages are overwritten with zeros) and then checkpoints the write-ahead log, so that the
@@ -15,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 
 from inboxd import store_blobs
@@ -55,7 +58,8 @@ def plan_forget(store: Store, address: str) -> Erasure:
         "tickets": tickets,
         "messages": messages,
         "outbox": _ids(db, "select id from outbox where lower(recipient) = ?", [who]) +
-        _in(db, "select id from outbox where ticket_id in ({})", tickets),
+        _in(db, "select id from outbox where ticket_id in ({})", tickets) +
+        _digests_naming(store, who),
         "notices": _in(db, "select id from notices where ticket_id in ({})", tickets),
         "learned_examples": _in(db, "select id from learned_examples where ticket_id in ({})",
                                 tickets) +
@@ -92,13 +96,31 @@ def apply_forget(store: Store, erasure: Erasure) -> bool:
     return not busy
 
 
+def _naming(who: str) -> re.Pattern[str]:
+    """The address ``who`` itself, not one that merely contains it (forgetting
+    bob@example.com keeps what is about jimbob@example.com)."""
+    return re.compile(rf"(?<![\w.+-]){re.escape(who)}(?![\w-]|\.\w)", re.IGNORECASE)
+
+
 def _mentioning(db: Any, who: str) -> list[int]:
-    """Events whose text names the address ``who`` itself, not one that merely contains it
-    (forgetting bob@example.com keeps an event about jimbob@example.com)."""
-    pattern = re.compile(rf"(?<![\w.+-]){re.escape(who)}(?![\w-]|\.\w)", re.IGNORECASE)
+    """Events whose text names the address ``who``."""
+    pattern = _naming(who)
     rows = db.execute("select id, detail from events where instr(lower(detail), ?) > 0",
                       [who]).fetchall()
     return [event_id for event_id, detail in rows if pattern.search(detail)]
+
+
+def _digests_naming(store: Store, who: str) -> list[int]:
+    """Mails to the team about no one ticket (digests of old breaches) that list ``who``."""
+    pattern = _naming(who)
+    found = []
+    for row_id, skeleton in store.db.execute(
+            "select id, raw from outbox where ticket_id is null").fetchall():
+        raw = store_blobs.whole_raw(store.db, "outbox", row_id, skeleton)
+        body = BytesParser(policy=policy.default).parsebytes(raw).get_body(("plain",))
+        if body is not None and pattern.search(body.get_content()):
+            found.append(row_id)
+    return found
 
 
 def _ids(db: Any, sql: str, params: Sequence[Any]) -> list[int]:
