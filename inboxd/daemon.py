@@ -38,6 +38,7 @@ from types import FrameType
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from inboxd.steps import alarm
 from inboxd.steps.sent_scan import AgentWatch
 from inboxd.availability import Availability
 from inboxd.errors import InboxdError, MailboxAuthFailed, MailboxUnavailable
@@ -62,6 +63,7 @@ class Daemon:
         self.reloader = Reloader(rt)
         self.backoff_s = BACKOFF_START_S
         self.connected = False
+        self.imap_ok_at = rt.clock()  # the last mailbox check that worked (or the start)
         self.imap = Availability(f"IMAP {rt.mailbox.address}", "new mail is read when it is back",
                                  refused_hint="check imap.username and its password")
         self.scheduler = BlockingScheduler(
@@ -113,6 +115,7 @@ class Daemon:
 
     def sweep_cycle(self) -> None:
         """Journal due deadline notices; send them now if connected, else the watch will."""
+        self._alarm()
         try:
             sweep(self.rt)
             if self.connected:
@@ -154,7 +157,10 @@ class Daemon:
             self.imap.ok()
         flush(rt)
         process_inbox(rt)
+        self.imap_ok_at = rt.clock()
+        alarm.imap_ok(rt)
         self.agents.scan(rt)
+        self._alarm()
         interval_s = self._wait_s()
         if self._mail_waiting():
             return  # arrived while the other folders were read: IDLE would not report it
@@ -186,6 +192,7 @@ class Daemon:
         self.rt.mailbox.close()
         self.connected = False
         self.imap.failed(exc, refused=refused)
+        alarm.imap_failed(self.rt, exc, refused)
         return self._while_imap_away()
 
     def _while_imap_away(self) -> datetime:
@@ -195,8 +202,22 @@ class Daemon:
             send_pending(self.rt)
         except InboxdError as exc:
             log.warning("sending while IMAP is unavailable: %s", exc)
-        wait_s = min(self.imap.seconds_to_try(), self._smtp_wait_s())
+        self._alarm()
+        wait_s = min(self.imap.seconds_to_try(), self._smtp_wait_s(), self._alarm_wait_s())
         return datetime.now(timezone.utc) + timedelta(seconds=wait_s)
+
+    def _alarm(self) -> None:
+        """Raise, repeat or end the alarms the state calls for; their trouble stops nothing."""
+        error = str(self.imap.error) if self.imap.error else ""
+        try:
+            alarm.watch(self.rt, self.imap_ok_at, self.connected, error)
+        except InboxdError as exc:
+            log.warning("alarm: %s; tried again on the next cycle", exc)
+
+    def _alarm_wait_s(self) -> float:
+        """While IMAP is away: the time until ``alert.after`` is reached."""
+        due_s = (self.imap_ok_at + self.rt.config.alert.after - self.rt.clock()).total_seconds()
+        return max(due_s, 0.5) if due_s > 0 else math.inf
 
     def _back_off(self, reason: str) -> datetime:
         log.warning("%s; retrying in %.0f s", reason, self.backoff_s)

@@ -506,7 +506,7 @@ CLOCK_CANDIDATES_SQL = (
     "order by t.sweep_due_at, t.id")
 
 TICKET_STATES = ("open", "auto_answered", "answered")  # every state a ticket can be in
-INTERNAL_KINDS = ("warning", "escalation")  # outbox kinds that go to the team, not the customer
+INTERNAL_KINDS = ("warning", "escalation", "alert")  # outbox kinds for the team, not a customer
 # relay mode: forwards to a team and agents' answers relayed to customers; no automatic replies
 PERSONAL_KINDS = ("forward", "relay")
 
