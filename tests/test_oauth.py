@@ -1,0 +1,185 @@
+"""OAuth2 logins against real servers: Dovecot checking XOAUTH2 tokens itself, an SMTP relay
+with XOAUTH2, and the local token server of ``oauth_server.py`` that msal and the Google flow
+talk to over HTTPS (device code, rotating one-time refresh tokens, revocation, expiry)."""
+
+from __future__ import annotations
+
+import io
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from harness import Installation, mail
+from oauth_server import CLIENT_ID, CLIENT_SECRET, TENANT, TokenServer
+from servers import AuthSmtpServer, Dovecot
+
+from inboxd.faults import CRASH_EXIT_CODE, CRASH_ENV
+
+CUSTOMER = "customer@example.test"
+
+
+@pytest.fixture(scope="session")
+def token_server(dovecot: Dovecot) -> Iterator[TokenServer]:
+    server = TokenServer(dovecot.oauth2_key)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tokens(token_server: TokenServer) -> TokenServer:
+    token_server.access_lifetime_s = 3600.0
+    token_server.refreshes = token_server.refused_refreshes = 0
+    token_server.issued.clear()
+    return token_server
+
+
+@pytest.fixture(scope="session")
+def auth_smtp_server(dovecot: Dovecot) -> Iterator[AuthSmtpServer]:
+    server = AuthSmtpServer(dovecot)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def auth_smtp(auth_smtp_server: AuthSmtpServer, fresh_dovecot: Dovecot) -> AuthSmtpServer:
+    auth_smtp_server.reset()
+    return auth_smtp_server
+
+
+def microsoft(tokens: TokenServer, **more: Any) -> dict[str, Any]:
+    return {"provider": "microsoft", "client_id": CLIENT_ID, "tenant": TENANT,
+            "authority": tokens.authority, "ca_file": str(tokens.ca_file), **more}
+
+
+def oauth_setup(tmp_path: Path, dovecot: Dovecot, smtp: AuthSmtpServer, tokens: TokenServer,
+                imap_oauth: bool = True, smtp_oauth: bool = True,
+                **overrides: dict[str, Any]) -> Installation:
+    imap = {"auth": "oauth2", "password": None} if imap_oauth else {}
+    smtp_login = {"auth": "oauth2", "username": dovecot.support, "password": None} \
+        if smtp_oauth else {"username": dovecot.support, "password": dovecot.password}
+    tables = {"imap": imap, "smtp": smtp_login, "oauth2": microsoft(tokens)}
+    for name, values in overrides.items():
+        tables.setdefault(name, {}).update(values)
+    return Installation(tmp_path, dovecot, smtp, **tables)
+
+
+def device_login(setup: Installation, tokens: TokenServer, user: str,
+                 capsys: pytest.CaptureFixture[str]) -> str:
+    tokens.approve_soon(user)
+    assert setup.run("login") == 0
+    return capsys.readouterr().out
+
+
+def token_row(setup: Installation) -> dict[str, Any]:
+    conn = sqlite3.connect(setup.folder_path("inboxd.sqlite3"))
+    conn.row_factory = sqlite3.Row
+    try:
+        return dict(conn.execute("select * from oauth_tokens").fetchone())
+    finally:
+        conn.close()
+
+
+def refresh_token_of(row: dict[str, Any]) -> str:
+    import json
+
+    (entry,) = json.loads(row["state"])["RefreshToken"].values()
+    return str(entry["secret"])
+
+
+def test_first_login_by_device_code_then_mail_is_read_and_answered_over_xoauth2(
+        tmp_path: Path, fresh_dovecot: Dovecot, auth_smtp: AuthSmtpServer, tokens: TokenServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    setup = oauth_setup(tmp_path, fresh_dovecot, auth_smtp, tokens)
+    out = device_login(setup, tokens, fresh_dovecot.support, capsys)
+    assert f"{tokens.base}/devicelogin" in out and "enter the code" in out
+    assert f"logged in as {fresh_dovecot.support}" in out
+    store = Path(setup.folder_path("inboxd.sqlite3"))
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+    row = token_row(setup)
+    assert row["access_token"] and refresh_token_of(row) in tokens.valid_refresh_tokens(
+        fresh_dovecot.support)
+    assert row["access_token"] not in out and refresh_token_of(row) not in out
+
+    setup.start()
+    setup.send(mail(CUSTOMER, "Delivery", "How long does delivery take?"))
+    assert setup.run("once") == 0
+    assert [m["Subject"] for m in setup.replies_to(CUSTOMER)] == ["Re: Delivery [#1]"]
+    assert ("XOAUTH2", fresh_dovecot.support) in auth_smtp.logins
+    assert "method=XOAUTH2" in fresh_dovecot.log() or "XOAUTH2" in fresh_dovecot.log()
+
+    capsys.readouterr()
+    assert setup.run("check") == 0
+    out = capsys.readouterr().out
+    assert "imap support@example.test@127.0.0.1" in out and "oauth2 (microsoft, device)" in out
+    assert "refresh ok" in out and "login ok (XOAUTH2)" in out
+
+
+def test_every_refresh_rotates_the_refresh_token_and_the_old_one_is_refused(
+        tmp_path: Path, fresh_dovecot: Dovecot, auth_smtp: AuthSmtpServer, tokens: TokenServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    setup = oauth_setup(tmp_path, fresh_dovecot, auth_smtp, tokens)
+    device_login(setup, tokens, fresh_dovecot.support, capsys)
+    seen = [refresh_token_of(token_row(setup))]
+    for _ in range(2):
+        assert setup.run("login", "--status") == 0
+        seen.append(refresh_token_of(token_row(setup)))
+    assert "refresh ok" in capsys.readouterr().out
+    assert len(set(seen)) == 3, "a new refresh token on every refresh"
+    valid = tokens.valid_refresh_tokens(fresh_dovecot.support)
+    assert seen[-1] in valid and not set(seen[:-1]) & set(valid)
+    answer = requests.post(f"{tokens.authority}/oauth2/v2.0/token", verify=str(tokens.ca_file),
+                           data={"grant_type": "refresh_token", "refresh_token": seen[0],
+                                 "client_id": CLIENT_ID})
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+    assert token_row(setup)["generation"] == 3
+
+
+def test_a_token_the_server_refuses_is_refreshed_once_and_the_login_tried_again(
+        tmp_path: Path, fresh_dovecot: Dovecot, auth_smtp: AuthSmtpServer, tokens: TokenServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The store's token looks valid for an hour, but the servers refuse it (its key is not
+    theirs): IMAP and SMTP each refresh once and log in with the new token."""
+    import jwt
+
+    setup = oauth_setup(tmp_path, fresh_dovecot, auth_smtp, tokens)
+    device_login(setup, tokens, fresh_dovecot.support, capsys)
+    forged = jwt.encode({"sub": "x", "email": fresh_dovecot.support,
+                         "exp": int(time.time()) + 3600}, "k" * 32, headers={"typ": "JWT"})
+    conn = sqlite3.connect(setup.folder_path("inboxd.sqlite3"))
+    with conn:
+        conn.execute("update oauth_tokens set access_token = ?", [forged])
+    conn.close()
+    setup.start()
+    assert tokens.refreshes >= 1
+    assert token_row(setup)["access_token"] != forged
+
+
+def test_a_password_account_works_next_to_an_oauth2_one(
+        tmp_path: Path, fresh_dovecot: Dovecot, auth_smtp: AuthSmtpServer, tokens: TokenServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """IMAP by XOAUTH2 and SMTP by password in one setup; a second setup on the same Dovecot
+    logs in with a password alone."""
+    setup = oauth_setup(tmp_path / "a", fresh_dovecot, auth_smtp, tokens, smtp_oauth=False) \
+        if (tmp_path / "a").mkdir() is None else None
+    assert setup is not None
+    device_login(setup, tokens, fresh_dovecot.support, capsys)
+    setup.start()
+    setup.send(mail(CUSTOMER, "Delivery", "How long does delivery take?"))
+    assert setup.run("once") == 0
+    assert ("PLAIN", fresh_dovecot.support) in auth_smtp.logins or \
+        ("LOGIN", fresh_dovecot.support) in auth_smtp.logins
+    (tmp_path / "b").mkdir()
+    other = Installation(tmp_path / "b", fresh_dovecot, auth_smtp,
+                         imap={"username": fresh_dovecot.agent},
+                         smtp={"username": fresh_dovecot.agent,
+                               "password": fresh_dovecot.password})
+    other.train()
+    assert other.run("once") == 0
+    assert [m["Subject"] for m in setup.replies_to(CUSTOMER)] == ["Re: Delivery [#1]"]
