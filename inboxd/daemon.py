@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 300.0
+LOGIN_POLL_S = 5.0  # while a login is refused: how often to look for a new one in the store
 
 
 class Daemon:
@@ -64,6 +65,7 @@ class Daemon:
         self.backoff_s = BACKOFF_START_S
         self.connected = False
         self.imap_ok_at = rt.clock()  # the last mailbox check that worked (or the start)
+        self.login_generation = self._stored_login()
         self.imap = Availability(f"IMAP {rt.mailbox.address}", "new mail is read when it is back",
                                  refused_hint="check imap.username and its password")
         self.scheduler = BlockingScheduler(
@@ -128,6 +130,7 @@ class Daemon:
     def watch_cycle(self) -> None:
         """Handle what is new, then wait for the inbox to change; always schedules the next.
         While the IMAP server is away it also wakes up for each try of the SMTP server."""
+        self._take_up_new_login()
         if not self.connected and not self.imap.may_try():
             self._schedule_watch(self._while_imap_away())
             return
@@ -177,8 +180,10 @@ class Daemon:
             state.uidnext - 1 > checkpoint.last_uid
 
     def _wait_s(self) -> float:
-        """The poll interval, or less when the SMTP server's next try comes sooner."""
-        return min(self.rt.config.imap.poll_interval_s, self._smtp_wait_s())
+        """The poll interval, or less when the SMTP server's next try comes sooner (or a new
+        login may have ended its refusal)."""
+        return min(self.rt.config.imap.poll_interval_s, self._smtp_wait_s(),
+                   self._smtp_refused_poll_s())
 
     def _smtp_wait_s(self) -> float:
         """While mail waits for an SMTP server that is down: the time to its next try."""
@@ -203,8 +208,33 @@ class Daemon:
         except InboxdError as exc:
             log.warning("sending while IMAP is unavailable: %s", exc)
         self._alarm()
-        wait_s = min(self.imap.seconds_to_try(), self._smtp_wait_s(), self._alarm_wait_s())
+        wait_s = min(self.imap.seconds_to_try(), self._smtp_wait_s(), self._alarm_wait_s(),
+                     self._login_poll_s())
         return datetime.now(timezone.utc) + timedelta(seconds=wait_s)
+
+    def _stored_login(self) -> int | None:
+        tokens = self.rt.tokens
+        row = tokens.stored() if tokens is not None else None
+        return row.generation if row is not None else None
+
+    def _take_up_new_login(self) -> None:
+        """After `inboxd login` wrote a new token, a refused server is tried again at once."""
+        if self.rt.tokens is None:
+            return
+        generation = self._stored_login()
+        if generation != self.login_generation:
+            self.login_generation = generation
+            self.imap.retry_now()
+            self.rt.smtp_state.retry_now()
+
+    def _login_poll_s(self) -> float:
+        refused = self.imap.outage is not None and self.imap.outage.refused
+        return LOGIN_POLL_S if refused and self.rt.tokens is not None else math.inf
+
+    def _smtp_refused_poll_s(self) -> float:
+        outage = self.rt.smtp_state.outage
+        return LOGIN_POLL_S if outage is not None and outage.refused and \
+            self.rt.tokens is not None else math.inf
 
     def _alarm(self) -> None:
         """Raise, repeat or end the alarms the state calls for; their trouble stops nothing."""

@@ -183,3 +183,85 @@ def test_a_password_account_works_next_to_an_oauth2_one(
     other.train()
     assert other.run("once") == 0
     assert [m["Subject"] for m in setup.replies_to(CUSTOMER)] == ["Re: Delivery [#1]"]
+
+
+def test_the_daemon_runs_across_several_access_token_expiries(
+        tmp_path: Path, fresh_dovecot: Dovecot, auth_smtp: AuthSmtpServer, tokens: TokenServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Tokens live 3 s: each reply's SMTP login and the IMAP login after a server restart need
+    a new one, refreshed ahead of expiry with a rotated refresh token each time."""
+    from test_daemon import Daemon, wait_for
+
+    tokens.access_lifetime_s = 3.0
+    setup = oauth_setup(tmp_path, fresh_dovecot, auth_smtp, tokens)
+    device_login(setup, tokens, fresh_dovecot.support, capsys)
+    setup.start()
+    daemon = Daemon(setup)
+    try:
+        assert wait_for(lambda: daemon.said("connected to"), timeout_s=60), "never connected"
+        for i in range(3):
+            if i == 2:
+                fresh_dovecot.stop()  # the IMAP login after it needs a token again
+                fresh_dovecot.start()
+            setup.send(mail(CUSTOMER, f"Delivery {i}", "How long does delivery take?"))
+            assert wait_for(lambda: len(auth_smtp.received) == i + 1, timeout_s=30), \
+                f"no reply to message {i}"
+            time.sleep(3.5)  # the token used is expired now
+    finally:
+        code, out = daemon.stop()
+    assert code == 0, out
+    assert tokens.refreshes >= 3 and tokens.refused_refreshes == 0
+    assert sum(m == "XOAUTH2" for m, _ in auth_smtp.logins) >= 3
+    assert len(set(tokens.issued)) >= 4
+    assert "refused" not in out.lower() and "ALARM" not in out
+    assert sum("connected to" in line for line in out.splitlines()) == 2
+
+
+def test_a_revoked_grant_raises_the_alarm_and_mail_waits_until_the_next_login(
+        tmp_path: Path, fresh_dovecot: Dovecot, auth_smtp: AuthSmtpServer, tokens: TokenServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """IMAP by XOAUTH2, SMTP by password. The grant is revoked: at the next IMAP login the
+    refresh is refused, the alarm mail reaches [alert] to within alert.after, customers' mail
+    waits in the inbox, and after `inboxd login` it is answered and the recovery announced."""
+    from test_daemon import Daemon, wait_for
+
+    tokens.access_lifetime_s = 2.0
+    operator = fresh_dovecot.agent
+    setup = oauth_setup(tmp_path, fresh_dovecot, auth_smtp, tokens, smtp_oauth=False,
+                        alert={"to": operator, "after": "20s"})
+    device_login(setup, tokens, fresh_dovecot.support, capsys)
+    setup.start()
+    daemon = Daemon(setup)
+    started = time.monotonic()
+    try:
+        assert wait_for(lambda: daemon.said("connected to"), timeout_s=60), "never connected"
+        tokens.revoke(fresh_dovecot.support)
+        time.sleep(2.5)
+        fresh_dovecot.stop()  # the next IMAP login needs a refresh, which is refused
+        fresh_dovecot.start()
+        started = time.monotonic()
+        setup.send(mail(CUSTOMER, "Delivery", "How long does delivery take?"))
+        assert wait_for(lambda: any("ALARM" in (m["Subject"] or "")
+                                    for m in setup.replies_to(operator)), timeout_s=20), \
+            "no alarm within alert.after:\n" + "".join(daemon.lines)
+        assert time.monotonic() - started < 20
+        alarm = next(m for m in setup.replies_to(operator) if "ALARM" in m["Subject"])
+        assert alarm["Auto-Submitted"] == "auto-generated"
+        assert "inboxd login" in alarm.get_content()
+        assert len(fresh_dovecot.messages(fresh_dovecot.support)) == 1, "the mail waits"
+        assert setup.replies_to(CUSTOMER) == []
+
+        tokens.approve_soon(fresh_dovecot.support)
+        assert setup.run("login") == 0  # the daemon keeps running
+        assert wait_for(lambda: len(setup.replies_to(CUSTOMER)) == 1, timeout_s=20), \
+            "the waiting mail was not answered after the new login:\n" + "".join(daemon.lines)
+        assert wait_for(lambda: any("works again" in (m["Subject"] or "")
+                                    for m in setup.replies_to(operator)), timeout_s=20)
+        time.sleep(1.0)
+    finally:
+        code, out = daemon.stop()
+    assert code == 0, out
+    subjects = [m["Subject"] for m in setup.replies_to(operator)]
+    assert sum("ALARM" in s for s in subjects) == 1, subjects  # once per incident
+    assert sum("works again" in s for s in subjects) == 1, subjects
+    assert len(setup.replies_to(CUSTOMER)) == 1
