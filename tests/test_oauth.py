@@ -265,3 +265,114 @@ def test_a_revoked_grant_raises_the_alarm_and_mail_waits_until_the_next_login(
     assert sum("ALARM" in s for s in subjects) == 1, subjects  # once per incident
     assert sum("works again" in s for s in subjects) == 1, subjects
     assert len(setup.replies_to(CUSTOMER)) == 1
+
+
+def test_smtp_refused_puts_the_alarm_in_the_alert_folder_and_triage_goes_on(
+        tmp_path: Path, fresh_dovecot: Dovecot, auth_smtp: AuthSmtpServer, tokens: TokenServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """IMAP by password, SMTP by XOAUTH2 with a revoked grant: the alarm is APPENDed to
+    Support/Alerts, new mail is still ticketed and filed, the replies wait in the outbox and go
+    out after the new login; the recovery then goes by mail."""
+    from test_daemon import Daemon, db_value, wait_for
+
+    tokens.access_lifetime_s = 2.0
+    operator = fresh_dovecot.agent
+    setup = oauth_setup(tmp_path, fresh_dovecot, auth_smtp, tokens, imap_oauth=False,
+                        alert={"to": operator})
+    device_login(setup, tokens, fresh_dovecot.support, capsys)
+    setup.start()
+    tokens.revoke(fresh_dovecot.support)
+    time.sleep(2.5)
+    daemon = Daemon(setup)
+    try:
+        setup.send(mail(CUSTOMER, "Delivery", "How long does delivery take?"))
+        setup.send(mail("customer2@example.test", "Lamp", "My lamp arrived broken."))
+        assert wait_for(lambda: len(setup.folder("Support/Alerts")) == 1, timeout_s=30), \
+            "no alarm in Support/Alerts:\n" + "".join(daemon.lines)
+        alarm = setup.folder("Support/Alerts")[0]
+        assert "sending mail (SMTP)" in alarm["Subject"]
+        assert wait_for(lambda: len(setup.folder("Support/Queue")) == 1), "triage stopped"
+        assert db_value(setup, "select count(*) from tickets") == 2
+        assert db_value(setup, "select count(*) from outbox where state = 'pending' "
+                               "and kind != 'alert'") >= 1
+        assert auth_smtp.received == []
+
+        tokens.approve_soon(fresh_dovecot.support)
+        assert setup.run("login") == 0
+        assert wait_for(lambda: len(setup.replies_to(CUSTOMER)) == 1, timeout_s=20), \
+            "the waiting reply was not sent after the new login:\n" + "".join(daemon.lines)
+        assert wait_for(lambda: any("works again" in (m["Subject"] or "")
+                                    for m in setup.replies_to(operator)), timeout_s=20)
+    finally:
+        code, out = daemon.stop()
+    assert code == 0, out
+    assert len(setup.folder("Support/Alerts")) == 1  # once per incident
+    assert db_value(setup, "select count(*) from outbox where state = 'failed'") == 0
+
+
+def test_a_crash_between_refresh_and_save_loses_no_mail(
+        tmp_path: Path, fresh_dovecot: Dovecot, auth_smtp: AuthSmtpServer, tokens: TokenServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """inboxd dies right after the token server rotated the refresh token, before the store
+    has it. The stored row is whole (the previous grant); the token server has already retired
+    that refresh token, so the next run's login is refused and says to log in again; the mail
+    waits in the inbox and is answered after `inboxd login`."""
+    tokens.access_lifetime_s = 2.0
+    setup = oauth_setup(tmp_path, fresh_dovecot, auth_smtp, tokens)
+    device_login(setup, tokens, fresh_dovecot.support, capsys)
+    setup.start()
+    before = token_row(setup)
+    time.sleep(2.5)
+    setup.send(mail(CUSTOMER, "Delivery", "How long does delivery take?"))
+    crashed = setup.run_process("once", env={CRASH_ENV: "oauth-refreshed"})
+    assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr
+    after = token_row(setup)
+    assert after == before, "the store holds the previous grant, whole"
+    assert refresh_token_of(after) not in tokens.valid_refresh_tokens(fresh_dovecot.support)
+
+    refused = setup.run_process("once")
+    assert refused.returncode != 0
+    assert "inboxd login" in refused.stderr and refresh_token_of(after) not in refused.stderr
+    assert len(fresh_dovecot.messages(fresh_dovecot.support)) == 1, "the mail waits"
+
+    tokens.approve_soon(fresh_dovecot.support)
+    assert setup.run("login") == 0
+    assert setup.run("once") == 0
+    assert [m["Subject"] for m in setup.replies_to(CUSTOMER)] == ["Re: Delivery [#1]"]
+
+
+def test_google_installed_app_login_from_the_pasted_redirect(
+        tmp_path: Path, fresh_dovecot: Dovecot, auth_smtp: AuthSmtpServer, tokens: TokenServer,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The person opens the printed address, signs in, and pastes the loopback address the
+    browser was sent to; refreshes keep the same refresh token (Google's way)."""
+    os.environ["TEST_GOOGLE_SECRET"] = CLIENT_SECRET
+    google = {"provider": "google", "client_id": CLIENT_ID, "tenant": None, "authority": None,
+              "client_secret_env": "TEST_GOOGLE_SECRET", "auth_url": f"{tokens.base}/g/authorize",
+              "token_url": f"{tokens.base}/g/token", "ca_file": str(tokens.ca_file)}
+    setup = oauth_setup(tmp_path, fresh_dovecot, auth_smtp, tokens, oauth2=google)
+    tokens.google_user = fresh_dovecot.support
+
+    class Person(io.StringIO):
+        """Reads the printed address, "signs in", pastes where the browser ended up."""
+
+        def readline(self, *args: Any) -> str:
+            printed = capsys.readouterr().out
+            url = next(line for line in printed.splitlines() if "/g/authorize?" in line)
+            assert "scope=https%3A%2F%2Fmail.google.com%2F" in url and "code_challenge=" in url
+            answer = requests.get(url, verify=str(tokens.ca_file), allow_redirects=False)
+            return answer.headers["Location"] + "\n"
+
+    monkeypatch.setattr("sys.stdin", Person())
+    assert setup.run("login") == 0
+    row = token_row(setup)
+    assert setup.run("login", "--status") == 0
+    assert "refresh ok" in capsys.readouterr().out
+    import json
+
+    assert json.loads(token_row(setup)["state"])["refresh_token"] == \
+        json.loads(row["state"])["refresh_token"]
+    setup.start()
+    setup.send(mail(CUSTOMER, "Delivery", "How long does delivery take?"))
+    assert setup.run("once") == 0
+    assert len(setup.replies_to(CUSTOMER)) == 1

@@ -56,9 +56,12 @@ def alarms_due(incidents: list[IncidentFacts], now: datetime,
     return due
 
 
-def route(channel: str, smtp_refused: bool, recipients: tuple[str, ...]) -> str:
-    """"mail" while SMTP takes our mail and someone is named, else "folder"."""
-    return "folder" if channel == "smtp" or smtp_refused or not recipients else "mail"
+def route(channel: str, kind: str, smtp_refused: bool, recipients: tuple[str, ...]) -> str:
+    """"mail" while SMTP takes our mail and someone is named, else "folder"; the alarms of an
+    SMTP incident go to the folder until it is over."""
+    if smtp_refused or not recipients or (channel == "smtp" and kind != "recovered"):
+        return "folder"
+    return "mail"
 
 
 def silent_too_long(last_ok_at: datetime, now: datetime, after: timedelta) -> bool:

@@ -60,7 +60,7 @@ def _journal_due(rt: Runtime, now: datetime) -> None:
     smtp_refused = any(i.channel == "smtp" and i.resolved_at is None for i in incidents.values())
     for due in alarms_due(list(incidents.values()), now, settings.repeat_every):
         incident = incidents[due.incident_id]
-        way = route(incident.channel, smtp_refused, settings.to)
+        way = route(incident.channel, due.kind, smtp_refused, settings.to)
         _journal(rt, incident, due.kind, way, now)
         log.error("alarm (%s, %s): %s: %s", due.kind, way, incident.channel, incident.detail) \
             if due.kind != "recovered" else \
