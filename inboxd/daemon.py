@@ -66,8 +66,10 @@ class Daemon:
         self.connected = False
         self.imap_ok_at = rt.clock()  # the last mailbox check that worked (or the start)
         self.login_generation = self._stored_login()
+        hint = "run `inboxd login` (the new token is taken up at once)" if rt.config.imap.oauth2 \
+            else "check imap.username and its password"
         self.imap = Availability(f"IMAP {rt.mailbox.address}", "new mail is read when it is back",
-                                 refused_hint="check imap.username and its password")
+                                 refused_hint=hint)
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},

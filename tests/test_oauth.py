@@ -376,3 +376,44 @@ def test_google_installed_app_login_from_the_pasted_redirect(
     setup.send(mail(CUSTOMER, "Delivery", "How long does delivery take?"))
     assert setup.run("once") == 0
     assert len(setup.replies_to(CUSTOMER)) == 1
+
+
+def test_no_mailbox_check_for_alert_after_mails_the_alarm_and_then_the_recovery(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: Any) -> None:
+    """Dovecot is gone longer than alert.after: one alarm by mail (SMTP still works), one on
+    recovery; a short outage before raised none."""
+    from test_daemon import Daemon, wait_for
+
+    operator = "ops@elsewhere.example"  # the relay takes its mail without Dovecot
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp,
+                         alert={"to": operator, "after": "4s"})
+    setup.start()
+    daemon = Daemon(setup)
+
+    def to_operator() -> list[str]:
+        return [parse_subject(e.raw) for e in fresh_smtp.received if operator in e.rcpt_tos]
+
+    try:
+        assert wait_for(lambda: daemon.said("connected to"), timeout_s=60), "never connected"
+        fresh_dovecot.stop()
+        time.sleep(2.0)
+        fresh_dovecot.start()  # shorter than alert.after: no alarm
+        assert wait_for(lambda: sum("connected to" in line for line in daemon.lines) == 2)
+        assert to_operator() == []
+        fresh_dovecot.stop()
+        assert wait_for(lambda: len(to_operator()) == 1, timeout_s=20), \
+            "no alarm:\n" + "".join(daemon.lines)
+        assert "reading the support mailbox (IMAP) stopped" in to_operator()[0]
+        fresh_dovecot.start()
+        assert wait_for(lambda: len(to_operator()) == 2, timeout_s=30), \
+            "no recovery:\n" + "".join(daemon.lines)
+    finally:
+        code, out = daemon.stop()
+    assert code == 0, out
+    assert "works again" in to_operator()[1]
+
+
+def parse_subject(raw: bytes) -> str:
+    from harness import parse
+
+    return str(parse(raw)["Subject"])
