@@ -417,3 +417,17 @@ def parse_subject(raw: bytes) -> str:
     from harness import parse
 
     return str(parse(raw)["Subject"])
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"authority": "/wrong-tenant"}, "check oauth2.tenant"),
+    ({"client_id": "someone-else"}, "AADSTS700016"),
+])
+def test_login_names_a_wrong_tenant_or_client(
+        tmp_path: Path, fresh_dovecot: Dovecot, auth_smtp: AuthSmtpServer, tokens: TokenServer,
+        capsys: pytest.CaptureFixture[str], change: dict[str, str], words: str) -> None:
+    values = {k: tokens.base + v if k == "authority" else v for k, v in change.items()}
+    setup = oauth_setup(tmp_path, fresh_dovecot, auth_smtp, tokens, oauth2=values)
+    assert setup.run("login") == 1
+    err = capsys.readouterr().err
+    assert "login failed" in err and words in err, err
