@@ -431,3 +431,24 @@ def test_login_names_a_wrong_tenant_or_client(
     assert setup.run("login") == 1
     err = capsys.readouterr().err
     assert "login failed" in err and words in err, err
+
+
+def test_app_only_login_with_client_credentials(
+        tmp_path: Path, fresh_dovecot: Dovecot, auth_smtp: AuthSmtpServer, tokens: TokenServer,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """No person and no refresh token: the app's secret gets each access token."""
+    monkeypatch.setenv("TEST_APP_SECRET", CLIENT_SECRET)
+    tokens.app_user = fresh_dovecot.support
+    setup = oauth_setup(tmp_path, fresh_dovecot, auth_smtp, tokens,
+                        oauth2={"flow": "client_credentials",
+                                "client_secret_env": "TEST_APP_SECRET"})
+    assert setup.run("login") == 0
+    assert "app-only token" in capsys.readouterr().out
+    assert token_row(setup)["state"] == ""  # nothing to refresh with: the secret does it
+    setup.start()
+    setup.send(mail(CUSTOMER, "Delivery", "How long does delivery take?"))
+    assert setup.run("once") == 0
+    assert len(setup.replies_to(CUSTOMER)) == 1
+    monkeypatch.setenv("TEST_APP_SECRET", "wrong")
+    assert setup.run("login", "--status") == 1
+    assert "AADSTS7000215" in capsys.readouterr().out
