@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from inboxd.core.outage import (REFUSED_RETRY_MAX_S, RETRY_MAX_S, Outage, after_failure,
                                 format_duration)
@@ -36,6 +37,11 @@ class Availability:
 
     def seconds_to_try(self) -> float:
         return 0.0 if self.outage is None else max(self.outage.next_try_s - self.clock_s(), 0.0)
+
+    def retry_now(self) -> None:
+        """Something changed that may end the outage (a new login): try at the next chance."""
+        if self.outage is not None:
+            self.outage = replace(self.outage, next_try_s=self.clock_s())
 
     def failed(self, exc: Exception, refused: bool = False) -> None:
         """A try failed: the server is unavailable (or, ``refused``, it refused us)."""

@@ -38,6 +38,7 @@ from types import FrameType
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from inboxd.steps import alarm
 from inboxd.steps.sent_scan import AgentWatch
 from inboxd.availability import Availability
 from inboxd.errors import InboxdError, MailboxAuthFailed, MailboxUnavailable
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 300.0
+LOGIN_POLL_S = 5.0  # while a login is refused: how often to look for a new one in the store
 
 
 class Daemon:
@@ -62,8 +64,12 @@ class Daemon:
         self.reloader = Reloader(rt)
         self.backoff_s = BACKOFF_START_S
         self.connected = False
+        self.imap_ok_at = rt.clock()  # the last mailbox check that worked (or the start)
+        self.login_generation = self._stored_login()
+        hint = "run `inboxd login` (the new token is taken up at once)" if rt.config.imap.oauth2 \
+            else "check imap.username and its password"
         self.imap = Availability(f"IMAP {rt.mailbox.address}", "new mail is read when it is back",
-                                 refused_hint="check imap.username and its password")
+                                 refused_hint=hint)
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -113,6 +119,7 @@ class Daemon:
 
     def sweep_cycle(self) -> None:
         """Journal due deadline notices; send them now if connected, else the watch will."""
+        self._alarm()
         try:
             sweep(self.rt)
             if self.connected:
@@ -125,6 +132,7 @@ class Daemon:
     def watch_cycle(self) -> None:
         """Handle what is new, then wait for the inbox to change; always schedules the next.
         While the IMAP server is away it also wakes up for each try of the SMTP server."""
+        self._take_up_new_login()
         if not self.connected and not self.imap.may_try():
             self._schedule_watch(self._while_imap_away())
             return
@@ -154,7 +162,10 @@ class Daemon:
             self.imap.ok()
         flush(rt)
         process_inbox(rt)
+        self.imap_ok_at = rt.clock()
+        alarm.imap_ok(rt)
         self.agents.scan(rt)
+        self._alarm()
         interval_s = self._wait_s()
         if self._mail_waiting():
             return  # arrived while the other folders were read: IDLE would not report it
@@ -171,8 +182,10 @@ class Daemon:
             state.uidnext - 1 > checkpoint.last_uid
 
     def _wait_s(self) -> float:
-        """The poll interval, or less when the SMTP server's next try comes sooner."""
-        return min(self.rt.config.imap.poll_interval_s, self._smtp_wait_s())
+        """The poll interval, or less when the SMTP server's next try comes sooner (or a new
+        login may have ended its refusal)."""
+        return min(self.rt.config.imap.poll_interval_s, self._smtp_wait_s(),
+                   self._smtp_refused_poll_s())
 
     def _smtp_wait_s(self) -> float:
         """While mail waits for an SMTP server that is down: the time to its next try."""
@@ -186,6 +199,7 @@ class Daemon:
         self.rt.mailbox.close()
         self.connected = False
         self.imap.failed(exc, refused=refused)
+        alarm.imap_failed(self.rt, exc, refused)
         return self._while_imap_away()
 
     def _while_imap_away(self) -> datetime:
@@ -195,8 +209,47 @@ class Daemon:
             send_pending(self.rt)
         except InboxdError as exc:
             log.warning("sending while IMAP is unavailable: %s", exc)
-        wait_s = min(self.imap.seconds_to_try(), self._smtp_wait_s())
+        self._alarm()
+        wait_s = min(self.imap.seconds_to_try(), self._smtp_wait_s(), self._alarm_wait_s(),
+                     self._login_poll_s())
         return datetime.now(timezone.utc) + timedelta(seconds=wait_s)
+
+    def _stored_login(self) -> int | None:
+        tokens = self.rt.tokens
+        row = tokens.stored() if tokens is not None else None
+        return row.generation if row is not None else None
+
+    def _take_up_new_login(self) -> None:
+        """After `inboxd login` wrote a new token, a refused server is tried again at once."""
+        if self.rt.tokens is None:
+            return
+        generation = self._stored_login()
+        if generation != self.login_generation:
+            self.login_generation = generation
+            self.imap.retry_now()
+            self.rt.smtp_state.retry_now()
+
+    def _login_poll_s(self) -> float:
+        refused = self.imap.outage is not None and self.imap.outage.refused
+        return LOGIN_POLL_S if refused and self.rt.tokens is not None else math.inf
+
+    def _smtp_refused_poll_s(self) -> float:
+        outage = self.rt.smtp_state.outage
+        return LOGIN_POLL_S if outage is not None and outage.refused and \
+            self.rt.tokens is not None else math.inf
+
+    def _alarm(self) -> None:
+        """Raise, repeat or end the alarms the state calls for; their trouble stops nothing."""
+        error = str(self.imap.error) if self.imap.error else ""
+        try:
+            alarm.watch(self.rt, self.imap_ok_at, self.connected, error)
+        except InboxdError as exc:
+            log.warning("alarm: %s; tried again on the next cycle", exc)
+
+    def _alarm_wait_s(self) -> float:
+        """While IMAP is away: the time until ``alert.after`` is reached."""
+        due_s = (self.imap_ok_at + self.rt.config.alert.after - self.rt.clock()).total_seconds()
+        return max(due_s, 0.5) if due_s > 0 else math.inf
 
     def _back_off(self, reason: str) -> datetime:
         log.warning("%s; retrying in %.0f s", reason, self.backoff_s)

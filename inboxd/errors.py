@@ -9,10 +9,13 @@
     ├── MailboxError                the IMAP server refused an operation (permanent)
     │   ├── MailboxAuthFailed       login refused
     │   └── MailboxUnavailable      network trouble, timeout, server gone (transient: retry)
-    └── SendFailed                  the SMTP server refused a message (permanent)
-        ├── SendUnavailable         network trouble, timeout, server gone (transient: retry)
-        │   └── SendDeferred        a 4xx answer to this message's recipient or data (retry it)
-        └── SendUncertain           the answer to the data was lost: it may have been delivered
+    ├── SendFailed                  the SMTP server refused a message (permanent)
+    │   ├── SendUnavailable         network trouble, timeout, server gone (transient: retry)
+    │   │   ├── SendDeferred        a 4xx answer to this message's recipient or data (retry it)
+    │   │   └── SendAuthFailed      login refused: no mail can go out until it is fixed
+    │   └── SendUncertain           the answer to the data was lost: it may have been delivered
+    └── AuthorizationError          the OAuth2 provider refused the stored grant (log in again)
+        └── AuthorizationUnavailable  the token endpoint cannot be reached (transient: retry)
 
 Adapters (``inboxd.mail.imap``, ``inboxd.mail.smtp``, ``inboxd.store``) turn their library's
 exceptions into these at their boundary; nothing above them sees an imapclient, aiosmtplib or
@@ -80,3 +83,17 @@ class SendDeferred(SendUnavailable):
 class SendUncertain(SendFailed):
     """The message was sent but the server's answer never came (a lost connection, a timeout):
     it may have been delivered, so it must never be sent again."""
+
+
+class SendAuthFailed(SendUnavailable):
+    """The SMTP server refused the login (a changed password, a revoked token, ``5.7.30``).
+    No message is to blame: every mail waits in the outbox until the login works again."""
+
+
+class AuthorizationError(InboxdError):
+    """The OAuth2 provider refused the stored grant (revoked, expired, consent withdrawn), or
+    there is none yet: a person must run ``inboxd login``."""
+
+
+class AuthorizationUnavailable(AuthorizationError):
+    """The OAuth2 token endpoint cannot be reached right now; worth retrying."""

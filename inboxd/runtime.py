@@ -20,6 +20,7 @@ from inboxd.faq import Faq
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
 from inboxd.store import Store
+from inboxd.tokens import TokenKeeper
 from inboxd.model.training import ModelMeta, effective_threshold, read_meta
 from inboxd.validation import validate_setup
 
@@ -43,6 +44,7 @@ class Runtime:
     clock: Clock
     model_meta: ModelMeta | None = None  # what `inboxd train` recorded next to the model
     encoder: Encoder | None = None  # the sentence encoder, None when unavailable
+    tokens: TokenKeeper | None = None  # the OAuth2 token, when a login uses one
     smtp_state: Availability = field(init=False)  # is the SMTP server there, when to try it
 
     def __post_init__(self) -> None:
@@ -106,10 +108,22 @@ def build_runtime(config: Config, clock: Clock = system_clock,
     templates = checked_templates(config, faq) if strict_templates else load_templates(config, faq)
     sentence_encoder = load_encoder(threads=1)  # one message at a time: one core
     classifier = FaqClassifier.load(config.faq.model, sentence_encoder)
-    return Runtime(config=config, store=Store(config.store_path), mailbox=Mailbox(config.imap),
-                   sender=Sender(config.smtp), faq=faq, classifier=classifier,
-                   templates=templates, calendar=setup.calendar, clock=clock,
-                   model_meta=read_meta(config.faq.model), encoder=sentence_encoder)
+    store = Store(config.store_path)
+    tokens = token_keeper(config, store)
+    return Runtime(config=config, store=store,
+                   mailbox=Mailbox(config.imap, tokens if config.imap.oauth2 else None),
+                   sender=Sender(config.smtp, tokens if config.smtp.oauth2 else None), faq=faq,
+                   classifier=classifier, templates=templates, calendar=setup.calendar,
+                   clock=clock, model_meta=read_meta(config.faq.model), encoder=sentence_encoder,
+                   tokens=tokens)
+
+
+def token_keeper(config: Config, store: Store) -> TokenKeeper | None:
+    """The keeper of the OAuth2 token of the mailbox, when [oauth2] is set."""
+    if config.oauth2 is None:
+        return None
+    account = config.imap.username if config.imap.oauth2 else config.smtp.username
+    return TokenKeeper(store, config.oauth2, account)
 
 
 def encoder_in_use(rt: Runtime) -> str:

@@ -129,6 +129,26 @@ def _m011_blobs(db: sqlite_utils.Database) -> None:
     store_blobs.split_existing(db)
 
 
+def _m012_oauth_alarm(db: sqlite_utils.Database) -> None:
+    """OAuth2 tokens, and the incidents and alarms of mail that stopped (``inboxd.store_oauth``)."""
+    db.table("oauth_tokens").create({
+        "account": str, "provider": str, "state": str, "access_token": str, "issued_at": float,
+        "expires_at": float, "generation": int, "updated_at": str, "refreshed_at": str,
+        "error": str,
+    }, pk="account", not_null={"generation"}, defaults={"generation": 0})
+    db.table("incidents").create({
+        "id": int, "channel": str, "reason": str, "detail": str, "started_at": str,
+        "last_alert_at": str, "alerts": int, "resolved_at": str, "recovery_alert_at": str,
+    }, pk="id", not_null={"channel", "reason", "started_at"}, defaults={"alerts": 0})
+    db.table("incidents").create_index(["channel", "resolved_at"])
+    db.table("alerts").create({
+        "id": int, "incident_id": int, "kind": str, "route": str, "message_id": str,
+        "raw": bytes, "outbox_id": int, "state": str, "created_at": str, "done_at": str,
+    }, pk="id", foreign_keys=[("incident_id", "incidents", "id")],
+        not_null={"incident_id", "kind", "route", "state", "created_at"})
+    db.table("alerts").create_index(["state"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_copy_started", _m002_copy_started),
@@ -136,6 +156,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("006_learning", _m006_learning),
     ("010_lessons", _m010_lessons),
     ("011_blobs", _m011_blobs),
+    ("012_oauth_alarm", _m012_oauth_alarm),
 ]
 
 
@@ -198,6 +219,7 @@ class Store:
     """One SQLite database; used from one thread at a time."""
 
     def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
         try:
             if str(path) != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -484,7 +506,7 @@ CLOCK_CANDIDATES_SQL = (
     "order by t.sweep_due_at, t.id")
 
 TICKET_STATES = ("open", "auto_answered", "answered")  # every state a ticket can be in
-INTERNAL_KINDS = ("warning", "escalation")  # outbox kinds that go to the team, not the customer
+INTERNAL_KINDS = ("warning", "escalation", "alert")  # outbox kinds for the team, not a customer
 # relay mode: forwards to a team and agents' answers relayed to customers; no automatic replies
 PERSONAL_KINDS = ("forward", "relay")
 

@@ -8,6 +8,7 @@ delivers it to the Dovecot mailbox of each local recipient over LMTP before repl
 from __future__ import annotations
 
 import asyncio
+import base64
 import grp
 import pwd
 import os
@@ -47,12 +48,18 @@ first_valid_uid = 1
 ssl = yes
 ssl_cert = <{dir}/cert.pem
 ssl_key = <{dir}/key.pem
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 disable_plaintext_auth = no
 auth_failure_delay = 0
 auth_verbose = yes
 passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {dir}/dovecot-oauth2.conf.ext
+}}
+passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%Lu {dir}/users
 }}
 userdb {{
@@ -158,6 +165,7 @@ class Dovecot:
         ca.cert_pem.write_to_path(str(self.ca_file))
         cert.private_key_pem.write_to_path(str(self.dir / "key.pem"))
         (self.dir / "cert.pem").write_bytes(b"".join(p.bytes() for p in cert.cert_chain_pems))
+        self._write_oauth2_files()
         (self.dir / "users").write_text("".join(f"{u}:{{PLAIN}}{PASSWORD}::::::\n"
                                                 for u in self.users))
         as_root = os.geteuid() == 0
@@ -174,6 +182,20 @@ class Dovecot:
             users_line="" if as_root else
             f"default_internal_user = {me}\ndefault_internal_group = {my_group}\n"
             f"default_login_user = {me}"))
+
+    def _write_oauth2_files(self) -> None:
+        """The ``oauth2`` passdb: access tokens are JWTs (HS256, ``email`` = the user) checked
+        locally with ``oauth2_key``, no HTTP call."""
+        self.oauth2_key = os.urandom(32)
+        keys = self.dir / "oauth2-keys" / "default" / "HS256"
+        keys.mkdir(parents=True)
+        for folder in (keys, keys.parent, keys.parent.parent):
+            folder.chmod(0o755)
+        (keys / "default").write_text(base64.b64encode(self.oauth2_key).decode() + "\n")
+        (self.dir / "dovecot-oauth2.conf.ext").write_text(
+            f"introspection_mode = local\n"
+            f"local_validation_key_dict = fs:posix:prefix={self.dir}/oauth2-keys/\n"
+            f"username_attribute = email\n")
 
     def start(self) -> None:
         """Start Dovecot and wait until its ports accept connections."""
@@ -417,3 +439,81 @@ class SmtpServer:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+
+class _AuthRelayHandler(_RelayHandler):
+    """The relay with AUTH: XOAUTH2 with a JWT that Dovecot's key signed, or PLAIN/LOGIN with
+    the test password; ``refusal`` answers every AUTH with that reply (``535 5.7.30 ...``)."""
+
+    def __init__(self, dovecot: Dovecot) -> None:
+        super().__init__(dovecot)
+        self.logins: list[tuple[str, str]] = []  # (mechanism, user) of each accepted AUTH
+        self.refused_logins = 0
+
+    async def auth_XOAUTH2(self, server, args):  # noqa: ANN, N802
+        from aiosmtpd.smtp import AuthResult
+
+        import jwt
+
+        if len(args) > 1:
+            decoded = base64.b64decode(args[1]).decode()
+        else:
+            decoded = (await server.challenge_auth("")).decode()
+        fields = dict(p.split("=", 1) for p in decoded.split("\x01") if "=" in p)
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        try:
+            claims = jwt.decode(token, self.dovecot.oauth2_key, algorithms=["HS256"],
+                                options={"verify_aud": False})
+            ok = claims.get("email", "").lower() == user.lower()
+        except jwt.PyJWTError:
+            ok = False
+        if ok:
+            self.logins.append(("XOAUTH2", user))
+            return AuthResult(success=True, auth_data=user)
+        self.refused_logins += 1
+        await server.challenge_auth(
+            '{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}')
+        return AuthResult(success=False, handled=False,
+                          message="535 5.7.8 Username and Password not accepted")
+
+
+def _password_check(handler: _AuthRelayHandler):  # noqa: ANN
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticator(server, session, envelope, mechanism, auth_data):  # noqa: ANN
+        ok = isinstance(auth_data, LoginPassword) and auth_data.password == PASSWORD.encode() \
+            and auth_data.login.decode().lower() in handler.dovecot.users
+        if ok:
+            handler.logins.append((mechanism, auth_data.login.decode()))
+        else:
+            handler.refused_logins += 1
+        return AuthResult(success=ok)
+
+    return authenticator
+
+
+class AuthSmtpServer(SmtpServer):
+    """The relay, but mail only after AUTH (XOAUTH2, PLAIN or LOGIN), on plain loopback."""
+
+    def __init__(self, dovecot: Dovecot) -> None:
+        super().__init__(dovecot)
+        self.handler = _AuthRelayHandler(dovecot)
+
+    @property
+    def logins(self) -> list[tuple[str, str]]:
+        return self.handler.logins
+
+    def reset(self) -> None:
+        self.handler.logins.clear()
+        self.handler.refused_logins = 0
+        super().reset()
+
+    def start(self) -> None:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Requiring AUTH while not requiring TLS"
+            self._controller = Controller(
+                self.handler, hostname=self.host, port=self.port, auth_required=True,
+                auth_require_tls=False, authenticator=_password_check(self.handler))
+            self._controller.start()

@@ -22,8 +22,11 @@ from inboxd.mail.smtp import Sender
 from inboxd.model.modelfile import describe_model, model_problems, threshold_warning
 from inboxd.steps.outbox import flush
 from inboxd.steps.inbox import Outcome, process_inbox
+from inboxd.commands.login import login_status
 from inboxd.runtime import (Runtime, build_offline_runtime, build_runtime, encoder_in_use,
-                            load_templates, system_clock)
+                            load_templates, system_clock, token_keeper)
+from inboxd.store import Store
+from inboxd.tokens import TokenKeeper
 from inboxd.steps.sweep import describe, plan_sweep, sweep
 from inboxd.model.training import NO_AUTO_ANSWER, ModelMeta, effective_threshold, read_meta
 from inboxd.validation import model_problem, validate_setup
@@ -142,8 +145,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     print_missing_languages(templates, faq.languages, config.faq.default_language)
     failures = 0
     unreadable = 0
-    for name, probe in (("imap", lambda: _probe_imap(config.imap)),
-                        ("smtp", lambda: _probe_smtp(config.smtp))):
+    store = Store(config.store_path) if config.oauth2 is not None else None
+    tokens = token_keeper(config, store) if store is not None else None
+    if tokens is not None:
+        lines, refresh_ok = login_status(config, tokens)
+        print("\n".join(lines), file=sys.stdout if refresh_ok else sys.stderr)
+        failures += not refresh_ok
+    for name, probe in (("imap", lambda: _probe_imap(config.imap, tokens)),
+                        ("smtp", lambda: _probe_smtp(config.smtp, tokens))):
         host = getattr(config, name)
         try:
             outcome = probe()
@@ -157,6 +166,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             where = f"{host.host}:{host.port}"
             detail = str(exc).removeprefix(f"{name.upper()} {where}: ")  # named once
             print(f"{name} {where}: {detail}", file=sys.stderr)
+    if store is not None:
+        store.close()
     if unreadable or problems or not model_ok:
         return EXIT_CONFIG
     return EXIT_RUNTIME if failures else 0
@@ -207,14 +218,14 @@ def print_missing_languages(templates: Templates, languages: Collection[str],
               f"them in {language}")
 
 
-def _probe_imap(settings: ImapSettings) -> str:
+def _probe_imap(settings: ImapSettings, tokens: TokenKeeper | None = None) -> str:
     read_passwords(settings)
-    with Mailbox(settings) as mailbox:
+    with Mailbox(settings, tokens if settings.oauth2 else None) as mailbox:
         mailbox.select(settings.inbox)
-    return "login ok"
+    return "login ok" + (" (XOAUTH2)" if settings.oauth2 else "")
 
 
-def _probe_smtp(settings: SmtpSettings) -> str:
+def _probe_smtp(settings: SmtpSettings, tokens: TokenKeeper | None = None) -> str:
     read_passwords(settings)
-    with Sender(settings) as sender:
-        return sender.check_login()
+    with Sender(settings, tokens if settings.oauth2 else None) as sender:
+        return sender.check_login() + (" (XOAUTH2)" if settings.oauth2 else "")

@@ -20,7 +20,9 @@ from typing import Any
 from inboxd.config.mail import (SECURITY_MODES, FolderSettings, ImapSettings, Secret,
                                ServerSettings, SmtpSettings, folder_settings, imap_settings,
                                smtp_settings)
-from inboxd.config.notify import NotifySettings, RelaySettings, notify_settings, relay_settings
+from inboxd.config.notify import (AlertSettings, NotifySettings, RelaySettings, alert_settings,
+                                 notify_settings, relay_settings)
+from inboxd.config.oauth import OAuthSettings, oauth_settings
 from inboxd.config.policy import (BACKLOG_MODES, WEEKDAYS, DeadlineSettings, FaqSettings,
                                  PolicySettings, deadline_settings, faq_settings,
                                  policy_settings, templates_path)
@@ -28,7 +30,7 @@ from inboxd.config.table import Table, resolve_path
 from inboxd.errors import ConfigError
 
 __all__ = [
-    "BACKLOG_MODES", "SECURITY_MODES", "WEEKDAYS", "Config", "DeadlineSettings", "FaqSettings",
+    "BACKLOG_MODES", "SECURITY_MODES", "WEEKDAYS", "AlertSettings", "Config", "OAuthSettings", "DeadlineSettings", "FaqSettings",
     "FolderSettings", "ImapSettings", "NotifySettings", "PolicySettings", "RelaySettings",
     "Secret", "ServerSettings", "SmtpSettings", "load_config", "parse_config",
 ]
@@ -47,6 +49,8 @@ class Config:
     templates_dir: Path | None = None
     notify: NotifySettings = field(default_factory=NotifySettings)
     relay: RelaySettings | None = None  # relay mode; None when [relay] is absent
+    oauth2: OAuthSettings | None = None  # when imap.auth or smtp.auth is "oauth2"
+    alert: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def support_address(self) -> str:
@@ -88,9 +92,28 @@ def parse_config(data: dict[str, Any], base_dir: Path, path: Path | None = None)
         templates_dir=templates_path(root.table("templates", required=False), base_dir),
         notify=notify_settings(root.table("notify", required=False)),
         relay=relay_settings(root, smtp.sender),
+        oauth2=_oauth2(root, base_dir, imap, smtp),
+        alert=alert_settings(root.table("alert", required=False)),
     )
     root.reject_unknown()
     return config
+
+
+def _oauth2(root: Table, base: Path, *servers: ServerSettings) -> OAuthSettings | None:
+    wanted = [name for name, s in zip(("imap", "smtp"), servers) if s.oauth2]
+    if "oauth2" not in root.data:
+        if wanted:
+            raise ConfigError("oauth2", f'{wanted[0]}.auth is "oauth2", so the [oauth2] table '
+                                        "(provider, client_id, ...) is required but missing")
+        return None
+    settings = oauth_settings(root.table("oauth2"), base)
+    if not wanted:
+        raise ConfigError("oauth2", 'is set but neither imap.auth nor smtp.auth is "oauth2"')
+    users = {s.username.lower() for s in servers if s.oauth2}
+    if len(users) > 1:
+        raise ConfigError("smtp.username", "with both logins on OAuth2 it must be the mailbox "
+                                           "of imap.username: one token serves both")
+    return settings
 
 
 def _store(t: Table, base: Path) -> Path:

@@ -14,6 +14,7 @@ from inboxd.config.table import Table, positive, resolve_path
 from inboxd.errors import ConfigError
 
 SECURITY_MODES = ("tls", "starttls", "none")
+AUTH_MODES = ("password", "oauth2")
 PASSWORD_KEYS = ("password_env", "password_file", "password")
 
 
@@ -66,6 +67,11 @@ class ServerSettings:
     password: Secret
     ca_file: Path | None
     timeout_s: float
+    auth: str = "password"  # or "oauth2": SASL XOAUTH2 with a token of [oauth2]
+
+    @property
+    def oauth2(self) -> bool:
+        return self.auth == "oauth2"
 
 
 @dataclass(frozen=True)
@@ -125,12 +131,28 @@ def _server(t: Table, default_port: int, default_security: str, base: Path) -> d
 
 
 def _login(t: Table, base: Path) -> dict[str, Any]:
-    return dict(username=t.get("username", str), password=_password(t, base))
+    auth = t.get("auth", str, "password", choices=AUTH_MODES)
+    if auth == "oauth2":
+        return _oauth2_login(t)
+    return dict(username=t.get("username", str), password=_password(t, base), auth=auth)
+
+
+def _oauth2_login(t: Table) -> dict[str, Any]:
+    """The mailbox address to log in as; the token comes from [oauth2], not from a password."""
+    username = t.get("username", str)
+    if "@" not in username:
+        raise ConfigError(t.key("username"), f'with auth = "oauth2" it must be the mailbox '
+                                             f"address, got {username!r}")
+    for name in PASSWORD_KEYS:
+        if name in t.data:
+            raise ConfigError(t.key(name), f'is set but {t.key("auth")} is "oauth2": remove '
+                                           f"it (the login uses the token of [oauth2])")
+    return dict(username=username, password=Secret(key=t.key("password")), auth="oauth2")
 
 
 def _optional_login(t: Table, base: Path) -> dict[str, Any]:
     """A username and its password, or neither: a relay that takes mail without AUTH."""
-    if t.get("username", str, ""):
+    if t.get("username", str, "") or t.get("auth", str, "password") == "oauth2":
         return _login(t, base)
     for name in PASSWORD_KEYS:
         if name in t.data and not (name == "password" and t.get(name, str) == ""):
@@ -171,7 +193,7 @@ def read_passwords(*servers: ServerSettings) -> None:
     """Read the passwords of the servers a command is about to use, so that one it cannot read
     stops the command at once, naming its key (a ConfigError)."""
     for server in servers:
-        if server.username:
+        if server.username and not server.oauth2:
             server.password.value  # noqa: B018 (read for its error)
 
 

@@ -31,6 +31,17 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """Who hears when mail stops: a refused login, or no mailbox check working for ``after``.
+    Without ``to`` the alarm is still APPENDed to ``folder`` when it cannot be mailed."""
+
+    to: tuple[str, ...] = ()
+    after: timedelta = timedelta(minutes=15)
+    folder: str = "Support/Alerts"
+    repeat_every: timedelta = timedelta(days=1)
+
+
+@dataclass(frozen=True)
 class RelaySettings:
     """Relay mode: routed tickets are forwarded to team addresses; agents answer from their own
     mailboxes and inboxd relays their replies to the customer."""
@@ -48,6 +59,16 @@ class RelaySettings:
         address = address.lower()
         return address in self.agent_addresses or \
             address.rpartition("@")[2] in self.agent_domains
+
+
+def alert_settings(t: Table) -> AlertSettings:
+    folder = t.get("folder", str, AlertSettings.folder)
+    if not folder.strip():
+        raise ConfigError(t.key("folder"), "must not be empty")
+    settings = AlertSettings(to=_notify_addresses(t, "to"), after=_duration(t, "after", "15m"),
+                             folder=folder, repeat_every=_duration(t, "repeat_every", "1d"))
+    t.reject_unknown()
+    return settings
 
 
 def notify_settings(t: Table) -> NotifySettings:

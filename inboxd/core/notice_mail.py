@@ -66,6 +66,12 @@ def build_digest(mail: DigestMail) -> EmailMessage:
     return _internal(mail.sender, mail.recipients, subject, mail.message_id, mail.now, mail.body)
 
 
+def build_alarm(sender: str, recipients: Sequence[str], subject: str, message_id: str,
+                now: datetime, body: str) -> EmailMessage:
+    """An alarm to the operator (``core.alarm``): no ticket tag, marked automated."""
+    return _internal(sender, recipients, subject, message_id, now, body)
+
+
 def _internal(sender: str, recipients: Sequence[str], subject: str, message_id: str,
               now: datetime, body: str) -> EmailMessage:
     msg = EmailMessage()

@@ -25,9 +25,11 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from inboxd.config import ImapSettings
-from inboxd.errors import MailboxAuthFailed, MailboxError, MailboxUnavailable
+from inboxd.errors import (AuthorizationError, AuthorizationUnavailable, MailboxAuthFailed,
+                           MailboxError, MailboxUnavailable)
 
 T = TypeVar("T")
+TokenSource = Callable[[bool], str]  # an OAuth2 access token; True: a new one, not the cached
 
 CHANGE_RESPONSES = (b"EXISTS", b"RECENT", b"FETCH")
 NOT_SELECTABLE = {b"\\noselect", b"\\nonexistent"}
@@ -56,8 +58,9 @@ class Fetched:
 class Mailbox:
     """A connection to one IMAP account; use as a context manager or call connect/close."""
 
-    def __init__(self, settings: ImapSettings) -> None:
+    def __init__(self, settings: ImapSettings, token: TokenSource | None = None) -> None:
         self.settings = settings
+        self.token = token  # for imap.auth = "oauth2"
         self._client: IMAPClient | None = None
         self._capabilities: frozenset[bytes] = frozenset()
         self._delimiter = "/"
@@ -75,7 +78,7 @@ class Mailbox:
         """Open the connection (TLS as configured, certificates always verified) and log in."""
         self.close()
         s = self.settings
-        password = s.password.value  # before connecting: an unset one is a ConfigError
+        password = "" if s.oauth2 else s.password.value  # unset: a ConfigError, before connecting
         context = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
         client = self._client = self._call("connect", IMAPClient, s.host, port=s.port,
                                            ssl=s.security == "tls", ssl_context=context,
@@ -87,12 +90,33 @@ class Mailbox:
         try:
             if s.security == "starttls":
                 self._call("STARTTLS", client.starttls, context)
-            self._call("login", client.login, s.username, password)
+            if s.oauth2:
+                self._oauth2_login(client)
+            else:
+                self._call("login", client.login, s.username, password)
             self._capabilities = frozenset(self._call("CAPABILITY", client.capabilities))
             self._load_namespace()
         except MailboxError:
             self.close()
             raise
+
+    def _oauth2_login(self, client: IMAPClient) -> None:
+        """SASL XOAUTH2; a refused token is refreshed and tried once more."""
+        try:
+            self._call("login", client.oauth2_login, self.settings.username, self._token(False))
+        except MailboxAuthFailed:
+            self._call("login", client.oauth2_login, self.settings.username, self._token(True))
+
+    def _token(self, fresh: bool) -> str:
+        if self.token is None:
+            raise MailboxAuthFailed(f"IMAP {self.address}: imap.auth is \"oauth2\" but no token "
+                                    f"source is set up")
+        try:
+            return self.token(fresh)
+        except AuthorizationUnavailable as exc:
+            raise MailboxUnavailable(f"IMAP {self.address}: {exc}") from None
+        except AuthorizationError as exc:
+            raise MailboxAuthFailed(f"IMAP {self.address}: {exc}") from None
 
     def _load_namespace(self) -> None:
         client = self._connected()

@@ -34,17 +34,21 @@ import aiosmtplib
 from aiosmtplib.email import extract_recipients, extract_sender, flatten_message
 
 from inboxd.config import SmtpSettings
-from inboxd.errors import ConfigError, SendDeferred, SendFailed, SendUncertain, SendUnavailable
+from inboxd.errors import (AuthorizationError, AuthorizationUnavailable, ConfigError,
+                           SendAuthFailed, SendDeferred, SendFailed, SendUncertain,
+                           SendUnavailable)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+TokenSource = Callable[[bool], str]  # an OAuth2 access token; True: a new one, not the cached
 
 
 class Sender:
     """Sends mail through the configured SMTP server; safe to share between threads."""
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, token: TokenSource | None = None) -> None:
         self.settings = settings
+        self.token = token  # for smtp.auth = "oauth2"
         self._runner = asyncio.Runner()
         self._lock = threading.Lock()  # one event loop, one transaction at a time
         self._in_session = False
@@ -191,11 +195,32 @@ class Sender:
             await smtp.ehlo()  # the extensions say whether the server has AUTH at all
         if not self._logs_in(smtp):
             return
+        if self.settings.oauth2:
+            await self._oauth2_login(smtp)
+            return
         try:
             password = self.settings.password.value
         except ConfigError as exc:  # unreadable since start-up: keep the mail, try again later
             raise SendUnavailable(f"SMTP {self.address}: {exc}") from None
         await smtp.login(self.settings.username, password)
+
+    async def _oauth2_login(self, smtp: aiosmtplib.SMTP) -> None:
+        """SASL XOAUTH2; a refused token is refreshed and tried once more."""
+        try:
+            await smtp.auth_xoauth2(self.settings.username, self._token(False))
+        except aiosmtplib.SMTPAuthenticationError:
+            await smtp.auth_xoauth2(self.settings.username, self._token(True))
+
+    def _token(self, fresh: bool) -> str:
+        if self.token is None:
+            raise SendAuthFailed(f"SMTP {self.address}: smtp.auth is \"oauth2\" but no token "
+                                 f"source is set up")
+        try:
+            return self.token(fresh)
+        except AuthorizationUnavailable as exc:
+            raise SendUnavailable(f"SMTP {self.address}: {exc}") from None
+        except AuthorizationError as exc:
+            raise SendAuthFailed(f"SMTP {self.address}: {exc}") from None
 
     def _logs_in(self, smtp: aiosmtplib.SMTP) -> bool:
         """Whether to AUTH: not without a username (a relay that takes mail without a login),
@@ -209,7 +234,8 @@ class Sender:
             return SendFailed(f"SMTP {self.address}: the server's TLS certificate is not "
                               f"trusted; set smtp.ca_file to the CA that signed it")
         if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-            return SendFailed(self._message(f"login refused for {self.settings.username!r}", exc))
+            return SendAuthFailed(self._message(f"login refused for {self.settings.username!r}",
+                                                exc))
         if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
             permanent = any(r.code >= 500 for r in exc.recipients)
             kind = SendFailed if permanent else SendDeferred

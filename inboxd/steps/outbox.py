@@ -22,8 +22,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
 
-from inboxd.errors import (MailboxError, MailboxUnavailable, SendDeferred, SendFailed,
-                           SendUncertain, SendUnavailable)
+from inboxd.errors import (MailboxError, MailboxUnavailable, SendAuthFailed, SendDeferred,
+                           SendFailed, SendUncertain, SendUnavailable)
 from inboxd.faults import crash_point
 from inboxd.steps.marks import MARK_KINDS, apply_marks
 from inboxd.runtime import Runtime
@@ -77,8 +77,8 @@ def send_pending(rt: Runtime) -> None:
         with rt.sender.session():
             for row in rows:
                 _send(rt, row)
-    except SendUnavailable as exc:
-        rt.smtp_state.failed(exc)
+    except SendUnavailable as exc:  # a refused login too: no mail is to blame, all wait
+        rt.smtp_state.failed(exc, refused=isinstance(exc, SendAuthFailed))
         return
     rt.smtp_state.ok()
 
