@@ -47,6 +47,7 @@ from inboxd.steps.inbox import process_inbox
 from inboxd.reload import Reloader, log_state
 from inboxd.runtime import Runtime
 from inboxd.steps.sweep import sweep
+from inboxd.store_figures import MAILBOX_CHECKED
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,7 @@ class Daemon:
             self.imap.ok()
         flush(rt)
         process_inbox(rt)
+        rt.store.set_stamp(MAILBOX_CHECKED, rt.clock())  # for `inboxd health`
         self.agents.scan(rt)
         interval_s = self._wait_s()
         if self._mail_waiting():

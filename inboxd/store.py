@@ -129,6 +129,12 @@ def _m011_blobs(db: sqlite_utils.Database) -> None:
     store_blobs.split_existing(db)
 
 
+def _m013o_stamps(db: sqlite_utils.Database) -> None:
+    """When the daemon last did something (``mailbox_checked``), for `inboxd health` and the
+    metrics."""
+    db.table("stamps").create({"name": str, "at": str}, pk="name", not_null={"at"})
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_copy_started", _m002_copy_started),
@@ -136,6 +142,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("006_learning", _m006_learning),
     ("010_lessons", _m010_lessons),
     ("011_blobs", _m011_blobs),
+    ("013o_stamps", _m013o_stamps),
 ]
 
 
@@ -242,6 +249,14 @@ class Store:
     def set_checkpoint(self, folder: str, uidvalidity: int, last_uid: int) -> None:
         self.db.table("checkpoints").upsert(
             {"folder": folder, "uidvalidity": uidvalidity, "last_uid": last_uid}, pk="folder")
+
+    # -- stamps --------------------------------------------------------------------------------
+    def set_stamp(self, name: str, at: datetime) -> None:
+        self.db.table("stamps").upsert({"name": name, "at": iso(at)}, pk="name")
+
+    def stamp(self, name: str) -> datetime | None:
+        rows = list(self.db.table("stamps").rows_where("name = ?", [name]))
+        return from_iso(rows[0]["at"]) if rows else None
 
     # -- tickets -------------------------------------------------------------------------------
     def insert_ticket(self, values: dict[str, Any]) -> int:

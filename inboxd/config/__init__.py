@@ -24,13 +24,15 @@ from inboxd.config.notify import NotifySettings, RelaySettings, notify_settings,
 from inboxd.config.policy import (BACKLOG_MODES, WEEKDAYS, DeadlineSettings, FaqSettings,
                                  PolicySettings, deadline_settings, faq_settings,
                                  policy_settings, templates_path)
+from inboxd.config.service import LogSettings, MetricsSettings, log_settings, metrics_settings
 from inboxd.config.table import Table, resolve_path
 from inboxd.errors import ConfigError
 
 __all__ = [
     "BACKLOG_MODES", "SECURITY_MODES", "WEEKDAYS", "Config", "DeadlineSettings", "FaqSettings",
-    "FolderSettings", "ImapSettings", "NotifySettings", "PolicySettings", "RelaySettings",
-    "Secret", "ServerSettings", "SmtpSettings", "load_config", "parse_config",
+    "FolderSettings", "ImapSettings", "LogSettings", "MetricsSettings", "NotifySettings",
+    "PolicySettings", "RelaySettings", "Secret", "ServerSettings", "SmtpSettings", "load_config",
+    "parse_config",
 ]
 
 
@@ -47,6 +49,8 @@ class Config:
     templates_dir: Path | None = None
     notify: NotifySettings = field(default_factory=NotifySettings)
     relay: RelaySettings | None = None  # relay mode; None when [relay] is absent
+    metrics: MetricsSettings | None = None  # the Prometheus endpoint; None when off
+    log: LogSettings = field(default_factory=LogSettings)
 
     @property
     def support_address(self) -> str:
@@ -88,6 +92,8 @@ def parse_config(data: dict[str, Any], base_dir: Path, path: Path | None = None)
         templates_dir=templates_path(root.table("templates", required=False), base_dir),
         notify=notify_settings(root.table("notify", required=False)),
         relay=relay_settings(root, smtp.sender),
+        metrics=metrics_settings(root.table("metrics", required=False)),
+        log=log_settings(root.table("log", required=False)),
     )
     root.reject_unknown()
     return config
