@@ -5,12 +5,14 @@ daemon is its own process against the real Dovecot and SMTP server."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from harness import Installation, body_text, mail, parse
 from prometheus_client.parser import text_string_to_metric_families
 from servers import Dovecot, SmtpServer
@@ -92,13 +94,31 @@ def test_json_logs_metrics_and_health_of_a_running_daemon(
     assert BODY_SENTENCE not in out and "seventeen pieces" not in out
 
 
+def notices(sock: socket.socket) -> list[bytes]:
+    """What the daemon told "systemd" so far."""
+    said = []
+    sock.setblocking(False)
+    try:
+        while True:
+            said.append(sock.recv(4096))
+    except BlockingIOError:
+        return said
+
+
 def test_sighup_takes_up_a_new_faq_and_keeps_running_on_a_broken_config(
-        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer) -> None:
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     setup = Installation(tmp_path, fresh_dovecot, fresh_smtp,
                          imap={"idle": True, "poll_interval_s": 30}).start()
+    systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    systemd.bind(f"\0inboxd-test-{os.getpid()}-{id(tmp_path)}")
+    monkeypatch.setenv("NOTIFY_SOCKET", f"@inboxd-test-{os.getpid()}-{id(tmp_path)}")
     daemon = Daemon(setup)
+    said: list[bytes] = []
     try:
         assert wait_for(lambda: daemon.said("connected to"), timeout_s=60), "never connected"
+        assert wait_for(lambda: bool(said.extend(notices(systemd)) or said))
+        assert said[0].startswith(b"READY=1\n"), said
         # a new FAQ file and model, named by a new configuration: only a reload finds them
         (tmp_path / "faq2.toml").write_text((tmp_path / "faq.toml").read_text() + GIFT_CARDS)
         Installation(tmp_path, fresh_dovecot, fresh_smtp,
@@ -106,6 +126,8 @@ def test_sighup_takes_up_a_new_faq_and_keeps_running_on_a_broken_config(
                      faq={"path": "faq2.toml", "model": "models2/faq-model.npz"}).train()
         daemon.process.send_signal(signal.SIGHUP)
         assert wait_for(lambda: daemon.said("reloaded the configuration")), "no reload"
+        assert wait_for(lambda: said.extend(notices(systemd)) or said[1:] == [b"RELOADING=1",
+                                                                              b"READY=1"]), said
         setup.send(mail("gifts@example.test", "Gift", "Do you sell gift cards?"))
         assert wait_for(lambda: bool(replies_for(fresh_smtp, "gifts@example.test")))
         answer = parse(replies_for(fresh_smtp, "gifts@example.test")[0])
@@ -124,5 +146,8 @@ def test_sighup_takes_up_a_new_faq_and_keeps_running_on_a_broken_config(
         assert daemon.process.poll() is None
     finally:
         code, out = daemon.stop()
+        said += notices(systemd)
+        systemd.close()
     assert code == 0, out
     assert "stopping (SIGTERM)" in out
+    assert said[1:] == [b"RELOADING=1", b"READY=1"] * 2 + [b"STOPPING=1"], said
