@@ -127,9 +127,11 @@ class Daemon:
         """SIGHUP: reload on the worker once the current pass is done; end the wait for it."""
         log.info("reloading (SIGHUP)")
         notify("RELOADING=1")
-        self.scheduler.add_job(self.reload_cycle, trigger="date", id="reload",
-                               replace_existing=True)
         self.wake.set()
+        # not from the handler itself: it may have interrupted the scheduler's own bookkeeping
+        threading.Thread(target=self.scheduler.add_job, args=(self.reload_cycle,),
+                         kwargs={"trigger": "date", "id": "reload", "replace_existing": True},
+                         name="inboxd-reload", daemon=True).start()
 
     def reload_cycle(self) -> None:
         """Take up the configuration file as it is now, or keep the one in use."""

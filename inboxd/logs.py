@@ -48,6 +48,9 @@ def setup_logging(verbose: int = 0, quiet: bool = False,
         level = logging.DEBUG
     else:
         level = getattr(logging, (settings.level or "info").upper())
+    if verbose < 2:
+        for noisy in NOISY:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     root = logging.getLogger()
     if any(h is not _HANDLER[0] for h in root.handlers):
         return  # someone else set up the log (a test runner, an embedding program)
@@ -59,6 +62,3 @@ def setup_logging(verbose: int = 0, quiet: bool = False,
     _HANDLER[0] = handler
     root.addHandler(handler)
     root.setLevel(level)
-    if verbose < 2:
-        for noisy in NOISY:
-            logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -143,6 +143,15 @@ def test_sighup_takes_up_a_new_faq_and_keeps_running_on_a_broken_config(
             "the daemon stopped answering after a broken reload"
         assert "Gift cards are sold" in body_text(
             parse(replies_for(fresh_smtp, "later@example.test")[0]))
+
+        setup.config_path.write_text(setup.config_path.read_text().replace(
+            'port = "nine-nine-three"', f"port = {fresh_dovecot.imaps_port}").replace(
+            "models2/faq-model.npz", "models3/faq-model.npz"))  # a model never trained
+        daemon.process.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: sum("not reloaded" in line for line in daemon.lines) == 2)
+        assert daemon.said("faq.model"), "the missing model was not named"
+        setup.send(mail("last@example.test", "Gift", "Do you sell gift cards?"))
+        assert wait_for(lambda: bool(replies_for(fresh_smtp, "last@example.test")))
         assert daemon.process.poll() is None
     finally:
         code, out = daemon.stop()
@@ -150,4 +159,4 @@ def test_sighup_takes_up_a_new_faq_and_keeps_running_on_a_broken_config(
         systemd.close()
     assert code == 0, out
     assert "stopping (SIGTERM)" in out
-    assert said[1:] == [b"RELOADING=1", b"READY=1"] * 2 + [b"STOPPING=1"], said
+    assert said[1:] == [b"RELOADING=1", b"READY=1"] * 3 + [b"STOPPING=1"], said
