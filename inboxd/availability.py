@@ -27,6 +27,7 @@ class Availability:
         self.clock_s = clock_s
         self.outage: Outage | None = None
         self.error: Exception | None = None  # the last failure, while the outage lasts
+        self.returns = 0  # how often the server came back after an outage
 
     @property
     def down(self) -> bool:
@@ -61,5 +62,6 @@ class Availability:
         if self.outage is not None:
             log.info("%s is back after %s", self.name,
                      format_duration(self.clock_s() - self.outage.since_s))
+            self.returns += 1
         self.outage, self.error = None, None
 

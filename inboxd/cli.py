@@ -14,6 +14,7 @@ from pathlib import Path
 from inboxd import commands
 from inboxd.commands.common import EXIT_CONFIG, EXIT_RUNTIME
 from inboxd.errors import ConfigError, InboxdError, ModelError
+from inboxd.logs import setup_logging
 
 log = logging.getLogger("inboxd")
 
@@ -30,15 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
     for register in commands.REGISTRY:
         register(sub)
     return parser
-
-
-def setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if verbose < 2:
-        for noisy in ("apscheduler", "imapclient", "aiosmtplib", "mail.log"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

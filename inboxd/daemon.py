@@ -22,8 +22,17 @@ Before each pass over the inbox, and after a retrain, ``inboxd.reload.Reloader``
 that ``inboxd train`` or the retrain wrote and a changed FAQ file or template, between two
 messages and without a restart.
 
+SIGHUP reloads the configuration file with the FAQ, templates and model it names
+(``inboxd.reload.reload_config``), as a job on the same worker: the pass over the inbox under
+way finishes with the settings it started with, the next uses the new ones. A configuration or
+model that is not valid is logged, naming its key, and the one in use goes on.
+
 SIGTERM or SIGINT stops it cleanly within about a second: the current message is finished, the
 IDLE is ended and the connection logged out.
+
+Started by systemd with ``Type=notify`` it says when it is ready, reloading and stopping
+(``inboxd.sd_notify``). With ``[metrics] listen`` it serves Prometheus metrics
+(``inboxd.metrics``) on a thread of its own.
 """
 
 from __future__ import annotations
@@ -34,10 +43,12 @@ import signal
 import threading
 from datetime import datetime, timedelta, timezone
 from types import FrameType
+from wsgiref.simple_server import WSGIServer
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from inboxd import metrics
 from inboxd.steps import alarm
 from inboxd.steps.sent_scan import AgentWatch
 from inboxd.availability import Availability
@@ -45,9 +56,11 @@ from inboxd.errors import InboxdError, MailboxAuthFailed, MailboxUnavailable
 from inboxd.steps.learn import retrain
 from inboxd.steps.outbox import flush, send_pending
 from inboxd.steps.inbox import process_inbox
-from inboxd.reload import Reloader, log_state
+from inboxd.reload import Reloader, log_state, reload_config
+from inboxd.sd_notify import notify
 from inboxd.runtime import Runtime
 from inboxd.steps.sweep import sweep
+from inboxd.store_figures import MAILBOX_CHECKED
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +73,7 @@ class Daemon:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.stop = threading.Event()
+        self.wake = threading.Event()  # ends the wait for mail: set on a stop or a reload
         self.agents = AgentWatch()
         self.reloader = Reloader(rt)
         self.backoff_s = BACKOFF_START_S
@@ -76,21 +90,69 @@ class Daemon:
             timezone=timezone.utc)
 
     def run(self) -> None:
+        endpoint = self._serve_metrics()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
+        signal.signal(signal.SIGHUP, self._on_hangup)
         self._schedule_watch(datetime.now(timezone.utc))
         self._schedule_sweep()
         self._schedule_retrain()
         log.info("inboxd watching %s on %s", self.rt.config.imap.inbox, self.rt.config.imap.host)
         log_state(self.rt)
-        self.scheduler.start()
-        self.rt.close()
+        notify("READY=1", f"STATUS=watching {self.rt.config.imap.inbox}")
+        try:
+            self.scheduler.start()
+        finally:
+            if endpoint is not None:
+                endpoint.shutdown()
+            self.rt.close()
         log.info("inboxd stopped")
+
+    def _serve_metrics(self) -> WSGIServer | None:
+        settings = self.rt.config.metrics
+        if settings is None:
+            return None
+        collector = metrics.StoreCollector(self.rt.config.store_path, self.rt.clock, self.servers)
+        server, _thread = metrics.serve(settings, collector)
+        return server
+
+    def servers(self) -> dict[str, metrics.ServerState]:
+        """The IMAP and SMTP servers as this daemon sees them, for the metrics."""
+        smtp = self.rt.smtp_state
+        return {"imap": metrics.ServerState(self.connected, self.imap.returns),
+                "smtp": metrics.ServerState(not smtp.down, smtp.returns)}
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         log.info("stopping (%s)", signal.Signals(signum).name)
+        notify("STOPPING=1")
         self.stop.set()
+        self.wake.set()
         self.scheduler.shutdown(wait=True)
+
+    def _on_hangup(self, signum: int, frame: FrameType | None) -> None:
+        """SIGHUP: reload on the worker once the current pass is done; end the wait for it."""
+        log.info("reloading (SIGHUP)")
+        notify("RELOADING=1")
+        self.wake.set()
+        # not from the handler itself: it may have interrupted the scheduler's own bookkeeping
+        threading.Thread(target=self.scheduler.add_job, args=(self.reload_cycle,),
+                         kwargs={"trigger": "date", "id": "reload", "replace_existing": True},
+                         name="inboxd-reload", daemon=True).start()
+
+    def reload_cycle(self) -> None:
+        """Take up the configuration file as it is now, or keep the one in use."""
+        rt = self.rt
+        old_imap, old_sweep_s = rt.mailbox, rt.config.notify.sweep_interval_s
+        old_retrain_h = rt.config.faq.retrain_interval_h
+        if reload_config(rt):
+            self.reloader = Reloader(rt)
+            if rt.mailbox is not old_imap:
+                self.connected = False  # the next watch connects with the new settings
+            if rt.config.notify.sweep_interval_s != old_sweep_s:
+                self._schedule_sweep()
+            if rt.config.faq.retrain_interval_h != old_retrain_h:
+                self._schedule_retrain()
+        notify("READY=1")
 
     def _schedule_watch(self, at: datetime) -> None:
         if not self.stop.is_set():
@@ -99,13 +161,16 @@ class Daemon:
 
     def _schedule_sweep(self) -> None:
         self.scheduler.add_job(self.sweep_cycle, trigger="interval", id="sweep",
-                               seconds=self.rt.config.notify.sweep_interval_s)
+                               seconds=self.rt.config.notify.sweep_interval_s,
+                               replace_existing=True)
 
     def _schedule_retrain(self) -> None:
         hours = self.rt.config.faq.retrain_interval_h
         if hours > 0:
             self.scheduler.add_job(self.retrain_cycle, trigger="interval", id="retrain",
-                                   hours=hours)
+                                   hours=hours, replace_existing=True)
+        elif self.scheduler.get_job("retrain"):
+            self.scheduler.remove_job("retrain")
 
     def retrain_cycle(self) -> None:
         """Retrain on examples learned from agents, when there are new ones, and switch to the
@@ -153,6 +218,9 @@ class Daemon:
 
     def _cycle(self) -> None:
         rt = self.rt
+        self.wake.clear()
+        if self.stop.is_set():
+            self.wake.set()  # a stop that came just now still ends the wait
         self.reloader.poll()
         if not self.connected:
             rt.mailbox.connect()
@@ -161,8 +229,12 @@ class Daemon:
                      rt.config.imap.username)
             self.imap.ok()
         flush(rt)
-        process_inbox(rt)
+        for outcome in process_inbox(rt):
+            match = outcome.triage.match
+            metrics.handled(type(outcome.triage.decision).__name__,
+                            match.confidence if match else None)
         self.imap_ok_at = rt.clock()
+        rt.store.set_stamp(MAILBOX_CHECKED, self.imap_ok_at)  # for `inboxd health`
         alarm.imap_ok(rt)
         self.agents.scan(rt)
         self._alarm()
@@ -170,9 +242,9 @@ class Daemon:
         if self._mail_waiting():
             return  # arrived while the other folders were read: IDLE would not report it
         if rt.config.imap.idle and rt.mailbox.has_idle:
-            rt.mailbox.wait_for_change(rt.config.imap.inbox, interval_s, self.stop)
+            rt.mailbox.wait_for_change(rt.config.imap.inbox, interval_s, self.wake)
         else:
-            self.stop.wait(interval_s)
+            self.wake.wait(interval_s)
 
     def _mail_waiting(self) -> bool:
         inbox = self.rt.config.imap.inbox

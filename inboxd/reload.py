@@ -13,6 +13,8 @@ before each pass over the inbox, so between two messages — and reloads what ch
 
 Each reload logs what is now in use, and warns when model and FAQ do not fit. :func:`reload_all`
 reloads everything unconditionally: the one entry point for a reload on request.
+:func:`reload_config` (SIGHUP) reads the configuration file again first, and takes up nothing
+unless the configuration and everything it names are valid.
 """
 
 from __future__ import annotations
@@ -20,14 +22,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from inboxd.config import Config, load_config
+from inboxd.config.mail import read_passwords
 from inboxd.core.classify import FaqClassifier
 from inboxd.errors import ConfigError, ModelError
 from inboxd.faq import load_faq
+from inboxd.mail.imap import Mailbox
+from inboxd.mail.smtp import Sender
 from inboxd.model.modelfile import describe_model, model_problems, reading_lock, threshold_warning
-from inboxd.validation import check_team_keys
+from inboxd.validation import Setup, check_team_keys, model_problem, validate_setup
 from inboxd.runtime import Runtime, checked_templates
 from inboxd.model.training import meta_path, read_meta
 
@@ -124,6 +130,49 @@ def reload_all(rt: Runtime) -> None:
     """Reload FAQ, rules, templates and model from the files the configuration names."""
     reload_answers(rt)
     reload_model(rt)
+
+
+RESTART_ONLY = ("store_path", "metrics", "log")  # what a running daemon cannot switch
+
+
+def reload_config(rt: Runtime) -> bool:
+    """Read the configuration file again; when it, its FAQ, templates and model are valid, use
+    them (new server settings take effect at the next connection). Otherwise log the problem,
+    naming its key, keep everything in use and return False."""
+    path = rt.config.path
+    try:
+        config, setup = checked_config(path, rt)
+    except ConfigError as exc:
+        log.error("configuration %s not reloaded: %s; the configuration in use stays", path, exc)
+        return False
+    for name in RESTART_ONLY:
+        if getattr(config, name) != getattr(rt.config, name):
+            log.warning("configuration %s: %s changed; it takes effect at the next restart",
+                        path, name.replace("_", "."))
+    config = replace(config, **{name: getattr(rt.config, name) for name in RESTART_ONLY})
+    if config.imap != rt.config.imap:
+        rt.mailbox.close()
+        rt.mailbox = Mailbox(config.imap)
+    if config.smtp != rt.config.smtp:
+        rt.sender.close()
+        rt.sender = Sender(config.smtp)
+    rt.config, rt.calendar = config, setup.calendar
+    log.info("reloaded the configuration %s", path)
+    reload_all(rt)
+    return True
+
+
+def checked_config(path: Path, rt: Runtime) -> tuple[Config, Setup]:
+    """The configuration at ``path`` with what ``run`` validates before it starts, or a
+    ConfigError naming the key."""
+    config = load_config(path)
+    read_passwords(config.imap, config.smtp)
+    setup = validate_setup(config)
+    checked_templates(config, setup.faq)
+    problem = model_problem(config, rt.encoder)
+    if problem:
+        raise ConfigError("faq.model", f"{config.faq.model}: {problem}")
+    return config, setup
 
 
 WATCHED: tuple[tuple[Callable[[Runtime], Stamps], Callable[[Runtime], bool]], ...] = (

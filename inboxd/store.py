@@ -147,6 +147,10 @@ def _m012_oauth_alarm(db: sqlite_utils.Database) -> None:
     }, pk="id", foreign_keys=[("incident_id", "incidents", "id")],
         not_null={"incident_id", "kind", "route", "state", "created_at"})
     db.table("alerts").create_index(["state"])
+def _m013o_stamps(db: sqlite_utils.Database) -> None:
+    """When the daemon last did something (``mailbox_checked``), for `inboxd health` and the
+    metrics."""
+    db.table("stamps").create({"name": str, "at": str}, pk="name", not_null={"at"})
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
@@ -157,6 +161,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("010_lessons", _m010_lessons),
     ("011_blobs", _m011_blobs),
     ("012_oauth_alarm", _m012_oauth_alarm),
+    ("013o_stamps", _m013o_stamps),
 ]
 
 
@@ -264,6 +269,14 @@ class Store:
     def set_checkpoint(self, folder: str, uidvalidity: int, last_uid: int) -> None:
         self.db.table("checkpoints").upsert(
             {"folder": folder, "uidvalidity": uidvalidity, "last_uid": last_uid}, pk="folder")
+
+    # -- stamps --------------------------------------------------------------------------------
+    def set_stamp(self, name: str, at: datetime) -> None:
+        self.db.table("stamps").upsert({"name": name, "at": iso(at)}, pk="name")
+
+    def stamp(self, name: str) -> datetime | None:
+        rows = list(self.db.table("stamps").rows_where("name = ?", [name]))
+        return from_iso(rows[0]["at"]) if rows else None
 
     # -- tickets -------------------------------------------------------------------------------
     def insert_ticket(self, values: dict[str, Any]) -> int:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from inboxd.config import Config, load_config
+from inboxd.logs import setup_logging
 
 EXIT_RUNTIME = 1
 EXIT_CONFIG = 2
@@ -22,7 +23,10 @@ def default_config_path() -> Path:
 
 
 def config_from(args: argparse.Namespace) -> Config:
-    return load_config(args.config or default_config_path())
+    """The configuration; its ``[log]`` table takes effect at once."""
+    config = load_config(args.config or default_config_path())
+    setup_logging(getattr(args, "verbose", 0), getattr(args, "quiet", False), config.log)
+    return config
 
 
 def print_json(value: object) -> None:

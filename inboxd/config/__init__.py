@@ -26,13 +26,15 @@ from inboxd.config.oauth import OAuthSettings, oauth_settings
 from inboxd.config.policy import (BACKLOG_MODES, WEEKDAYS, DeadlineSettings, FaqSettings,
                                  PolicySettings, deadline_settings, faq_settings,
                                  policy_settings, templates_path)
+from inboxd.config.service import LogSettings, MetricsSettings, log_settings, metrics_settings
 from inboxd.config.table import Table, resolve_path
 from inboxd.errors import ConfigError
 
 __all__ = [
-    "BACKLOG_MODES", "SECURITY_MODES", "WEEKDAYS", "AlertSettings", "Config", "OAuthSettings", "DeadlineSettings", "FaqSettings",
-    "FolderSettings", "ImapSettings", "NotifySettings", "PolicySettings", "RelaySettings",
-    "Secret", "ServerSettings", "SmtpSettings", "load_config", "parse_config",
+    "BACKLOG_MODES", "SECURITY_MODES", "WEEKDAYS", "AlertSettings", "Config", "DeadlineSettings",
+    "FaqSettings", "FolderSettings", "ImapSettings", "LogSettings", "MetricsSettings",
+    "NotifySettings", "OAuthSettings", "PolicySettings", "RelaySettings", "Secret",
+    "ServerSettings", "SmtpSettings", "load_config", "parse_config",
 ]
 
 
@@ -51,6 +53,8 @@ class Config:
     relay: RelaySettings | None = None  # relay mode; None when [relay] is absent
     oauth2: OAuthSettings | None = None  # when imap.auth or smtp.auth is "oauth2"
     alert: AlertSettings = field(default_factory=AlertSettings)
+    metrics: MetricsSettings | None = None  # the Prometheus endpoint; None when off
+    log: LogSettings = field(default_factory=LogSettings)
 
     @property
     def support_address(self) -> str:
@@ -94,6 +98,8 @@ def parse_config(data: dict[str, Any], base_dir: Path, path: Path | None = None)
         relay=relay_settings(root, smtp.sender),
         oauth2=_oauth2(root, base_dir, imap, smtp),
         alert=alert_settings(root.table("alert", required=False)),
+        metrics=metrics_settings(root.table("metrics", required=False)),
+        log=log_settings(root.table("log", required=False)),
     )
     root.reject_unknown()
     return config

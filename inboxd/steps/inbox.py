@@ -103,7 +103,9 @@ def _handle(rt: Runtime, fetched: Fetched, reading: Reading | None, uidvalidity:
     except Exception as exc:  # a defect met by this one message: shunt it to a person
         t = shunt(rt, fetched, exc)
     log.info("uid %d from %s: %s (%s)", fetched.uid, t.parsed.sender or "?",
-             type(t.decision).__name__, t.decision.reason)
+             type(t.decision).__name__, t.decision.reason,
+             extra={"uid": fetched.uid, "decision": type(t.decision).__name__,
+                    "ticket": getattr(t.decision, "ticket_id", None)})
     if dry_run:
         return Outcome(t, None)
     try:

@@ -22,6 +22,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
 
+from inboxd import metrics
 from inboxd.errors import (MailboxError, MailboxUnavailable, SendAuthFailed, SendDeferred,
                            SendFailed, SendUncertain, SendUnavailable)
 from inboxd.faults import crash_point
@@ -63,8 +64,10 @@ def resolve_interrupted(rt: Runtime) -> None:
 def _mark_uncertain(rt: Runtime, row: dict[str, Any], error: str) -> None:
     """The mail may or may not have arrived: never send it again, and tell a person."""
     _give_up(rt, row, "uncertain", error, f"may not have arrived ({error}); it is not sent again")
+    metrics.uncertain(row["kind"])
     log.warning("ticket #%s: %s to %s may not have been sent (%s); left to a person",
-                row["ticket_id"], row["kind"], row["recipient"], error)
+                row["ticket_id"], row["kind"], row["recipient"], error,
+                extra={"ticket": row["ticket_id"]})
 
 
 def send_pending(rt: Runtime) -> None:
@@ -115,7 +118,7 @@ def _put_off(rt: Runtime, row: dict[str, Any], error: str) -> None:
         return
     rt.store.update_outbox(row["id"], {"state": "pending", "error": error})
     log.info("ticket #%s: %s to %s put off (%s); tried again later", row["ticket_id"],
-             row["kind"], row["recipient"], error)
+             row["kind"], row["recipient"], error, extra={"ticket": row["ticket_id"]})
 
 
 def _mark_sent(rt: Runtime, row: dict[str, Any], copied: bool) -> None:
@@ -128,12 +131,16 @@ def _mark_sent(rt: Runtime, row: dict[str, Any], copied: bool) -> None:
         ticket = rt.store.ticket(row["ticket_id"])
         if row["kind"] == "answer" and ticket and ticket.first_response_at is None:
             rt.store.update_ticket(ticket.id, first_response(ticket, now, "auto", rt.calendar))
+    answers = ticket is not None and row["kind"] not in KEEP_STATE_KINDS  # the customer's mail
+    metrics.sent(row["kind"], (ticket.awaiting_since or ticket.created_at)
+                 if answers and ticket else None, now)
 
 
 def _mark_failed(rt: Runtime, row: dict[str, Any], error: str) -> None:
     _give_up(rt, row, "failed", error, f"was refused: {error}")
+    metrics.refused(row["kind"])
     log.error("ticket #%s: %s to %s refused: %s", row["ticket_id"], row["kind"],
-              row["recipient"], error)
+              row["recipient"], error, extra={"ticket": row["ticket_id"]})
 
 
 def _give_up(rt: Runtime, row: dict[str, Any], state: str, error: str, what: str) -> None:
