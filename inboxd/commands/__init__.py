@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from inboxd.commands import demo, forget, gaps, mailbox, model, ticket, tickets
+from inboxd.commands import demo, forget, gaps, mailbox, model, report, ticket, tickets
 
 REGISTRY = [mailbox.register_run, mailbox.register_once, model.register_train,
             model.register_classify, model.register_eval, tickets.register, ticket.register,
-            mailbox.register_check, demo.register, gaps.register, forget.register]
+            mailbox.register_check, demo.register, gaps.register, report.register,
+            forget.register]

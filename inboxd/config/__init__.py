@@ -6,8 +6,8 @@ are errors too: a typo must not silently fall back to a default.
 
 This package's face is this module: every settings class is importable from ``inboxd.config``.
 The sections are parsed in ``config.mail`` ([imap], [smtp], [folders]), ``config.policy``
-([faq], [deadlines], [policy], [templates]) and ``config.notify`` ([notify], [relay]), all with
-the checked reader of ``config.table`` at the bottom.
+([faq], [deadlines], [policy], [templates]), ``config.notify`` ([notify], [relay]) and
+``config.report`` ([report]), all with the checked reader of ``config.table`` at the bottom.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from inboxd.config.mail import (SECURITY_MODES, FolderSettings, ImapSettings, Se
                                ServerSettings, SmtpSettings, folder_settings, imap_settings,
                                smtp_settings)
 from inboxd.config.notify import NotifySettings, RelaySettings, notify_settings, relay_settings
+from inboxd.config.report import ReportSettings, report_settings
 from inboxd.config.policy import (BACKLOG_MODES, WEEKDAYS, DeadlineSettings, FaqSettings,
                                  PolicySettings, deadline_settings, faq_settings,
                                  policy_settings, templates_path)
@@ -30,7 +31,7 @@ from inboxd.errors import ConfigError
 __all__ = [
     "BACKLOG_MODES", "SECURITY_MODES", "WEEKDAYS", "Config", "DeadlineSettings", "FaqSettings",
     "FolderSettings", "ImapSettings", "NotifySettings", "PolicySettings", "RelaySettings",
-    "Secret", "ServerSettings", "SmtpSettings", "load_config", "parse_config",
+    "ReportSettings", "Secret", "ServerSettings", "SmtpSettings", "load_config", "parse_config",
 ]
 
 
@@ -47,6 +48,7 @@ class Config:
     templates_dir: Path | None = None
     notify: NotifySettings = field(default_factory=NotifySettings)
     relay: RelaySettings | None = None  # relay mode; None when [relay] is absent
+    report: ReportSettings = field(default_factory=ReportSettings)
 
     @property
     def support_address(self) -> str:
@@ -88,6 +90,7 @@ def parse_config(data: dict[str, Any], base_dir: Path, path: Path | None = None)
         templates_dir=templates_path(root.table("templates", required=False), base_dir),
         notify=notify_settings(root.table("notify", required=False)),
         relay=relay_settings(root, smtp.sender),
+        report=report_settings(root.table("report", required=False)),
     )
     root.reject_unknown()
     return config
