@@ -53,13 +53,14 @@ def title(report: Report) -> str:
     return f"Support report {c.start.isoformat()} to {c.end.isoformat()}"
 
 
-def summary(report: Report) -> str:
-    """One line: what inboxd did in the period."""
+def summary(report: Report) -> list[str]:
+    """What inboxd did in the period, in a few short lines."""
     c = report.current
-    return (f"{c.total_messages} mails received; {_share(c.automatic_share)} of "
-            f"{c.tickets} new questions answered automatically "
-            f"({c.came_back} came back); about {report.hours_saved(c):.1f} agent hours saved; "
-            f"people's first response: median {_hours(c.wall_median_h)}")
+    return [f"{c.total_messages} mails received",
+            f"{_share(c.automatic_share)} of {c.tickets} new questions answered automatically "
+            f"({c.came_back} came back)",
+            f"about {report.hours_saved(c):.1f} agent hours saved",
+            f"people's first response: median {_hours(c.wall_median_h)}"]
 
 
 def sections(report: Report) -> list[Section]:
@@ -191,7 +192,8 @@ def report_text(report: Report, width: int = TEXT_WIDTH) -> str:
     console = Console(file=out, width=width, color_system=None, markup=False, highlight=False,
                       emoji=False, force_terminal=False)
     console.print(title(report))
-    console.print(summary(report), soft_wrap=False)
+    for line in summary(report):
+        console.print(f"- {line}")
     for section in sections(report):
         console.print()
         console.print(section.title.upper())
@@ -258,7 +260,7 @@ _HTML = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True
 {% for row in section.rows %}
 <tr>
 {% for cell in row %}
-<td align="{{ 'right' if section.right(loop.index0) else 'left' }}" style="padding:5px 8px;border-bottom:1px solid #e6e9ed;{{ 'white-space:nowrap;' if loop.first }}">{{ cell }}</td>
+<td align="{{ 'right' if section.right(loop.index0) else 'left' }}" style="padding:5px 8px;border-bottom:1px solid #e6e9ed;{{ 'white-space:nowrap;' if loop.first else '' }}">{{ cell }}</td>
 {% endfor %}
 </tr>
 {% endfor %}
@@ -293,7 +295,7 @@ def report_html(report: Report, sources: Mapping[str, str],
              {"value": _hours(c.wall_median_h), "label": "median first response",
               "color": "#9a6700"}]
     return _HTML.render(
-        title=title(report), summary=summary(report), tiles=tiles, timezone=report.timezone,
+        title=title(report), summary="; ".join(summary(report)), tiles=tiles, timezone=report.timezone,
         generated=report.generated_at.isoformat(timespec="minutes"),
         charts=[{"title": ch.title, "src": sources[ch.name], "width": ch.width_px,
                  "height": ch.height_px} for ch in charts],
