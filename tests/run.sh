@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # The test command. On a fresh Debian 12 machine (as root, or with sudo) it installs what the
-# suite needs: Dovecot (the real IMAP/LMTP server the tests run) and Python's venv support, then
-# prepares .venv and runs pytest. Extra arguments go to pytest, e.g. `bash tests/run.sh -k imap`.
+# suite needs: Dovecot (the real IMAP/LMTP server the tests run), Chromium (the headless browser
+# the report's HTML is rendered in) and Python's venv support, then prepares .venv and runs
+# pytest. Extra arguments go to pytest, e.g. `bash tests/run.sh -k imap`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=()
 if [ ! -x /usr/sbin/dovecot ] || [ ! -x /usr/lib/dovecot/imap ] || [ ! -x /usr/lib/dovecot/lmtp ]; then
     packages+=(dovecot-imapd dovecot-lmtpd)
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+    packages+=(chromium)
 fi
 if [ ! -x .venv/bin/python ] && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     packages+=(python3 python3-venv)

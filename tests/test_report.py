@@ -279,7 +279,8 @@ def test_report_table_defaults(config_path: Path) -> None:
 def installation(tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer) -> Installation:
     inst = Installation(tmp_path, fresh_dovecot, fresh_smtp,
                         report={"to": [fresh_dovecot.agent], "minutes_per_ticket": 30})
-    return inst.start()
+    inst.train()
+    return inst
 
 
 def fill_installation(inst: Installation) -> None:
