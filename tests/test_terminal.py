@@ -7,7 +7,7 @@ import io
 
 from rich.cells import cell_len
 
-from inboxd.commands.terminal import clipped, console, progress_bar, table, working
+from inboxd.commands.terminal import clipped, console, progress_bar, show, table, working
 
 
 class Terminal(io.StringIO):
@@ -59,3 +59,12 @@ def test_no_progress_bar_on_a_pipe() -> None:
     with working("evaluating", pipe):
         pass
     assert pipe.getvalue() == ""
+
+
+def test_piped_tables_have_no_trailing_blanks() -> None:
+    pipe = io.StringIO()
+    show(table(["subject", "why"], [["a", "a longer reason"], ["a much longer subject", "b"]]),
+         "done", stream=pipe)
+    lines = pipe.getvalue().splitlines()
+    assert lines[-1] == "done" and lines[3].endswith(" b")
+    assert all(line == line.rstrip() for line in lines)

@@ -15,7 +15,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
                            TimeElapsedColumn)
 from rich.table import Table
@@ -66,7 +66,21 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]],
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
                 max_widths: Mapping[str, int] | None = None) -> None:
-    console().print(table(headers, rows, max_widths))
+    show(table(headers, rows, max_widths))
+
+
+def show(*items: RenderableType, stream: TextIO | None = None) -> None:
+    """Print rich tables or text; in a file or a pipe without the blanks that pad the last
+    column."""
+    out = console(stream)
+    if out.is_terminal:
+        for item in items:
+            out.print(item)
+        return
+    with out.capture() as captured:
+        for item in items:
+            out.print(item)
+    out.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 def local(at: datetime | None, tz: ZoneInfo) -> str:

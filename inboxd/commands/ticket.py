@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rich.console import RenderableType
+
 from inboxd.commands.common import EXIT_RUNTIME, config_from, print_json
-from inboxd.commands.terminal import console, local, table
+from inboxd.commands.terminal import local, show, table
 from inboxd.commands.tickets import ticket_json
 from inboxd.core.clocks import DEADLINE_LABELS
 from inboxd.store import Store, Ticket, from_iso
@@ -67,14 +69,14 @@ def _stamp(value: str | None, tz: ZoneInfo) -> str | None:
 
 
 def print_history(t: Ticket, history: dict[str, Any], tz: ZoneInfo) -> None:
-    out = console()
-    out.print(_summary(t, tz))
+    parts: list[RenderableType] = [_summary(t, tz)]
     for title, key, headers, columns in SECTIONS:
         found = history[key]
-        out.print(f"\n{title}")
-        out.print(table(headers, [[_cell(r[c], c) for c in columns] for r in found],
-                        {header: CELL_WIDTH for header in headers}) if found else "  none")
-    out.print(f"\ntimes in {tz.key}")
+        parts.append(f"\n{title}")
+        parts.append(table(headers, [[_cell(r[c], c) for c in columns] for r in found],
+                           {header: CELL_WIDTH for header in headers}) if found else "  none")
+    parts.append(f"\ntimes in {tz.key}")
+    show(*parts)
 
 
 SECTIONS = [

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from inboxd.model import encoder
 from inboxd.commands.common import EXIT_CONFIG
-from inboxd.commands.terminal import console, progress_bar, table
+from inboxd.commands.terminal import progress_bar, show, table
 from inboxd.config import Config
 from inboxd.model.modelfile import format_threshold, lock_path, threshold_warning, train_files
 from inboxd.store import Store
@@ -50,7 +50,7 @@ def run_train(config: Config) -> int:
     print(f"model written to {config.faq.model}")
     print(format_result(config, result))
     if result.meta.expected_coverage is not None and result.meta.coverage_by_faq:
-        console().print(coverage_table(data, result.meta.coverage_by_faq))
+        show(coverage_table(data, result.meta.coverage_by_faq))
     warning = threshold_warning(config.faq, result.meta)
     if warning:
         print(f"\nWARNING: {warning}")
