@@ -16,7 +16,8 @@ back off 1 s doubling to 5 min. Nothing is lost meanwhile: the store holds every
 
 The deadline sweep (``inboxd.steps.sweep``) is an interval job every
 ``notify.sweep_interval_s`` on the same worker, so it runs between two watch cycles. So does the
-retrain job (``inboxd.steps.learn.retrain``, every ``faq.retrain_interval_h`` hours).
+retrain job (``inboxd.steps.learn.retrain``, every ``faq.retrain_interval_h`` hours), and the
+weekly report mail (``inboxd.steps.report``, at ``report.weekday`` and ``report.time``).
 
 Before each pass over the inbox, and after a retrain, ``inboxd.reload.Reloader`` takes up a model
 that ``inboxd train`` or the retrain wrote and a changed FAQ file or template, between two
@@ -55,6 +56,7 @@ from inboxd.availability import Availability
 from inboxd.errors import InboxdError, MailboxAuthFailed, MailboxUnavailable
 from inboxd.steps.learn import retrain
 from inboxd.steps.outbox import flush, send_pending
+from inboxd.steps.report import queue_weekly_report
 from inboxd.steps.inbox import process_inbox
 from inboxd.reload import Reloader, log_state, reload_config
 from inboxd.sd_notify import notify
@@ -97,6 +99,7 @@ class Daemon:
         self._schedule_watch(datetime.now(timezone.utc))
         self._schedule_sweep()
         self._schedule_retrain()
+        self._schedule_report()
         log.info("inboxd watching %s on %s", self.rt.config.imap.inbox, self.rt.config.imap.host)
         log_state(self.rt)
         notify("READY=1", f"STATUS=watching {self.rt.config.imap.inbox}")
@@ -171,6 +174,21 @@ class Daemon:
                                    hours=hours, replace_existing=True)
         elif self.scheduler.get_job("retrain"):
             self.scheduler.remove_job("retrain")
+
+    def _schedule_report(self) -> None:
+        report = self.rt.config.report
+        if report.to:
+            self.scheduler.add_job(self.report_cycle, trigger="cron", id="report",
+                                   day_of_week=report.weekday, hour=report.hour,
+                                   minute=report.minute, timezone=self.rt.tz)
+
+    def report_cycle(self) -> None:
+        """Journal the weekly report mail (once per week), then send it as the sweep sends."""
+        try:
+            queue_weekly_report(self.rt)
+        except InboxdError as exc:
+            log.warning("weekly report: %s; the next run retries", exc)
+        self.sweep_cycle()
 
     def retrain_cycle(self) -> None:
         """Retrain on examples learned from agents, when there are new ones, and switch to the

@@ -151,6 +151,10 @@ def _m013o_stamps(db: sqlite_utils.Database) -> None:
     """When the daemon last did something (``mailbox_checked``), for `inboxd health` and the
     metrics."""
     db.table("stamps").create({"name": str, "at": str}, pk="name", not_null={"at"})
+def _m013r_report_indexes(db: sqlite_utils.Database) -> None:
+    """The report reads tickets by creation and messages by arrival over a few weeks."""
+    db.table("tickets").create_index(["created_at"], if_not_exists=True)
+    db.table("messages").create_index(["received_at"], if_not_exists=True)
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
@@ -162,6 +166,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("011_blobs", _m011_blobs),
     ("012_oauth_alarm", _m012_oauth_alarm),
     ("013o_stamps", _m013o_stamps),
+    ("013r_report_indexes", _m013r_report_indexes),
 ]
 
 
@@ -355,6 +360,10 @@ class Store:
         return int(self.db.execute("select count(*) from outbox where state = ?",
                                    [state]).fetchone()[0])
 
+    def outbox_state(self, outbox_id: int) -> str | None:
+        row = self.db.execute("select state from outbox where id = ?", [outbox_id]).fetchone()
+        return row[0] if row else None
+
     def outbox_uncopied(self) -> list[dict[str, Any]]:
         rows = self.db.table("outbox").rows_where("state = 'sent' and copied_at is null",
                                                   order_by="id")
@@ -499,17 +508,51 @@ class Store:
                               "direction = 'in' order by id limit 1", [ticket_id]).fetchone()
         return store_blobs.whole_raw(self.db, "messages", row[0], row[1]) if row else None
 
-    def human_questions(self, since: datetime) -> list[dict[str, Any]]:
-        """Tickets created since then that a person answered first or that are still open:
-        ``ticket_id``, ``faq`` and the ``raw`` bytes of their first incoming message."""
+    def human_questions(self, since: datetime,
+                        until: datetime | None = None) -> list[dict[str, Any]]:
+        """Tickets created since then (and before ``until``) that a person answered first or
+        that are still open: ``ticket_id``, ``faq`` and the ``raw`` bytes of their first
+        incoming message."""
+        before = "and t.created_at < ? " if until else ""
         rows = self.db.query(
             "select t.id as ticket_id, t.faq, m.raw, m.id as message_row from tickets t "
             "join messages m on m.id = "
             "(select min(id) from messages where ticket_id = t.id and direction = 'in') "
-            "where t.created_at >= ? and (t.first_response_by = 'agent' or t.state = 'open') "
-            "order by t.id", [iso(since)])
+            f"where t.created_at >= ? {before}and "
+            "(t.first_response_by = 'agent' or t.state = 'open') "
+            "order by t.id", [iso(since), *([iso(until)] if until else [])])
         return [store_blobs.whole(self.db, "messages", dict(r), "message_row") for r in rows]
 
+    # -- the report ----------------------------------------------------------------------------
+    def report_tickets(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Tickets created in [since, until), with the decision on their first message, whether
+        its automatic answer was given up (refused, or may not have arrived) and whether the
+        customer wrote again (a follow-up)."""
+        return [dict(r) for r in self.db.query(REPORT_TICKETS_SQL, [iso(since), iso(until)])]
+
+    def report_messages(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Incoming messages received in [since, until): their time and decision, and whether
+        the automatic answer of their ticket was given up."""
+        return [dict(r) for r in self.db.query(REPORT_MESSAGES_SQL, [iso(since), iso(until)])]
+
+
+_GIVEN_UP = ("exists (select 1 from outbox o where o.ticket_id = {ticket} and o.kind = 'answer' "
+             "and o.state in ('failed', 'uncertain'))")
+REPORT_TICKETS_SQL = (
+    "select t.id, t.created_at, t.state, t.language, t.faq, t.first_response_by, "
+    "t.first_response_at, t.first_response_wall_min, t.first_response_business_min, "
+    "t.next_due_at, m.decision as first_decision, "
+    f"{_GIVEN_UP.format(ticket='t.id')} as answer_given_up, "
+    "exists (select 1 from messages f where f.ticket_id = t.id and f.direction = 'in' and "
+    "f.decision = 'FollowUp') as followed_up "
+    "from tickets t join messages m on m.id = "
+    "(select min(id) from messages where ticket_id = t.id and direction = 'in') "
+    "where t.created_at >= ? and t.created_at < ? order by t.id")
+REPORT_MESSAGES_SQL = (
+    "select m.received_at, m.decision, "
+    f"{_GIVEN_UP.format(ticket='m.ticket_id')} as answer_given_up "
+    "from messages m where m.direction = 'in' and m.received_at >= ? and m.received_at < ? "
+    "order by m.received_at, m.id")
 
 CLOCK_CANDIDATES_SQL = (
     "select t.*, coalesce(t.awaiting_since, t.created_at) as clock_start, "
@@ -519,7 +562,7 @@ CLOCK_CANDIDATES_SQL = (
     "order by t.sweep_due_at, t.id")
 
 TICKET_STATES = ("open", "auto_answered", "answered")  # every state a ticket can be in
-INTERNAL_KINDS = ("warning", "escalation", "alert")  # outbox kinds for the team, not a customer
+INTERNAL_KINDS = ("warning", "escalation", "alert", "report")  # outbox kinds for the team
 # relay mode: forwards to a team and agents' answers relayed to customers; no automatic replies
 PERSONAL_KINDS = ("forward", "relay")
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command. On a fresh Debian 12 machine (as root, or with sudo) it installs what the
 # suite needs: Dovecot (the real IMAP/LMTP server the tests run), systemd (for `systemd-analyze
-# verify` of the unit files) and Python's venv support, then prepares .venv and runs pytest.
-# Extra arguments go to pytest, e.g. `bash tests/run.sh -k imap`.
+# verify` of the unit files), Chromium (the headless browser the report's HTML is rendered in)
+# and Python's venv support, then prepares .venv and runs pytest. Extra arguments go to pytest,
+# e.g. `bash tests/run.sh -k imap`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ if [ ! -x /usr/sbin/dovecot ] || [ ! -x /usr/lib/dovecot/imap ] || [ ! -x /usr/l
 fi
 if ! command -v systemd-analyze >/dev/null 2>&1; then
     packages+=(systemd)  # systemd-analyze verify checks the units of contrib/systemd
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+    packages+=(chromium)
 fi
 if [ ! -x .venv/bin/python ] && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     packages+=(python3 python3-venv)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from inboxd.commands import demo, forget, gaps, health, login, mailbox, model, ticket, tickets
+from inboxd.commands import (demo, forget, gaps, health, login, mailbox, model, report, ticket,
+                             tickets)
 
 REGISTRY = [mailbox.register_run, mailbox.register_once, model.register_train,
             model.register_classify, model.register_eval, tickets.register, ticket.register,
-            mailbox.register_check, login.register, demo.register, gaps.register, forget.register,
-            health.register]
+            mailbox.register_check, login.register, demo.register, gaps.register, report.register,
+            forget.register, health.register]

@@ -22,8 +22,9 @@ from zoneinfo import ZoneInfo
 
 from inboxd.model import encoder
 from inboxd.commands.common import EXIT_CONFIG
-from inboxd.commands.report import OUTCOME_HEADERS, clip, format_table, outcome_row
-from inboxd.commands.tickets import HEADERS as TICKET_HEADERS, ticket_row
+from inboxd.commands.terminal import (OUTCOME_HEADERS, OUTCOME_WIDTHS, clipped, outcome_row,
+                                     print_table, working)
+from inboxd.commands.tickets import HEADERS as TICKET_HEADERS, TICKET_WIDTHS, ticket_row
 from inboxd.core.render import TICKET_HEADER
 from inboxd.demo import sample_faq_path
 from inboxd.faq import load_faq
@@ -77,7 +78,8 @@ def play(keep: bool = False) -> DemoResult:
     try:
         with DemoServers() as servers:
             print_intro(servers, workdir)
-            result = run_demo(servers, workdir)
+            with working("running the demo"):
+                result = run_demo(servers, workdir)
             print_result(result)
             if keep:
                 wait_for_interrupt(servers, result.config.path)
@@ -103,18 +105,18 @@ def print_result(result: DemoResult) -> None:
     tz = ZoneInfo(result.config.deadlines.timezone)
     for number, round_ in enumerate(result.rounds, start=1):
         heading(f"Round {number}: {round_.title}")
-        print(format_table(OUTCOME_HEADERS, [outcome_row(o) for o in round_.outcomes]))
+        print_table(OUTCOME_HEADERS, [outcome_row(o) for o in round_.outcomes], OUTCOME_WIDTHS)
     heading(f"What the customers received ({len(result.replies)} mails reached the SMTP "
             "server)")
     tickets = {str(t.id): t for t in result.tickets}
     for captured in result.replies:
         print_reply(captured.message(), tickets)
     heading("Tickets (as `inboxd tickets` shows them)")
-    print(format_table(TICKET_HEADERS, [ticket_row(t, tz) for t in result.tickets]))
+    print_table(TICKET_HEADERS, [ticket_row(t, tz) for t in result.tickets], TICKET_WIDTHS)
     print(f"\ntimes in {result.config.deadlines.timezone}")
     heading("Where every message ended up (IMAP folders, read back from the server)")
-    print(format_table(["folder", "messages"],
-                       [[name, str(count)] for name, count in result.folders.items()]))
+    print_table(["folder", "messages"],
+                [[name, str(count)] for name, count in result.folders.items()])
     print_next_steps(result.took_s)
 
 
@@ -131,7 +133,7 @@ def print_reply(msg: EmailMessage, tickets: dict[str, Ticket]) -> None:
           f"Auto-Submitted: {msg.get('Auto-Submitted', '-')}")
     print(f"In-Reply-To: {msg.get('In-Reply-To', '-')}")
     for line in first_lines(msg.get_content(), BODY_LINES):
-        print(f"  | {clip(line, LINE_WIDTH)}")
+        print(f"  | {clipped(line, LINE_WIDTH)}")
     print()
 
 

@@ -11,19 +11,13 @@ questions, their characteristic words and the closest existing FAQ with its simi
 from __future__ import annotations
 
 import argparse
-import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any
 
 from inboxd.commands.common import config_from, print_json
-from inboxd.core.message import ParsedMessage, parse_message
 from inboxd.errors import InboxdError
 from inboxd.faq import load_faq
 from inboxd.store import Store
-
-if TYPE_CHECKING:  # inboxd.core.gaps loads scikit-learn: imported when `inboxd gaps` runs
-    from inboxd.core.gaps import Cluster
 
 
 def register(sub: Any) -> None:
@@ -35,7 +29,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    from inboxd.core.gaps import cluster_questions, ignored_words
+    from inboxd.core.gaps import find_gaps, human_asked
 
     config = config_from(args)
     if not config.store_path.is_file():
@@ -46,53 +40,14 @@ def cmd_gaps(args: argparse.Namespace) -> int:
         rows = store.human_questions(datetime.now(timezone.utc) - timedelta(days=args.days))
     finally:
         store.close()
-    asked = _questions(rows)
-    languages = faq.languages | {config.faq.default_language}
-    ignore = ignored_words(languages, {n for q in asked for n in q.names})
-    questions = [q.text for q in asked]
-    clusters = cluster_questions(questions, ignore=ignore,
-                                 faqs={e.id: e.examples for e in faq.entries})
-    groups = [gap_json(c, [q.ticket_id for q in asked], questions) for c in clusters]
-    groups = groups[:max(args.top, 0)]
+    asked = human_asked(rows)
+    groups = find_gaps(asked, faq.languages | {config.faq.default_language},
+                       {e.id: e.examples for e in faq.entries}, args.top)
     if args.json:
         print_json(groups)
     else:
-        print(format_gaps(groups, len(questions), args.days))
+        print(format_gaps(groups, len(asked), args.days))
     return 0
-
-
-@dataclass(frozen=True)
-class _Question:
-    ticket_id: int
-    text: str
-    names: tuple[str, ...]  # the words of the customer's name and address
-
-
-def _questions(rows: Sequence[dict[str, Any]]) -> list[_Question]:
-    """The questions of tickets no FAQ was matched to."""
-    found = []
-    for row in rows:
-        if not row["raw"] or row["faq"]:
-            continue
-        parsed = parse_message(row["raw"])
-        if parsed.question.strip():
-            found.append(_Question(row["ticket_id"], parsed.question.strip(), _names(parsed)))
-    return found
-
-
-def _names(parsed: ParsedMessage) -> tuple[str, ...]:
-    local = (parsed.reply_to or parsed.sender or "").partition("@")[0]
-    return tuple(w for w in re.split(r"[\W_]+", f"{parsed.sender_name} {local}") if len(w) > 1)
-
-
-def gap_json(cluster: Cluster, tickets: list[int], questions: list[str]) -> dict[str, Any]:
-    from inboxd.core.gaps import SAMPLES
-
-    members = [questions[i] for i in cluster.members]
-    closest = ({"id": cluster.closest[0], "similarity": round(cluster.closest[1], 3)}
-               if cluster.closest else None)
-    return {"size": cluster.size, "samples": members[:SAMPLES], "terms": list(cluster.terms),
-            "closest_faq": closest, "tickets": sorted(tickets[i] for i in cluster.members)}
 
 
 def format_gaps(groups: list[dict[str, Any]], questions: int, days: int) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from inboxd.steps.sent_scan import AgentWatch
 from inboxd.commands.common import EXIT_CONFIG, EXIT_RUNTIME, config_from
-from inboxd.commands.report import print_outcomes
+from inboxd.commands.terminal import print_outcomes
 from inboxd.config import Config, ImapSettings, SmtpSettings
 from inboxd.config.mail import read_passwords
 from inboxd.errors import ConfigError, InboxdError

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from inboxd.commands.common import config_from, print_json
+from inboxd.commands.terminal import working
 from inboxd.config.policy import DEFAULT_UNKNOWN_SHARE
 from inboxd.core.decide import AutoAnswer, Acknowledge
 from inboxd.mail.imap import Fetched
@@ -95,10 +96,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     sentence_encoder = None if args.words_only else encoder.load(encoder.training_threads())
     if sentence_encoder is None and not args.words_only:
         print(f"inboxd: encoder {encoder.describe(None)}", file=sys.stderr)
-    report = evaluate(read_labelled_csv(args.train), read_labelled_csv(args.test),
-                      threshold=args.threshold, target_precision=args.target_precision,
-                      unknown_share=args.unknown_share, embedder=sentence_encoder,
-                      cache=default_cache_path())
+    train, test = read_labelled_csv(args.train), read_labelled_csv(args.test)
+    with working(f"evaluating on {len(train)} training and {len(test)} test rows"):
+        report = evaluate(train, test, threshold=args.threshold,
+                          target_precision=args.target_precision,
+                          unknown_share=args.unknown_share, embedder=sentence_encoder,
+                          cache=default_cache_path())
     if args.json:
         print_json(report.to_json())
     else:

@@ -1,65 +1,118 @@
-"""Readable terminal tables for outcomes and tickets."""
+"""``inboxd report``: what inboxd did for the support team, for the last days and the days
+before: as text tables, as JSON, as an HTML page with charts, or as the report mail.
+
+``--send`` queues the mail to ``report.to`` in the outbox and sends it at once, with a copy in
+the Sent folder, as ``inboxd once`` sends; the daemon sends the same mail every week by itself
+(``[report]`` weekday and time).
+"""
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Sequence
-from datetime import datetime
-from zoneinfo import ZoneInfo
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
-from inboxd.core.decide import AutoAnswer
-from inboxd.steps.inbox import Outcome
-from inboxd.runtime import Runtime
-
-
-def width(text: str) -> int:
-    """Columns the text takes in a terminal (CJK characters take two)."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    if width(text) <= limit:
-        return text
-    out = ""
-    for char in text:
-        if width(out + char) > limit - 1:
-            break
-        out += char
-    return out + "…"
+from inboxd.commands.common import EXIT_RUNTIME, config_from, print_json
+from inboxd.commands.terminal import console
+from inboxd.config import Config
+from inboxd.config.mail import read_passwords
+from inboxd.core.report import Report
+from inboxd.core.report_render import report_text
+from inboxd.errors import ConfigError, InboxdError
+from inboxd.store import Store
+from inboxd.validation import validate_setup
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max([width(h), *(width(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    lines = []
-    for cells in [headers, ["-" * w for w in widths], *rows]:
-        padded = [c + " " * (w - width(c)) for c, w in zip(cells, widths)]
-        lines.append("  ".join(padded).rstrip())
-    return "\n".join(lines)
+def register(sub: Any) -> None:
+    p = sub.add_parser("report", help="the support report: mail received, automatic answers, "
+                                      "response times, FAQ candidates")
+    p.add_argument("--days", type=days, default=7,
+                   help="the last DAYS whole days, against the DAYS before them (7)")
+    p.add_argument("--html", type=Path, metavar="FILE",
+                   help="write the report with its charts as one HTML page")
+    p.add_argument("--send", action="store_true",
+                   help="mail the report with its charts to the report.to addresses")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.set_defaults(handler=cmd_report)
 
 
-def local(at: datetime | None, tz: ZoneInfo) -> str:
-    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if at else "-"
+def days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
-def outcome_row(o: Outcome) -> list[str]:
-    t = o.triage
-    d = t.decision
-    faq = f"{d.faq_id} {d.confidence:.2f}" if isinstance(d, AutoAnswer) else (
-        f"({t.match.faq_id} {t.match.confidence:.2f})" if t.match else "-")
-    return [str(t.fetched.uid), clip(t.parsed.sender or "?", 28), clip(t.parsed.subject, 30),
-            t.language, type(d).__name__, faq, f"#{o.ticket_id}" if o.ticket_id else "-",
-            t.folder, clip(d.reason, 60)]
+def cmd_report(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    if args.send and not config.report.to:
+        raise ConfigError("report.to", "lists nobody: --send needs the addresses to mail the "
+                                       "report to")
+    if args.send:
+        return _send(config, args)
+    report = _report(config, args.days)
+    _show(report, args, {})
+    return 0
 
 
-OUTCOME_HEADERS = ["uid", "from", "subject", "lang", "decision", "faq", "ticket", "folder",
-                   "why"]
+def _report(config: Config, days_back: int) -> Report:
+    from inboxd.steps.report import make_report
+
+    if not config.store_path.is_file():
+        raise InboxdError(f"{config.store_path}: no store yet; run inboxd first")
+    setup = validate_setup(config, writes=False)
+    store = Store(config.store_path)
+    try:
+        return make_report(store, config, setup.faq, setup.calendar, datetime.now(timezone.utc),
+                           days_back)
+    finally:
+        store.close()
 
 
-def print_outcomes(outcomes: Sequence[Outcome], rt: Runtime, dry_run: bool = False) -> None:
-    if not outcomes:
-        print("nothing new")
-        return
-    print(format_table(OUTCOME_HEADERS, [outcome_row(o) for o in outcomes]))
-    if dry_run:
-        print(f"\ndry run: {len(outcomes)} message(s) decided; nothing was sent, moved or written")
+def _show(report: Report, args: argparse.Namespace, pngs: dict[str, bytes]) -> None:
+    """Write the HTML page, or print JSON or the text tables, as asked."""
+    from inboxd.steps.report import draw, html_page
+
+    if args.html:
+        page = html_page(report, pngs or draw(report))
+        args.html.write_text(page, encoding="utf-8")
+        print(f"report of {report.current.start} to {report.current.end} written to {args.html}",
+              file=sys.stderr)
+    if args.json:
+        print_json(report.to_json())
+    elif not args.html and not args.send:
+        out = console()
+        out.print(report_text(report, width=min(out.width, 120)), end="")
+
+
+def _send(config: Config, args: argparse.Namespace) -> int:
+    from inboxd.runtime import build_runtime
+    from inboxd.steps.outbox import flush
+    from inboxd.steps.report import draw, make_report, queue_report
+
+    read_passwords(config.imap, config.smtp)
+    rt = build_runtime(config)
+    try:
+        report = make_report(rt.store, config, rt.faq, rt.calendar, rt.clock(), args.days)
+        pngs = draw(report)
+        outbox_id = queue_report(rt, report, pngs)
+        rt.mailbox.connect()
+        flush(rt)
+        state = rt.store.outbox_state(outbox_id) if outbox_id else "sent"
+    finally:
+        rt.close()
+    _show(report, args, pngs)
+    recipients = ", ".join(config.report.to)
+    if state != "sent":
+        waits = "; it waits in the outbox" if state == "pending" else ""
+        print(f"inboxd: the report to {recipients} was not sent "
+              f"({rt.smtp_state.error or state}){waits}", file=sys.stderr)
+        return EXIT_RUNTIME
+    print(f"report of {report.current.start} to {report.current.end} sent to {recipients}",
+          file=sys.stderr)
+    return 0

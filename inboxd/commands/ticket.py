@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rich.console import RenderableType
+
 from inboxd.commands.common import EXIT_RUNTIME, config_from, print_json
-from inboxd.commands.report import clip, format_table, local
+from inboxd.commands.terminal import local, show, table
 from inboxd.commands.tickets import ticket_json
 from inboxd.core.clocks import DEADLINE_LABELS
 from inboxd.store import Store, Ticket, from_iso
@@ -36,7 +38,7 @@ def cmd_ticket(args: argparse.Namespace) -> int:
     if args.json:
         print_json(history)
     else:
-        print(format_history(ticket, history, tz))
+        print_history(ticket, history, tz)
     return 0
 
 
@@ -57,6 +59,7 @@ MESSAGE_KEYS = ("id", "direction", "received_at", "sender", "subject", "decision
 OUTBOX_KEYS = ("id", "kind", "state", "recipient", "created_at", "sent_at", "error")
 NOTICE_KEYS = ("kind", "deadline", "due_at", "clock_start", "at", "detail")
 EVENT_KEYS = ("at", "kind", "detail")
+CELL_WIDTH = 60
 TIME_KEYS = {"received_at", "created_at", "sent_at", "due_at", "clock_start", "at"}
 
 
@@ -65,15 +68,15 @@ def _stamp(value: str | None, tz: ZoneInfo) -> str | None:
     return at.astimezone(tz).isoformat() if at else None
 
 
-def format_history(t: Ticket, history: dict[str, Any], tz: ZoneInfo) -> str:
-    sections = [_summary(t, tz)]
+def print_history(t: Ticket, history: dict[str, Any], tz: ZoneInfo) -> None:
+    parts: list[RenderableType] = [_summary(t, tz)]
     for title, key, headers, columns in SECTIONS:
         found = history[key]
-        table = format_table(headers, [[_cell(r[c], c) for c in columns] for r in found]) \
-            if found else "  none"
-        sections.append(f"{title}\n{table}")
-    sections.append(f"times in {tz.key}")
-    return "\n\n".join(sections)
+        parts.append(f"\n{title}")
+        parts.append(table(headers, [[_cell(r[c], c) for c in columns] for r in found],
+                           {header: CELL_WIDTH for header in headers}) if found else "  none")
+    parts.append(f"\ntimes in {tz.key}")
+    show(*parts)
 
 
 SECTIONS = [
@@ -94,7 +97,7 @@ def _cell(value: Any, column: str) -> str:
         return str(value)[:16].replace("T", " ")
     if column == "deadline":
         return DEADLINE_LABELS.get(value, value)
-    return clip(str(value), 60)
+    return str(value)
 
 
 def _summary(t: Ticket, tz: ZoneInfo) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from inboxd.commands.common import config_from, print_json
-from inboxd.commands.report import clip, format_table, local
+from inboxd.commands.terminal import local, print_table
 from inboxd.core.clocks import parse_duration
 from inboxd.store import TICKET_STATES, Store, Ticket, iso
 
@@ -61,18 +61,19 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     elif not tickets:
         print("no tickets")
     else:
-        print(format_table(HEADERS, [ticket_row(t, tz) for t in tickets]))
+        print_table(HEADERS, [ticket_row(t, tz) for t in tickets], TICKET_WIDTHS)
         print(f"\ntimes in {config.deadlines.timezone}")
     return 0
 
 
 HEADERS = ["id", "state", "customer", "subject", "lang", "faq", "created", "first response",
            "due 24h", "due business day"]
+TICKET_WIDTHS = {"customer": 30, "subject": 32}
 
 
 def ticket_row(t: Ticket, tz: ZoneInfo) -> list[str]:
     faq = f"{t.faq} {t.confidence:.2f}" if t.faq and t.confidence is not None else "-"
-    return [str(t.id), t.state, clip(t.customer, 30), clip(t.subject, 32), t.language or "-",
+    return [str(t.id), t.state, t.customer, t.subject, t.language or "-",
             faq, local(t.created_at, tz), local(t.first_response_at, tz), local(t.due_24h, tz),
             local(t.due_business_day, tz)]
 

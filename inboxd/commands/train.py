@@ -5,40 +5,18 @@ from __future__ import annotations
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import Any
+
+from rich.table import Table
 
 from inboxd.model import encoder
 from inboxd.commands.common import EXIT_CONFIG
+from inboxd.commands.terminal import progress_bar, show, table
 from inboxd.config import Config
 from inboxd.model.modelfile import format_threshold, lock_path, threshold_warning, train_files
 from inboxd.store import Store
 from inboxd.model.training import (FEWEST_FAQS_TO_LEAVE_OUT, TrainResult, TrainingSet,
                                    threshold_source)
-
-LONG_RUN_S = 5.0  # without a terminal, progress is shown only once a run takes this long
-BAR_WIDTH = 30
-
-
-class ProgressBar:
-    """Plain-text progress on a stream: redrawn in place on a terminal; elsewhere one line per
-    step, and only once the run has taken ``LONG_RUN_S``."""
-
-    def __init__(self, label: str, stream: TextIO | None = None) -> None:
-        self.label, self.stream = label, stream or sys.stderr
-        self.started = time.monotonic()
-        self.tty = self.stream.isatty()
-        self.drawn = False
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.tty and time.monotonic() - self.started < LONG_RUN_S:
-            return
-        filled = BAR_WIDTH * done // max(total, 1)
-        line = f"{self.label} [{'#' * filled}{' ' * (BAR_WIDTH - filled)}] {done}/{total}"
-        self.stream.write(f"\r{line}" if self.tty else f"{line}\n")
-        if self.tty and done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
-        self.drawn = True
 
 
 def learned_rows(config: Config) -> list[dict[str, Any]]:
@@ -56,9 +34,10 @@ def run_train(config: Config) -> int:
     started = time.perf_counter()
     sentence_encoder = encoder.load(threads=encoder.training_threads())
     print(f"encoder: {encoder.describe(sentence_encoder)}")
-    trained = train_files(config, lambda: learned_rows(config), datetime.now(timezone.utc),
-                          ProgressBar("training"), on_wait=lambda: _waiting(config),
-                          embedder=sentence_encoder)
+    with progress_bar("training") as progress:
+        trained = train_files(config, lambda: learned_rows(config), datetime.now(timezone.utc),
+                              progress, on_wait=lambda: _waiting(config),
+                              embedder=sentence_encoder)
     assert trained is not None  # train_files waits for the lock
     faq, result = trained
     data = result.data
@@ -70,6 +49,8 @@ def run_train(config: Config) -> int:
         print(f"{data.ignored} learned examples belong to FAQs no longer in the file; not used")
     print(f"model written to {config.faq.model}")
     print(format_result(config, result))
+    if result.meta.expected_coverage is not None and result.meta.coverage_by_faq:
+        show(coverage_table(data, result.meta.coverage_by_faq))
     warning = threshold_warning(config.faq, result.meta)
     if warning:
         print(f"\nWARNING: {warning}")
@@ -105,18 +86,15 @@ def format_result(config: Config, result: TrainResult) -> str:
         lines.append("  (no FAQ could be left out of cross-validation to play questions no FAQ "
                      f"covers: that needs {FEWEST_FAQS_TO_LEAVE_OUT} FAQs or more with examples "
                      "in two folds or more)")
-    lines.append(_table(result.data, meta.coverage_by_faq))
     return "\n".join(lines)
 
 
-def _table(data: TrainingSet, coverage: dict[str, float]) -> str:
+def coverage_table(data: TrainingSet, coverage: dict[str, float]) -> Table:
+    """Per FAQ: its examples from the file, those learned from agents, its expected coverage."""
     counts: dict[str, int] = {}
     for label in data.labels:
         counts[label] = counts.get(label, 0) + 1
-    width = max(len("FAQ"), *(len(faq_id) for faq_id in coverage))
-    rows = [f"{'FAQ':<{width}}  {'examples':>8}  {'learned':>7}  {'coverage':>8}"]
-    for faq_id, share in coverage.items():
-        learned = data.learned_by_faq.get(faq_id, 0)
-        rows.append(f"{faq_id:<{width}}  {counts[faq_id] - learned:>8}  {learned:>7}  "
-                    f"{share:>8.1%}")
-    return "\n".join(rows)
+    rows = [[faq_id, str(counts[faq_id] - data.learned_by_faq.get(faq_id, 0)),
+             str(data.learned_by_faq.get(faq_id, 0)), f"{share:.1%}"]
+            for faq_id, share in coverage.items()]
+    return table(["FAQ", "examples", "learned", "coverage"], rows, numeric_from=1)

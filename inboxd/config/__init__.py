@@ -6,8 +6,8 @@ are errors too: a typo must not silently fall back to a default.
 
 This package's face is this module: every settings class is importable from ``inboxd.config``.
 The sections are parsed in ``config.mail`` ([imap], [smtp], [folders]), ``config.policy``
-([faq], [deadlines], [policy], [templates]) and ``config.notify`` ([notify], [relay]), all with
-the checked reader of ``config.table`` at the bottom.
+([faq], [deadlines], [policy], [templates]), ``config.notify`` ([notify], [relay]) and
+``config.report`` ([report]), all with the checked reader of ``config.table`` at the bottom.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from inboxd.config.mail import (SECURITY_MODES, FolderSettings, ImapSettings, Se
 from inboxd.config.notify import (AlertSettings, NotifySettings, RelaySettings, alert_settings,
                                  notify_settings, relay_settings)
 from inboxd.config.oauth import OAuthSettings, oauth_settings
+from inboxd.config.report import ReportSettings, report_settings
 from inboxd.config.policy import (BACKLOG_MODES, WEEKDAYS, DeadlineSettings, FaqSettings,
                                  PolicySettings, deadline_settings, faq_settings,
                                  policy_settings, templates_path)
@@ -33,8 +34,8 @@ from inboxd.errors import ConfigError
 __all__ = [
     "BACKLOG_MODES", "SECURITY_MODES", "WEEKDAYS", "AlertSettings", "Config", "DeadlineSettings",
     "FaqSettings", "FolderSettings", "ImapSettings", "LogSettings", "MetricsSettings",
-    "NotifySettings", "OAuthSettings", "PolicySettings", "RelaySettings", "Secret",
-    "ServerSettings", "SmtpSettings", "load_config", "parse_config",
+    "NotifySettings", "OAuthSettings", "PolicySettings", "RelaySettings", "ReportSettings",
+    "Secret", "ServerSettings", "SmtpSettings", "load_config", "parse_config",
 ]
 
 
@@ -55,6 +56,7 @@ class Config:
     alert: AlertSettings = field(default_factory=AlertSettings)
     metrics: MetricsSettings | None = None  # the Prometheus endpoint; None when off
     log: LogSettings = field(default_factory=LogSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
 
     @property
     def support_address(self) -> str:
@@ -100,6 +102,7 @@ def parse_config(data: dict[str, Any], base_dir: Path, path: Path | None = None)
         alert=alert_settings(root.table("alert", required=False)),
         metrics=metrics_settings(root.table("metrics", required=False)),
         log=log_settings(root.table("log", required=False)),
+        report=report_settings(root.table("report", required=False)),
     )
     root.reject_unknown()
     return config

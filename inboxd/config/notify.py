@@ -73,11 +73,11 @@ def alert_settings(t: Table) -> AlertSettings:
 
 def notify_settings(t: Table) -> NotifySettings:
     teams_t = t.table("team_addresses", required=False)
-    teams = {team: _notify_addresses(teams_t, team) for team in teams_t.data}
+    teams = {team: address_list(teams_t, team) for team in teams_t.data}
     teams_t.used.update(teams_t.data)
     settings = NotifySettings(
-        default_address=_notify_addresses(t, "default_address"), team_addresses=teams,
-        escalation_address=_notify_addresses(t, "escalation_address"),
+        default_address=address_list(t, "default_address"), team_addresses=teams,
+        escalation_address=address_list(t, "escalation_address"),
         warn_before=_duration(t, "warn_before", "2h"),
         courtesy_on_breach=t.get("courtesy_on_breach", bool, False),
         sweep_interval_s=positive(t, "sweep_interval_s", 60.0),
@@ -100,7 +100,7 @@ def _duration(t: Table, name: str, default: str) -> timedelta:
     return duration
 
 
-def _notify_addresses(t: Table, name: str) -> tuple[str, ...]:
+def address_list(t: Table, name: str) -> tuple[str, ...]:
     """One address or a list of them; each must look like user@domain."""
     value = t.get(name, (str, list), [])
     values = [value] if isinstance(value, str) else value

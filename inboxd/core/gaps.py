@@ -32,6 +32,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import normalize
 
 from inboxd.core.classify import normalise
+from inboxd.core.message import ParsedMessage, parse_message
 from inboxd.core.status import GREETINGS, SIGN_OFFS
 
 CUT_HEIGHTS = tuple(np.round(np.arange(0.5, 0.951, 0.025), 3))  # cosine distances tried
@@ -183,3 +184,47 @@ def _cluster(rows: np.ndarray, vectors: sp.csr_matrix | np.ndarray, words: np.nd
     lift = _mean(weights[rows]) - _mean(weights) if len(words) else np.zeros(0)
     top = [str(words[i]) for i in np.argsort(-lift, kind="stable")[:TERMS] if lift[i] > 0]
     return Cluster(tuple(int(i) for i in typical), tuple(top))
+
+
+# -- the questions of the store's tickets, grouped (`inboxd gaps`, the report) --------------------
+
+@dataclass(frozen=True)
+class Question:
+    ticket_id: int
+    text: str
+    names: tuple[str, ...]  # the words of the customer's name and address
+
+
+def human_asked(rows: Sequence[Mapping[str, Any]]) -> list[Question]:
+    """The questions of the store's ``human_questions`` rows that no FAQ was matched to."""
+    found = []
+    for row in rows:
+        if not row["raw"] or row["faq"]:
+            continue
+        parsed = parse_message(row["raw"])
+        if parsed.question.strip():
+            found.append(Question(row["ticket_id"], parsed.question.strip(), _names(parsed)))
+    return found
+
+
+def _names(parsed: ParsedMessage) -> tuple[str, ...]:
+    local = (parsed.reply_to or parsed.sender or "").partition("@")[0]
+    return tuple(w for w in re.split(r"[\W_]+", f"{parsed.sender_name} {local}") if len(w) > 1)
+
+
+def find_gaps(asked: Sequence[Question], languages: Iterable[str],
+              faqs: Mapping[str, Sequence[str]], top: int) -> list[dict[str, Any]]:
+    """The ``top`` largest groups of ``asked`` as JSON-ready values: size, sample questions,
+    characteristic words, the closest FAQ with its similarity, and the tickets."""
+    ignore = ignored_words(languages, {n for q in asked for n in q.names})
+    questions = [q.text for q in asked]
+    clusters = cluster_questions(questions, ignore=ignore, faqs=faqs)
+    return [_gap_json(c, [q.ticket_id for q in asked], questions) for c in clusters[:max(top, 0)]]
+
+
+def _gap_json(cluster: Cluster, tickets: list[int], questions: list[str]) -> dict[str, Any]:
+    members = [questions[i] for i in cluster.members]
+    closest = ({"id": cluster.closest[0], "similarity": round(cluster.closest[1], 3)}
+               if cluster.closest else None)
+    return {"size": cluster.size, "samples": members[:SAMPLES], "terms": list(cluster.terms),
+            "closest_faq": closest, "tickets": sorted(tickets[i] for i in cluster.members)}

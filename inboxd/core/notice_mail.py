@@ -1,15 +1,16 @@
-"""Internal notice mails to the team (warnings, escalations, the digest of old breaches): headers
-and the question excerpt.
+"""Internal notice mails to the team (warnings, escalations, the digest of old breaches, the
+report): headers and the question excerpt.
 
 Pure. The subject carries the ticket tag ``[#id]``; the mail is marked ``Auto-Submitted:
 auto-generated`` and carries inboxd's ticket header, so neither inboxd nor other robots answer
 it, and replies go to the notice's own recipients rather than to the support mailbox. The
-digest lists many tickets and so carries no ticket tag or header.
+digest lists many tickets and so carries no ticket tag or header; nor does the report, an HTML
+mail with its charts as inline parts and a plain-text alternative with the same figures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -70,6 +71,33 @@ def build_alarm(sender: str, recipients: Sequence[str], subject: str, message_id
                 now: datetime, body: str) -> EmailMessage:
     """An alarm to the operator (``core.alarm``): no ticket tag, marked automated."""
     return _internal(sender, recipients, subject, message_id, now, body)
+@dataclass(frozen=True)
+class ReportMail:
+    subject: str
+    text: str  # the plain-text alternative
+    html: str  # refers to each image as ``cid:<its content id without brackets>``
+    images: Mapping[str, tuple[str, bytes]]  # file name -> (Content-ID "<...>", PNG bytes)
+    sender: str
+    recipients: tuple[str, ...]
+    message_id: str
+    now: datetime
+
+
+def build_report_mail(mail: ReportMail) -> EmailMessage:
+    """multipart/alternative: text/plain, then multipart/related of text/html and the PNGs."""
+    msg = _internal(mail.sender, mail.recipients, mail.subject, mail.message_id, mail.now,
+                    mail.text)
+    msg.add_alternative(mail.html, subtype="html", charset="utf-8")
+    html = msg.get_payload()[1]
+    for filename, (content_id, png) in mail.images.items():
+        html.add_related(png, "image", "png", cid=content_id, disposition="inline",
+                         filename=filename)
+    return msg
+
+
+def content_id(name: str, message_id: str) -> str:
+    """A Content-ID unique to the mail: ``<volume.report-2026-11-30@example.com>``."""
+    return f"<{name}.{message_id.strip('<>')}>"
 
 
 def _internal(sender: str, recipients: Sequence[str], subject: str, message_id: str,
