@@ -65,7 +65,7 @@ def alert_settings(t: Table) -> AlertSettings:
     folder = t.get("folder", str, AlertSettings.folder)
     if not folder.strip():
         raise ConfigError(t.key("folder"), "must not be empty")
-    settings = AlertSettings(to=_notify_addresses(t, "to"), after=_duration(t, "after", "15m"),
+    settings = AlertSettings(to=address_list(t, "to"), after=_duration(t, "after", "15m"),
                              folder=folder, repeat_every=_duration(t, "repeat_every", "1d"))
     t.reject_unknown()
     return settings
