@@ -62,9 +62,10 @@ def _journal_due(rt: Runtime, now: datetime) -> None:
         incident = incidents[due.incident_id]
         way = route(incident.channel, due.kind, smtp_refused, settings.to)
         _journal(rt, incident, due.kind, way, now)
-        log.error("alarm (%s, %s): %s: %s", due.kind, way, incident.channel, incident.detail) \
-            if due.kind != "recovered" else \
-            log.info("alarm (%s, %s): %s works again", due.kind, way, incident.channel)
+        where = rt.config.alert.folder if way == "folder" else ", ".join(settings.to)
+        state = "works again" if due.kind == "recovered" else "stopped"
+        log.warning("alarm (%s): %s %s; the operator is told in %s", due.kind,
+                    incident.channel.upper(), state, where)
 
 
 def _journal(rt: Runtime, incident: Incident, kind: str, way: str, now: datetime) -> None:
