@@ -6,7 +6,8 @@ are errors too: a typo must not silently fall back to a default.
 
 This package's face is this module: every settings class is importable from ``inboxd.config``.
 The sections are parsed in ``config.mail`` ([imap], [smtp], [folders]), ``config.policy``
-([faq], [deadlines], [policy], [templates]) and ``config.notify`` ([notify], [relay]), all with
+([faq], [deadlines], [policy], [templates]), ``config.notify`` ([notify], [relay]) and
+``config.survey`` ([survey]), all with
 the checked reader of ``config.table`` at the bottom.
 """
 
@@ -24,13 +25,14 @@ from inboxd.config.notify import NotifySettings, RelaySettings, notify_settings,
 from inboxd.config.policy import (BACKLOG_MODES, WEEKDAYS, DeadlineSettings, FaqSettings,
                                  PolicySettings, deadline_settings, faq_settings,
                                  policy_settings, templates_path)
+from inboxd.config.survey import SurveySettings, survey_settings
 from inboxd.config.table import Table, resolve_path
 from inboxd.errors import ConfigError
 
 __all__ = [
     "BACKLOG_MODES", "SECURITY_MODES", "WEEKDAYS", "Config", "DeadlineSettings", "FaqSettings",
     "FolderSettings", "ImapSettings", "NotifySettings", "PolicySettings", "RelaySettings",
-    "Secret", "ServerSettings", "SmtpSettings", "load_config", "parse_config",
+    "Secret", "ServerSettings", "SmtpSettings", "SurveySettings", "load_config", "parse_config",
 ]
 
 
@@ -47,6 +49,7 @@ class Config:
     templates_dir: Path | None = None
     notify: NotifySettings = field(default_factory=NotifySettings)
     relay: RelaySettings | None = None  # relay mode; None when [relay] is absent
+    survey: SurveySettings = field(default_factory=SurveySettings)
 
     @property
     def support_address(self) -> str:
@@ -88,6 +91,7 @@ def parse_config(data: dict[str, Any], base_dir: Path, path: Path | None = None)
         templates_dir=templates_path(root.table("templates", required=False), base_dir),
         notify=notify_settings(root.table("notify", required=False)),
         relay=relay_settings(root, smtp.sender),
+        survey=survey_settings(root.table("survey", required=False)),
     )
     root.reject_unknown()
     return config
