@@ -85,6 +85,9 @@ def test_done_folder_resolves_moving_back_and_writing_again_reopen(
     assert history["ticket"]["resolved_at"] is not None
     assert history["events"][-1]["detail"] == "an agent moved it to Support/Done"
     assert listed(setup, capsys, "resolved") == [1] and listed(setup, capsys, "open") == []
+    capsys.readouterr()
+    assert setup.run("ticket", "1") == 0
+    assert "(done-folder)" in capsys.readouterr().out
 
     move(setup, "Support/Done", "Support/Queue")
     assert setup.run("once") == 0

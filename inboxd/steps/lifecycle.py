@@ -15,6 +15,7 @@ that later actions find it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -271,7 +272,8 @@ def scan_agent_moves(rt: Runtime) -> list[int]:
     return changed
 
 
-def _scan(rt: Runtime, folder: str, handle: Any) -> list[int]:
+def _scan(rt: Runtime, folder: str,
+          handle: Callable[[Runtime, str, ParsedMessage], int | None]) -> list[int]:
     key = f"{folder} (agents' moves)"
     state = rt.mailbox.select(folder)
     checkpoint = rt.store.checkpoint(key)

@@ -24,6 +24,7 @@ from inboxd.steps.lessons import scan_learn_folders
 
 log = logging.getLogger(__name__)
 
+
 class AgentWatch:
     """Remembers which answered messages it has already looked at, within one process."""
 
