@@ -53,7 +53,7 @@ def ticket_row(rng: random.Random, i: int, open_share: float) -> tuple[object, .
         state, due_bd, answered = "open", due_business_day(arrival, CAL), None
     else:
         arrival = NOW - timedelta(seconds=rng.uniform(5 * 86400, 365 * 86400))
-        state = "answered" if rng.random() < 0.7 else "auto_answered"
+        state = "answered"
         due_bd = arrival + timedelta(hours=24)  # close enough for tickets no sweep looks at
         answered = iso(arrival + timedelta(minutes=rng.uniform(1, 600)))
     team = rng.choice([None, "orders", "billing"])

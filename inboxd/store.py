@@ -157,6 +157,29 @@ def _m013r_report_indexes(db: sqlite_utils.Database) -> None:
     db.table("messages").create_index(["received_at"], if_not_exists=True)
 
 
+def _m015_lifecycle(db: sqlite_utils.Database) -> None:
+    """A ticket's whole life: open, answered (by "auto" or "agent", ``answered_at``), resolved,
+    closed; the ticket a new one follows; the satisfaction survey and its rating; the readable
+    text kept when raw bytes are removed. Tickets answered automatically were stored as
+    ``auto_answered``: they become ``answered`` by "auto"."""
+    tickets = db.table("tickets")
+    for column, kind in (("answered_by", str), ("answered_at", str), ("resolved_at", str),
+                         ("resolved_by", str), ("closed_at", str), ("follows_ticket", int),
+                         ("survey", str), ("survey_at", str), ("rating", int),
+                         ("rating_comment", str), ("rated_at", str), ("raw_removed_at", str)):
+        tickets.add_column(column, kind)
+    db.execute("update tickets set state = 'answered', answered_by = 'auto', "
+               "answered_at = coalesce(first_response_at, created_at) "
+               "where state = 'auto_answered'")
+    db.execute("update tickets set answered_by = 'agent', "
+               "answered_at = coalesce(first_response_at, updated_at, created_at) "
+               "where state = 'answered' and answered_by is null")
+    tickets.create_index(["state", "answered_at"])
+    tickets.create_index(["state", "resolved_at"])
+    db.table("messages").add_column("text", str)
+    db.table("outbox").add_column("text", str)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_copy_started", _m002_copy_started),
@@ -167,6 +190,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("012_oauth_alarm", _m012_oauth_alarm),
     ("013o_stamps", _m013o_stamps),
     ("013r_report_indexes", _m013r_report_indexes),
+    ("015_lifecycle", _m015_lifecycle),
 ]
 
 
@@ -195,6 +219,23 @@ class Ticket:
     due_business_day: datetime | None
     first_response_wall_min: float | None = None
     first_response_business_min: float | None = None
+    answered_by: str | None = None  # who gave the latest answer: "auto" or "agent"
+    answered_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None  # how: "timeout", "done-folder", "#done", "thanks"
+    closed_at: datetime | None = None
+    follows_ticket: int | None = None  # the closed ticket this one continues
+    rating: int | None = None  # the customer's satisfaction: 1 good, 2 okay, 3 bad
+    rating_comment: str | None = None
+    survey: str | None = None  # "sent", or why none is sent ("skipped: ...")
+
+    @property
+    def answered_automatically(self) -> bool:
+        return self.answered_by == "auto"
+
+    @property
+    def survey_sent(self) -> bool:
+        return self.survey == "sent"
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Ticket:
@@ -208,7 +249,14 @@ class Ticket:
                    due_24h=from_iso(row["due_24h"]),
                    due_business_day=from_iso(row["due_business_day"]),
                    first_response_wall_min=row.get("first_response_wall_min"),
-                   first_response_business_min=row.get("first_response_business_min"))
+                   first_response_business_min=row.get("first_response_business_min"),
+                   answered_by=row.get("answered_by"),
+                   answered_at=from_iso(row.get("answered_at")),
+                   resolved_at=from_iso(row.get("resolved_at")),
+                   resolved_by=row.get("resolved_by"),
+                   closed_at=from_iso(row.get("closed_at")),
+                   follows_ticket=row.get("follows_ticket"), rating=row.get("rating"),
+                   rating_comment=row.get("rating_comment"), survey=row.get("survey"))
 
 
 NO_FIRST_RESPONSE: dict[str, Any] = {"first_response_at": None, "first_response_by": None,
@@ -466,8 +514,10 @@ class Store:
     def message_location(self, message_row: int) -> tuple[str, str | None]:
         """(folder, Message-ID) of an incoming message: where its last finished move put it."""
         moved = self.db.execute(
-            "select target from actions where message_row = ? and kind = 'move' and "
-            "state = 'done' and error is null order by id desc limit 1", [message_row]).fetchone()
+            "select target from actions where message_row = ? and "
+            "kind in ('move', 'refile', 'located') and state = 'done' and error is null "
+            "order by id desc limit 1",
+            [message_row]).fetchone()
         folder, message_id = self.db.execute(
             "select folder, message_id from messages where id = ?", [message_row]).fetchone()
         return (moved[0] if moved else folder), message_id
@@ -519,7 +569,7 @@ class Store:
             "join messages m on m.id = "
             "(select min(id) from messages where ticket_id = t.id and direction = 'in') "
             f"where t.created_at >= ? {before}and "
-            "(t.first_response_by = 'agent' or t.state = 'open') "
+            "(t.first_response_by = 'agent' or t.state = 'open') and m.raw is not null "
             "order by t.id", [iso(since), *([iso(until)] if until else [])])
         return [store_blobs.whole(self.db, "messages", dict(r), "message_row") for r in rows]
 
@@ -561,7 +611,7 @@ CLOCK_CANDIDATES_SQL = (
     "as sent from tickets t where t.state = 'open' and t.sweep_due_at <= ? "
     "order by t.sweep_due_at, t.id")
 
-TICKET_STATES = ("open", "auto_answered", "answered")  # every state a ticket can be in
+TICKET_STATES = ("open", "answered", "resolved", "closed")  # every state a ticket can be in
 INTERNAL_KINDS = ("warning", "escalation", "alert", "report")  # outbox kinds for the team
 # relay mode: forwards to a team and agents' answers relayed to customers; no automatic replies
 PERSONAL_KINDS = ("forward", "relay")

@@ -73,7 +73,7 @@ class Filler:
         automatic = decision == "AutoAnswer" and answer == "sent"
         ticket_id = self.store.insert_ticket({
             "customer": f"c{self.uid + 1}@example.test", "subject": "Question",
-            "language": language, "faq": faq, "state": "auto_answered" if automatic else "open",
+            "language": language, "faq": faq, "state": "answered" if automatic else "open",
             "created_at": iso(at), "awaiting_since": iso(at), "updated_at": iso(at),
             "due_24h": iso(due_24h(at)), "due_business_day": iso(due_business_day(at, self.cal))})
         self.message(at, decision, ticket_id, text, f"c{self.uid + 1}@example.test")
@@ -91,8 +91,8 @@ class Filler:
     def respond(self, ticket_id: int, at: datetime, by: str) -> None:
         ticket = self.store.ticket(ticket_id)
         assert ticket is not None
-        state = "auto_answered" if by == "auto" else "answered"
-        self.store.update_ticket(ticket_id, {"state": state,
+        self.store.update_ticket(ticket_id, {"state": "answered", "answered_by": by,
+                                             "answered_at": iso(at),
                                              **first_response(ticket, at, by, self.cal)})
 
     def follow_up(self, ticket_id: int, at: datetime) -> None:

@@ -126,5 +126,5 @@ def test_tickets_with_an_unknown_state_names_the_valid_ones(
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "'bogus'" in err
-    for state in ("open", "auto_answered", "answered"):
+    for state in ("open", "answered", "resolved", "closed"):
         assert state in err

@@ -198,7 +198,7 @@ def test_auto_answer_records_response_minutes(
     arrive(setup, mail(CUSTOMER, "Delivery", "How long does delivery take?"))
     run_at(setup, "2025-11-24 10:03")
     ticket = history(setup, capsys, 1)["ticket"]
-    assert ticket["state"] == "auto_answered"
+    assert (ticket["state"], ticket["answered_by"]) == ("answered", "auto")
     assert (ticket["first_response_wall_min"], ticket["first_response_business_min"]) == (3.0, 3.0)
     for when in ("2025-11-25 09:00", "2025-11-25 10:00"):
         run_at(setup, when)
@@ -217,12 +217,14 @@ def test_dry_run_with_now_previews_notices_and_sends_nothing(
     assert setup.run("once", "--dry-run", "--now", "2025-12-03T10:00:00+01:00") == 0
     assert "#1 breach: one business day, due Tuesday, November 25, 2025, 10:00\u202fAM CET (Europe/Stockholm); " \
            "older than notify.max_age: in the digest" in capsys.readouterr().out
-    assert setup.run("once", "--now", "2025-11-25T09:00:00+01:00") == 2, "--now only previews"
     with pytest.raises(SystemExit) as refused:  # argparse's usage error
         setup.run("once", "--dry-run", "--now", "2025-11-25T09:00:00")
     assert refused.value.code == 2
     assert "has no UTC offset" in capsys.readouterr().err
     assert sent_to(setup, LEADS) == []
+    assert setup.run("once", "--now", "2025-11-25T09:00:00+01:00") == 0  # acts as at that time
+    [warning] = sent_to(setup, LEADS)
+    assert warning["Subject"].startswith("[#1] Due soon")
 
 
 def test_refused_warning_is_recorded_and_not_retried(

@@ -21,7 +21,7 @@ ROBOT = parse_message(b"From: ana@example.com\r\nAuto-Submitted: auto-replied\r\
 BROKEN = replace(PERSON, defects=("undecodable charset x-foo",))
 NO_ADDRESS = replace(PERSON, sender=None, reply_to=None)
 OPEN = TicketRef(7, "ana@example.com", "open", None)
-AUTO = TicketRef(8, "ana@example.com", "auto_answered", "orders")
+AUTO = TicketRef(8, "ana@example.com", "answered", "orders", "auto")
 SURE = Match("shipping-time", 0.91)
 UNSURE = Match("shipping-time", 0.45)
 WILD = Match("password-reset", 0.12)

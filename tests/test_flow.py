@@ -63,8 +63,8 @@ def test_frequent_question_gets_threaded_answer_in_its_language(
     [copy] = inboxd.folder("Sent")
     assert copy["Message-ID"] == reply["Message-ID"]
     [ticket] = tickets(inboxd, capsys)
-    assert (ticket["state"], ticket["faq"], ticket["language"]) == ("auto_answered",
-                                                                    "shipping-time", language)
+    assert (ticket["state"], ticket["answered_by"], ticket["faq"], ticket["language"]) == \
+        ("answered", "auto", "shipping-time", language)
     assert ticket["first_response_at"] is not None
 
 

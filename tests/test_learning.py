@@ -134,7 +134,8 @@ def test_agent_marker_teaches_the_model_and_the_next_question_is_answered(
     [reply] = inboxd.replies_to(CUSTOMER2)
     assert "You can return any item within 30 days." in body_text(reply)
     second = ticket_rows(inboxd, capsys)[1]
-    assert (second["state"], second["faq"]) == ("auto_answered", "returns")
+    assert (second["state"], second["answered_by"], second["faq"]) == ("answered", "auto",
+                                                                "returns")
 
 
 def test_pasted_answer_is_learned_and_the_daemon_retrains_once(

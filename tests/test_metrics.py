@@ -83,7 +83,7 @@ def filled_store(path: Path) -> None:
     rows = [("open", NOW - timedelta(hours=30), None, None),
             ("open", NOW - timedelta(hours=1), None, None),
             ("answered", NOW - timedelta(hours=5), "agent", 90.0),
-            ("auto_answered", NOW - timedelta(hours=2), "auto", 0.5)]
+            ("answered", NOW - timedelta(hours=2), "auto", 0.5)]
     for state, created, by, minutes in rows:
         store.insert_ticket({"customer": "c@x.test", "state": state, "created_at": iso(created),
                              "due_24h": iso(created + timedelta(hours=24)),

@@ -117,9 +117,9 @@ def test_agent_answer_reaches_the_customer_in_their_thread(
     [ticket] = tickets(relay, capsys)
     assert ticket["state"] == "answered"
     assert ticket["first_response_at"] is not None
-    [filed] = relay.folder("Support/Answered")
-    assert filed["From"].addresses[0].addr_spec == AGENT
-    assert not relay.folder("INBOX")
+    filed = relay.folder("Support/Answered")  # the agent's reply, and the answered question
+    assert sorted(f["From"].addresses[0].addr_spec for f in filed) == [AGENT, CUSTOMER]
+    assert not relay.folder("INBOX") and not relay.folder("Support/Queue")
 
     relay.send(mail(CUSTOMER, "Re: Broken lamp [#1]", "Thank you, when does it ship?",
                     in_reply_to=answer["Message-ID"]))
@@ -260,3 +260,26 @@ def test_status_for_someone_elses_ticket_reveals_nothing(inboxd: Installation) -
     assert "No hay ningún caso abierto con el número #1" in text
     assert "sofa" not in text and "Wrong colour" not in text
     assert status["Content-Language"] == "es"
+
+
+def test_a_done_line_resolves_and_never_reaches_the_customer(
+        relay: Installation, capsys: pytest.CaptureFixture[str]) -> None:
+    forward = open_ticket(relay)
+    relay.send(agent_reply(forward, "#done\nA new shade is on its way."))
+    assert relay.run("once") == 0
+    [answer] = [m for m in relay.replies_to(CUSTOMER) if "new shade" in body_text(m)]
+    assert "#done" not in body_text(answer)
+    [ticket] = tickets(relay, capsys)
+    assert (ticket["state"], ticket["resolved_by"]) == ("resolved", "#done")
+    assert relay.folder("Support/Queue") == [], "the answered question left the queue"
+
+
+def test_a_done_note_resolves_and_sends_nothing(
+        relay: Installation, capsys: pytest.CaptureFixture[str]) -> None:
+    forward = open_ticket(relay)
+    before = len(relay.replies_to(CUSTOMER))
+    relay.send(agent_reply(forward, "#note #done refund issued by phone"))
+    assert relay.run("once") == 0
+    assert len(relay.replies_to(CUSTOMER)) == before
+    [ticket] = tickets(relay, capsys)
+    assert (ticket["state"], ticket["resolved_by"]) == ("resolved", "#done")

@@ -74,7 +74,7 @@ def test_json_logs_metrics_and_health_of_a_running_daemon(
     assert value("inboxd_reply_latency_seconds_count", kind="answer") == 1
     assert value("inboxd_classifier_confidence_count") == 2
     assert value("inboxd_tickets", state="open") == 1
-    assert value("inboxd_tickets", state="auto_answered") == 1
+    assert value("inboxd_tickets", state="answered") == 1
     assert value("inboxd_tickets_overdue") == 0
     assert value("inboxd_outbox_mails", state="sent", kind="answer") == 1
     assert value("inboxd_first_response_seconds_count", by="auto") == 1

@@ -49,7 +49,7 @@ def test_candidates_are_open_tickets_due_by_then(store: Store) -> None:
     soon = add_ticket(store, due_bd=timedelta(hours=1))
     later = add_ticket(store, due_bd=timedelta(hours=5))
     add_ticket(store, state="answered", due_bd=timedelta(hours=1))
-    add_ticket(store, state="auto_answered", due_bd=timedelta(hours=1))
+    add_ticket(store, state="resolved", due_bd=timedelta(hours=1))
     assert [r["id"] for r in store.clock_candidates(T0 + timedelta(hours=2))] == [soon]
     assert [r["id"] for r in store.clock_candidates(T0 + timedelta(hours=5))] == [soon, later]
 

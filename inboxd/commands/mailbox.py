@@ -44,8 +44,10 @@ def register_once(sub: Any) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="print the decisions; send, move, flag and write nothing")
     p.add_argument("--now", type=aware_time, metavar="TIME",
-                   help="with --dry-run: act as if it were TIME (ISO 8601 with offset, e.g. "
-                        "2026-11-24T15:00:00+01:00), to preview the deadline notices due then")
+                   help="act as if it were TIME (ISO 8601 with offset, e.g. "
+                        "2026-11-24T15:00:00+01:00): with --dry-run, preview the deadline "
+                        "notices due then; without it, also resolve, close and survey as due "
+                        "then")
     p.set_defaults(handler=cmd_once)
 
 
@@ -75,9 +77,6 @@ def log_encoder(rt: Runtime) -> None:
 
 
 def cmd_once(args: argparse.Namespace) -> int:
-    if args.now and not args.dry_run:
-        print("inboxd: --now only previews: use it with --dry-run", file=sys.stderr)
-        return EXIT_CONFIG
     now = args.now
     build = build_offline_runtime if args.dry_run else build_runtime
     config = config_from(args)

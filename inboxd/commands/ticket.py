@@ -100,6 +100,23 @@ def _cell(value: Any, column: str) -> str:
     return str(value)
 
 
+def _life(t: Ticket, tz: ZoneInfo) -> list[tuple[str, str]]:
+    """The lines of a ticket's later life, those that apply."""
+    lines = []
+    if t.answered_by:
+        lines.append(("answered", f"{local(t.answered_at, tz)} by {t.answered_by}"))
+    if t.resolved_at:
+        lines.append(("resolved", f"{local(t.resolved_at, tz)} ({t.resolved_by or '?'})"))
+    if t.closed_at:
+        lines.append(("closed", local(t.closed_at, tz)))
+    if t.follows_ticket:
+        lines.append(("follows", f"#{t.follows_ticket}"))
+    if t.rating:
+        said = f": {t.rating_comment}" if t.rating_comment else ""
+        lines.append(("rating", f"{t.rating}{said}"))
+    return lines
+
+
 def _summary(t: Ticket, tz: ZoneInfo) -> str:
     response = "-"
     if t.first_response_at:
@@ -113,5 +130,6 @@ def _summary(t: Ticket, tz: ZoneInfo) -> str:
              ("faq", faq), ("created", local(t.created_at, tz)),
              ("waiting since", local(t.awaiting_since, tz)), ("first response", response),
              ("due 24 hours", local(t.due_24h, tz)),
-             ("due one business day", local(t.due_business_day, tz))]
+             ("due one business day", local(t.due_business_day, tz)),
+             *_life(t, tz)]
     return "\n".join(f"{name:<22}{value}" for name, value in lines)

@@ -89,4 +89,8 @@ def ticket_json(t: Ticket, tz: ZoneInfo) -> dict[str, Any]:
             "first_response_wall_min": t.first_response_wall_min,
             "first_response_business_min": t.first_response_business_min,
             "due_24h": stamp(t.due_24h),
-            "due_business_day": stamp(t.due_business_day)}
+            "due_business_day": stamp(t.due_business_day),
+            "answered_by": t.answered_by, "answered_at": stamp(t.answered_at),
+            "resolved_at": stamp(t.resolved_at), "resolved_by": t.resolved_by,
+            "closed_at": stamp(t.closed_at), "follows_ticket": t.follows_ticket,
+            "rating": t.rating, "rating_comment": t.rating_comment}

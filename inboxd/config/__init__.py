@@ -7,7 +7,8 @@ are errors too: a typo must not silently fall back to a default.
 This package's face is this module: every settings class is importable from ``inboxd.config``.
 The sections are parsed in ``config.mail`` ([imap], [smtp], [folders]), ``config.policy``
 ([faq], [deadlines], [policy], [templates]), ``config.notify`` ([notify], [relay]) and
-``config.report`` ([report]), all with the checked reader of ``config.table`` at the bottom.
+``config.report`` ([report]), ``config.survey`` ([survey]), all with the checked reader of
+``config.table`` at the bottom.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from inboxd.config.policy import (BACKLOG_MODES, WEEKDAYS, DeadlineSettings, Faq
                                  PolicySettings, deadline_settings, faq_settings,
                                  policy_settings, templates_path)
 from inboxd.config.service import LogSettings, MetricsSettings, log_settings, metrics_settings
+from inboxd.config.survey import SurveySettings, survey_settings
 from inboxd.config.table import Table, resolve_path
 from inboxd.errors import ConfigError
 
@@ -35,7 +37,7 @@ __all__ = [
     "BACKLOG_MODES", "SECURITY_MODES", "WEEKDAYS", "AlertSettings", "Config", "DeadlineSettings",
     "FaqSettings", "FolderSettings", "ImapSettings", "LogSettings", "MetricsSettings",
     "NotifySettings", "OAuthSettings", "PolicySettings", "RelaySettings", "ReportSettings",
-    "Secret", "ServerSettings", "SmtpSettings", "load_config", "parse_config",
+    "Secret", "ServerSettings", "SmtpSettings", "SurveySettings", "load_config", "parse_config",
 ]
 
 
@@ -57,6 +59,7 @@ class Config:
     metrics: MetricsSettings | None = None  # the Prometheus endpoint; None when off
     log: LogSettings = field(default_factory=LogSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    survey: SurveySettings = field(default_factory=SurveySettings)
 
     @property
     def support_address(self) -> str:
@@ -103,6 +106,7 @@ def parse_config(data: dict[str, Any], base_dir: Path, path: Path | None = None)
         metrics=metrics_settings(root.table("metrics", required=False)),
         log=log_settings(root.table("log", required=False)),
         report=report_settings(root.table("report", required=False)),
+        survey=survey_settings(root.table("survey", required=False)),
     )
     root.reject_unknown()
     return config

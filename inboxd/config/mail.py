@@ -94,6 +94,7 @@ class FolderSettings:
     automated: str = "Support/Automated"
     overdue: str = "Support/Overdue"
     learn: str = "Support/Learn"  # agents teach by moving a message into <learn>/<faq-id>
+    done: str = "Support/Done"  # agents resolve a ticket by moving its message here
 
 
 def imap_settings(t: Table, base: Path) -> ImapSettings:
@@ -213,7 +214,7 @@ def _sender(t: Table) -> str:
 def folder_settings(t: Table) -> FolderSettings:
     defaults = FolderSettings()
     values = {}
-    for name in ("answered", "queue", "sent", "automated", "overdue", "learn"):
+    for name in ("answered", "queue", "sent", "automated", "overdue", "learn", "done"):
         value = t.get(name, str, getattr(defaults, name))
         if not value.strip():
             raise ConfigError(t.key(name), "must not be empty")

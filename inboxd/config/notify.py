@@ -7,7 +7,7 @@ from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any
 
-from inboxd.config.table import Table, kind_name, positive
+from inboxd.config.table import Table, duration, kind_name, positive
 from inboxd.errors import ConfigError
 
 
@@ -65,8 +65,8 @@ def alert_settings(t: Table) -> AlertSettings:
     folder = t.get("folder", str, AlertSettings.folder)
     if not folder.strip():
         raise ConfigError(t.key("folder"), "must not be empty")
-    settings = AlertSettings(to=address_list(t, "to"), after=_duration(t, "after", "15m"),
-                             folder=folder, repeat_every=_duration(t, "repeat_every", "1d"))
+    settings = AlertSettings(to=address_list(t, "to"), after=duration(t, "after", "15m"),
+                             folder=folder, repeat_every=duration(t, "repeat_every", "1d"))
     t.reject_unknown()
     return settings
 
@@ -78,26 +78,12 @@ def notify_settings(t: Table) -> NotifySettings:
     settings = NotifySettings(
         default_address=address_list(t, "default_address"), team_addresses=teams,
         escalation_address=address_list(t, "escalation_address"),
-        warn_before=_duration(t, "warn_before", "2h"),
+        warn_before=duration(t, "warn_before", "2h"),
         courtesy_on_breach=t.get("courtesy_on_breach", bool, False),
         sweep_interval_s=positive(t, "sweep_interval_s", 60.0),
-        max_age=_duration(t, "max_age", "7d"))
+        max_age=duration(t, "max_age", "7d"))
     t.reject_unknown()
     return settings
-
-
-def _duration(t: Table, name: str, default: str) -> timedelta:
-    """A duration longer than 0, written like "2h", "90m", "1h30m" or "7d"."""
-    from inboxd.core.clocks import parse_duration
-
-    text = t.get(name, str, default)
-    try:
-        duration = parse_duration(text)
-    except ValueError as exc:
-        raise ConfigError(t.key(name), str(exc)) from None
-    if duration <= timedelta():
-        raise ConfigError(t.key(name), f"must be longer than 0, got {text!r}")
-    return duration
 
 
 def address_list(t: Table, name: str) -> tuple[str, ...]:

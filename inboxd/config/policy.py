@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from inboxd.config.table import Table, kind_name, resolve_path
+from inboxd.config.table import Table, duration, kind_name, resolve_path
 from inboxd.errors import ConfigError
 
 BACKLOG_MODES = ("ignore", "ticket")
@@ -43,6 +43,9 @@ class PolicySettings:
     backlog: str = "ignore"  # what the first start does with mail already in the inbox
     auto_replies_per_sender_per_day: int = 5
     support_name: str = "Support"
+    resolve_after: timedelta = timedelta(hours=72)  # answered, no word from the customer
+    close_after: timedelta = timedelta(days=14)  # resolved that long: closed
+    keep_raw_days: int | None = None  # raw bytes of closed tickets removed after; None = kept
 
 
 def faq_settings(t: Table, base: Path) -> FaqSettings:
@@ -144,7 +147,13 @@ def policy_settings(t: Table) -> PolicySettings:
     settings = PolicySettings(
         backlog=t.get("backlog", str, "ignore", choices=BACKLOG_MODES),
         auto_replies_per_sender_per_day=t.get("auto_replies_per_sender_per_day", int, 5),
-        support_name=t.get("support_name", str, "Support"))
+        support_name=t.get("support_name", str, "Support"),
+        resolve_after=duration(t, "resolve_after", "72h"),
+        close_after=duration(t, "close_after", "14d"),
+        keep_raw_days=t.get("keep_raw_days", int, None))
+    if settings.keep_raw_days is not None and settings.keep_raw_days < 0:
+        raise ConfigError(t.key("keep_raw_days"), f"must be 0 or more days, got "
+                                                  f"{settings.keep_raw_days}")
     if settings.auto_replies_per_sender_per_day < 0:
         raise ConfigError(t.key("auto_replies_per_sender_per_day"), "must be 0 or more")
     t.reject_unknown()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,20 @@ def positive(t: Table, name: str, default: float) -> float:
     value = t.get(name, float, default)
     if value <= 0:
         raise ConfigError(t.key(name), f"must be greater than 0, got {value}")
+    return value
+
+
+def duration(t: Table, name: str, default: str) -> timedelta:
+    """A duration longer than 0, written like "2h", "90m", "1h30m" or "7d"."""
+    from inboxd.core.clocks import parse_duration
+
+    text = t.get(name, str, default)
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError(t.key(name), str(exc)) from None
+    if value <= timedelta():
+        raise ConfigError(t.key(name), f"must be longer than 0, got {text!r}")
     return value
 
 

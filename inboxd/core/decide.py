@@ -34,6 +34,7 @@ class TicketRef:
     customer: str
     state: str
     team: str | None
+    answered_by: str | None = None  # who gave the latest answer: "auto" or "agent"
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def _status(msg: ParsedMessage, facts: Facts, policy: Policy) -> StatusReply | R
 
 
 def _follow_up(ticket: TicketRef) -> FollowUp:
-    if ticket.state == "auto_answered":
+    if ticket.answered_by == "auto" and ticket.state != "open":
         return FollowUp(ticket.id, "replied to an automatic answer: it did not help", ticket.team)
     return FollowUp(ticket.id, "wrote again in an existing ticket", ticket.team)
 

@@ -357,6 +357,11 @@ _AUTO_SUBJECT = re.compile(
 _SUPPRESS_VALUES = frozenset({"all", "oof", "autoreply", "dr", "ndr", "rn", "nrn"})
 
 
+def is_noreply_address(address: str) -> bool:
+    """Whether an address's local part says nobody reads it (no-reply@, bounces@...)."""
+    return bool(_NOREPLY_LOCAL.match(address.rpartition("@")[0].lower()))
+
+
 def _automated(tree: _Tree, sender: str | None, subject: str, own: set[str]) -> str | None:
     """Why this mail must never get an automatic reply (first rule that fires), or None."""
     local = (sender or "").rpartition("@")[0]

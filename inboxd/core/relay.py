@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from inboxd.core.lifecycle import without_done
 from inboxd.core.auth import verify_sender
 from inboxd.core.bodytext import strip_history
 from inboxd.core.message import ParsedMessage
@@ -105,8 +106,9 @@ def is_participant(relay: RelayPolicy | None, ticket: TicketLike, msg: ParsedMes
 
 def reply_text(text: str) -> str:
     """The new part of an agent's reply: quoted history and signature removed, and a first
-    line ``#faq <id>`` (the agent's marker for learning, not meant for the customer) left out."""
-    text = strip_history(text)
+    line ``#faq <id>`` (the agent's marker for learning, not meant for the customer) and a
+    first line ``#done`` (the ticket is resolved) left out."""
+    text = without_done(strip_history(text))
     if faq_marker(text) is not None:
         text = text.lstrip().split("\n", 1)[1] if "\n" in text.lstrip() else ""
     return text.strip("\n")

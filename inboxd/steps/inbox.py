@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 
 from inboxd.core.classify import Match
-from inboxd.core.deadlines import due_24h, due_business_day
 from inboxd.core.decide import (Acknowledge, AutoAnswer, Decision, Facts, FollowUp, Queue,
                                 Record, TicketRef, decide)
 from inboxd.core.language import detect_language
@@ -25,14 +24,19 @@ from inboxd.core.render import Reply, build_reply, format_when, mail_language, s
 from inboxd.errors import InboxdError
 from inboxd.faults import crash_point
 from inboxd.core.relay import AgentCheck, RelayReply
+from inboxd.core.lifecycle import CLOSED
 from inboxd.core.status import StatusReply
+from inboxd.core.survey import Rated
 from inboxd.mail.imap import Fetched
+from inboxd.steps.lifecycle import (Thanked, apply_thanks, new_clock, note_reopened,
+                                    reopen_values, reply_decision)
 from inboxd.steps.outbox import flush
+from inboxd.steps.survey import record_rating
 from inboxd.steps.relay import after_commit as relay_after_commit
 from inboxd.steps.relay import agent_check, may_continue
 from inboxd.steps.status import customer_tickets, queue_status_reply
 from inboxd.runtime import Runtime
-from inboxd.store import NO_FIRST_RESPONSE, iso
+from inboxd.store import iso
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +51,9 @@ class Triage:
     parsed: ParsedMessage
     language: str
     match: Match | None
-    decision: Decision
+    decision: Decision | Thanked | Rated
     folder: str  # where the message goes in the mailbox
+    follows: int | None = None  # the closed ticket a new one continues
 
     @property
     def arrival(self) -> datetime | None:
@@ -166,10 +171,18 @@ def triage(rt: Runtime, fetched: Fetched, backlog: bool = False,
     reading = reading or read(rt, [fetched])[0]
     parsed = reading.parsed
     facts = _facts(rt, parsed, backlog, agent_check(rt, fetched.raw, parsed))
+    settled = None if facts.duplicate_of or facts.agent else \
+        reply_decision(rt, parsed, facts.ticket.id if facts.ticket else None)
+    if settled is not None:
+        return Triage(fetched, parsed, reading.language, None, settled, _folder(rt, settled))
+    follows = facts.ticket.id if facts.ticket and facts.ticket.state == CLOSED else None
+    if follows is not None:  # a message on a closed ticket opens a new one
+        facts = replace(facts, ticket=None)
     match = None if facts.ticket or facts.duplicate_of else reading.match
     team_of = {e.id: e.team for e in rt.faq.entries}
     decision = decide(parsed, match, facts, rt.policy, team_of)
-    return Triage(fetched, parsed, reading.language, match, decision, _folder(rt, decision))
+    return Triage(fetched, parsed, reading.language, match, decision, _folder(rt, decision),
+                  follows)
 
 
 def _facts(rt: Runtime, parsed: ParsedMessage, backlog: bool,
@@ -196,18 +209,20 @@ def _thread_ticket(rt: Runtime, parsed: ParsedMessage,
         ticket = None  # an unauthenticated claim of an agent's address joins no one's thread
     if ticket is None:
         return None
-    return TicketRef(ticket.id, ticket.customer, ticket.state, ticket.team)
+    return TicketRef(ticket.id, ticket.customer, ticket.state, ticket.team, ticket.answered_by)
 
 
 def _languages(rt: Runtime) -> frozenset[str]:
     return rt.faq.languages | rt.templates.languages("acknowledgement")
 
 
-def _folder(rt: Runtime, decision: Decision) -> str:
+def _folder(rt: Runtime, decision: Decision | Thanked | Rated) -> str:
     folders = rt.config.folders
     if isinstance(decision, Record):
         return folders.automated
-    if isinstance(decision, AutoAnswer | StatusReply | RelayReply):
+    if isinstance(decision, AutoAnswer | StatusReply | RelayReply | Thanked):
+        return folders.answered
+    if isinstance(decision, Rated) and not decision.rating.needs_person:
         return folders.answered
     team = decision.team
     return f"{folders.queue}/{team}" if team else folders.queue
@@ -252,6 +267,12 @@ def _ticket(rt: Runtime, t: Triage, arrival: datetime, now: datetime) -> int | N
     d = t.decision
     if isinstance(d, Record | RelayReply):
         return d.ticket_id
+    if isinstance(d, Thanked):
+        apply_thanks(rt, d, t.parsed, now)
+        return d.ticket_id
+    if isinstance(d, Rated):
+        record_rating(rt, d, now)
+        return d.ticket_id
     if isinstance(d, StatusReply):
         return None  # a status request opens no ticket
     if isinstance(d, FollowUp):
@@ -259,32 +280,29 @@ def _ticket(rt: Runtime, t: Triage, arrival: datetime, now: datetime) -> int | N
         return d.ticket_id
     if isinstance(d, AutoAnswer):
         entry = rt.faq.get(d.faq_id)
-        match = {"faq": d.faq_id, "confidence": d.confidence, "state": "auto_answered",
+        match = {"faq": d.faq_id, "confidence": d.confidence, "state": "answered",
+                 "answered_by": "auto", "answered_at": iso(now),
                  "team": entry.team if entry else None}
     else:
         match = {"faq": None, "confidence": None, "state": "open",
                  "team": getattr(d, "team", None)}
-    return rt.store.insert_ticket({
+    ticket_id = rt.store.insert_ticket({
         "customer": t.parsed.reply_to or t.parsed.sender or "unknown",
         "subject": strip_ticket_tag(t.parsed.subject), "language": t.language,
-        **match, "created_at": iso(arrival),
-        "awaiting_since": iso(arrival), "updated_at": iso(now),
-        **_due(rt, arrival)})
-
-
-def _due(rt: Runtime, arrival: datetime) -> dict[str, str]:
-    return {"due_24h": iso(due_24h(arrival)),
-            "due_business_day": iso(due_business_day(arrival, rt.calendar))}
+        **match, "created_at": iso(arrival), "updated_at": iso(now),
+        "follows_ticket": t.follows, **new_clock(rt, arrival)})
+    if t.follows is not None:
+        rt.store.add_event(ticket_id, now, "follows", f"continues closed ticket #{t.follows}")
+        rt.store.add_event(t.follows, now, "followed", f"the customer wrote again: ticket "
+                                                       f"#{ticket_id}")
+    return ticket_id
 
 
 def _follow_up(rt: Runtime, d: FollowUp, arrival: datetime, now: datetime) -> None:
     ticket = rt.store.ticket(d.ticket_id)
     assert ticket is not None
-    values: dict[str, object] = {"state": "open", "updated_at": iso(now)}
-    if ticket.state == "auto_answered":
-        values |= NO_FIRST_RESPONSE
-    elif ticket.state == "answered":
-        values |= {"awaiting_since": iso(arrival), **_due(rt, arrival)}
+    values = reopen_values(ticket, new_clock(rt, arrival)) | {"updated_at": iso(now)}
+    note_reopened(rt, ticket, now, "the customer wrote again")
     rt.store.update_ticket(d.ticket_id, values)
 
 

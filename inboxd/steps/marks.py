@@ -1,7 +1,8 @@
 """Flag an overdue ticket's message and copy it to the Overdue folder, from the actions journal.
 
 A ``flag`` action adds its ``target`` flag (``\\Flagged``) to the message; a ``copy`` action
-copies it to its ``target`` folder. The message has been moved since it arrived and its new
+copies it to its ``target`` folder; a ``refile`` action (an agent's answer was recorded) flags
+it ``\\Answered`` and moves it to its ``target`` folder. The message has been moved since it arrived and its new
 UID is not known, so it is looked up by Message-ID in the folder its last finished move put it
 in. A copy is not repeated when the target already holds the message (a crash between COPY and
 the journal's "done"). What cannot be done is recorded on the action and logged, never retried
@@ -19,7 +20,7 @@ from inboxd.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-MARK_KINDS = ("flag", "copy")
+MARK_KINDS = ("flag", "copy", "refile")
 
 
 def apply_marks(rt: Runtime, actions: Sequence[dict[str, Any]]) -> None:
@@ -37,10 +38,16 @@ def _apply(rt: Runtime, action: dict[str, Any]) -> str | None:
         return "the message has no Message-ID to find it by"
     try:
         uids = _find(rt, folder, message_id)
+        if not uids and action["kind"] == "refile" and _find(rt, action["target"], message_id):
+            return None  # moved before a crash, or by an agent
         if not uids:
             return f"{message_id} is no longer in {folder}"
         if action["kind"] == "flag":
             rt.mailbox.add_flags(folder, uids, [action["target"]])
+        elif action["kind"] == "refile":
+            rt.mailbox.add_flags(folder, uids, ["\\Answered"])
+            rt.mailbox.ensure_folder(action["target"])
+            rt.mailbox.move(folder, uids, action["target"])
         elif not _find(rt, action["target"], message_id):
             rt.mailbox.copy(folder, uids[-1:], action["target"])
     except MailboxUnavailable:

@@ -14,6 +14,9 @@ from email.utils import make_msgid
 from inboxd.steps.sent_scan import _record_response, _response_time
 from inboxd.steps.learn import learn_from_agent
 from inboxd.core.auth import auth_headers
+from inboxd.core.bodytext import strip_history
+from inboxd.core.lifecycle import BY_DONE_LINE, says_done
+from inboxd.steps.lifecycle import resolve
 from inboxd.core.decide import Acknowledge, Decision, FollowUp, Queue
 from inboxd.core.message import ParsedMessage, parse_message
 from inboxd.core.outgoing import (Envelope, attached_files, build_forward, build_relayed,
@@ -84,9 +87,12 @@ def _answer(rt: Runtime, raw: bytes, parsed: ParsedMessage, d: RelayReply, arriv
     ticket = rt.store.ticket(d.ticket_id)
     assert ticket is not None
     text = reply_text(parsed.text)
+    done = says_done(strip_history(parsed.text))
     if d.note:
         rt.store.add_event(ticket.id, now, "agent-note",
                            f"{parsed.sender}: {text[:NOTE_EVENT_CHARS]}")
+        if done:
+            resolve(rt, ticket, now, BY_DONE_LINE, f"{parsed.sender} marked it #done")
         return
     thread = _customer_message(rt, ticket)
     mail = build_relayed(_envelope(rt, now), ticket.customer,
@@ -97,7 +103,7 @@ def _answer(rt: Runtime, raw: bytes, parsed: ParsedMessage, d: RelayReply, arriv
                              "raw": bytes(mail), "created_at": iso(now)})
     at = _response_time(parsed.date or arrival, ticket, now)
     _record_response(rt, ticket, at, now, f"agent {parsed.sender} answered; relayed to "
-                                          f"{ticket.customer}")
+                                          f"{ticket.customer}", "#done" if done else "")
     learn_from_agent(rt, ticket, parsed, now)
 
 

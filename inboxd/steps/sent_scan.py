@@ -16,13 +16,13 @@ from datetime import datetime
 from inboxd.core.message import ParsedMessage, parse_message, thread_keys
 from inboxd.core.render import TICKET_HEADER
 from inboxd.steps.learn import learn_from_agent
+from inboxd.steps.lifecycle import (after_agent_answer, answered_values, queue_folders,
+                                    scan_agent_moves, waits_for_person)
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket, first_response, iso
 from inboxd.steps.lessons import scan_learn_folders
 
 log = logging.getLogger(__name__)
-
-WAITING_STATES = ("open", "auto_answered")
 
 
 class AgentWatch:
@@ -35,10 +35,12 @@ class AgentWatch:
         """Tickets found answered by a person in this scan; also reads the learn folders."""
         found = scan_sent(rt) + self.scan_answered_flags(rt)
         scan_learn_folders(rt)
+        scan_agent_moves(rt)
         return found
 
     def scan_answered_flags(self, rt: Runtime) -> list[int]:
-        if not rt.store.tickets("state in ('open', 'auto_answered')", order_by="id limit 1"):
+        if not rt.store.tickets("state = 'open' or (state = 'answered' and answered_by = 'auto')",
+                                order_by="id limit 1"):
             return []
         found = []
         for folder in queue_folders(rt):
@@ -53,12 +55,6 @@ class AgentWatch:
                 if ticket_id is not None:
                     found.append(ticket_id)
         return found
-
-
-def queue_folders(rt: Runtime) -> list[str]:
-    queue = rt.config.folders.queue
-    teams = sorted({e.team for e in rt.faq.entries if e.team})
-    return [queue, *(f"{queue}/{team}" for team in teams)]
 
 
 def scan_sent(rt: Runtime) -> list[int]:
@@ -96,7 +92,7 @@ def _agent_reply(rt: Runtime, raw: bytes, internaldate: datetime | None, uid: in
             "sender": msg.sender, "subject": msg.subject, "received_at": iso(at),
             "decision": "AgentReply", "reason": "an agent replied from the shared mailbox",
             "raw": raw})
-        _record_response(rt, ticket, at, now, f"agent {msg.sender or '?'} replied")
+        _record_response(rt, ticket, at, now, f"agent {msg.sender or '?'} replied", msg.text)
         learn_from_agent(rt, ticket, msg, now)
     return ticket.id
 
@@ -126,7 +122,7 @@ def _answered(rt: Runtime, msg: ParsedMessage) -> int | None:
         return None
     row = rt.store.inbound_by_message_id(msg.message_id)
     ticket = rt.store.ticket(row["ticket_id"]) if row and row["ticket_id"] else None
-    if ticket is None or ticket.state not in WAITING_STATES:
+    if ticket is None or not waits_for_person(ticket):
         return None
     now = rt.clock()
     with rt.store.transaction():
@@ -135,13 +131,14 @@ def _answered(rt: Runtime, msg: ParsedMessage) -> int | None:
 
 
 def _record_response(rt: Runtime, ticket: Ticket, at: datetime, now: datetime,
-                     detail: str) -> None:
-    values: dict[str, object] = {"state": "answered", "updated_at": iso(now)}
+                     detail: str, text: str = "") -> None:
+    values = answered_values(ticket, "agent", now) | {"updated_at": iso(now)}
     if ticket.first_response_at is None:
         values |= first_response(ticket, at, "agent", rt.calendar)
     rt.store.update_ticket(ticket.id, values)
     rt.store.add_event(ticket.id, now, "agent-reply", detail)
     log.info("ticket #%d answered by a person (%s)", ticket.id, detail)
+    after_agent_answer(rt, ticket, text, now)
 
 
 def _response_time(stated: datetime | None, ticket: Ticket, now: datetime) -> datetime:

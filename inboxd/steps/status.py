@@ -13,9 +13,10 @@ from typing import Any
 from inboxd.core.message import ParsedMessage
 from inboxd.core.outgoing import Envelope, build_status_mail
 from inboxd.core.render import format_when, mail_language, sender_domain
+from inboxd.core.lifecycle import CLOSED, RESOLVED
 from inboxd.core.status import CLOSED_STATES, StatusReply, request_in
 from inboxd.runtime import Runtime
-from inboxd.store import Ticket, iso
+from inboxd.store import Ticket, from_iso, iso
 
 
 def customer_tickets(rt: Runtime, parsed: ParsedMessage) -> tuple[int, ...]:
@@ -34,7 +35,8 @@ def queue_status_reply(rt: Runtime, parsed: ParsedMessage, d: StatusReply, detec
     tickets = [t for t in map(rt.store.ticket, d.ticket_ids) if t is not None]
     language = _language(rt, d.language or (tickets[0].language if tickets else "") or detected)
     values = {"customer_name": parsed.sender_name, "support_name": rt.config.policy.support_name,
-              "asked": d.asked, "tickets": [_ticket_values(rt, t, language) for t in tickets]}
+              "asked": d.asked, "tickets": [_ticket_values(rt, t, language) for t in tickets],
+              "last_resolved_at": _last_resolved(rt, parsed.reply_to, language)}
     body = rt.templates.render("status", [language], values)
     envelope = Envelope(rt.config.smtp.sender,
                         make_msgid(domain=sender_domain(rt.config.smtp.sender)), now)
@@ -51,4 +53,13 @@ def _language(rt: Runtime, wanted: str) -> str:
 def _ticket_values(rt: Runtime, ticket: Ticket, language: str) -> dict[str, Any]:
     dues = [d for d in (ticket.due_24h, ticket.due_business_day) if d is not None]
     due_at = format_when(min(dues).astimezone(rt.tz), language) if dues else ""
-    return {"id": ticket.id, "subject": ticket.subject, "state": ticket.state, "due_at": due_at}
+    return {"id": ticket.id, "subject": ticket.subject, "state": ticket.state, "due_at": due_at,
+            "automatic": ticket.answered_automatically}
+
+
+def _last_resolved(rt: Runtime, address: str | None, language: str) -> str:
+    """When the address's last resolved ticket was resolved, as the language writes it."""
+    at = from_iso(rt.store.db.execute(
+        "select max(resolved_at) from tickets where customer = ? and state in (?, ?)",
+        [address, RESOLVED, CLOSED]).fetchone()[0]) if address else None
+    return format_when(at.astimezone(rt.tz), language) if at else ""

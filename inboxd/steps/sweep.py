@@ -41,6 +41,8 @@ from inboxd.core.notice_mail import (DigestMail, InternalMail, build_digest, bui
                                      excerpt)
 from inboxd.core.render import Reply, build_reply, format_when, mail_language, sender_domain
 from inboxd.runtime import Runtime
+from inboxd.steps.lifecycle import sweep_lifecycle
+from inboxd.steps.survey import send_due_surveys
 from inboxd.store import Ticket, from_iso, iso
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,8 @@ def sweep(rt: Runtime) -> list[Notice]:
                 digest += _apply(rt, ticket_id, notices, now, policy)
         if digest:
             _digest(rt, digest, now)
+    sweep_lifecycle(rt)
+    send_due_surveys(rt, now)
     return planned
 
 
