@@ -15,8 +15,8 @@ The endpoint is ``prometheus_client``'s HTTP server on a thread of its own (:fun
 
 from __future__ import annotations
 
-import bisect
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +31,7 @@ from prometheus_client.metrics_core import Metric
 
 from inboxd.config import MetricsSettings
 from inboxd.errors import ConfigError, StoreError
-from inboxd.store_figures import (MAILBOX_CHECKED, first_response_minutes, open_read_only,
+from inboxd.store_figures import (MAILBOX_CHECKED, first_response_buckets, open_read_only,
                                   outbox_by_state, overdue_tickets, stamped, tickets_by_state)
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class StoreCollector:
         yield up
         yield returns
 
-    def _store(self, conn) -> Iterator[Metric]:  # type: ignore[no-untyped-def]
+    def _store(self, conn: sqlite3.Connection) -> Iterator[Metric]:
         tickets = GaugeMetricFamily("inboxd_tickets", "Tickets by state", labels=["state"])
         for state, count in sorted(tickets_by_state(conn).items()):
             tickets.add_metric([state], count)
@@ -135,7 +135,7 @@ class StoreCollector:
         for (state, kind), count in sorted(outbox_by_state(conn).items()):
             outbox.add_metric([state, kind], count)
         yield outbox
-        yield first_response_histogram(first_response_minutes(conn))
+        yield first_response_histogram(conn)
         checked = stamped(conn, MAILBOX_CHECKED)
         if checked is not None:
             yield GaugeMetricFamily("inboxd_last_mailbox_check_timestamp_seconds",
@@ -143,15 +143,15 @@ class StoreCollector:
                                     value=checked.timestamp())
 
 
-def first_response_histogram(responses: list[tuple[str, float]]) -> HistogramMetricFamily:
+def first_response_histogram(conn: sqlite3.Connection) -> HistogramMetricFamily:
     """Tickets' first-response times (wall clock), by who responded (agent, auto)."""
     family = HistogramMetricFamily("inboxd_first_response_seconds", "Time from a ticket's "
                                    "arrival to its first response, by agent or auto",
                                    labels=["by"])
-    for by in sorted({b for b, _ in responses}):
-        seconds = sorted(m * MINUTE_S for b, m in responses if b == by)
-        buckets = [(str(le), bisect.bisect_right(seconds, le)) for le in RESPONSE_BUCKETS_S]
-        family.add_metric([by], buckets + [("+Inf", len(seconds))], sum(seconds))
+    for by, (within, count, total_s) in sorted(first_response_buckets(
+            conn, RESPONSE_BUCKETS_S).items()):
+        buckets = [(str(le), n) for le, n in zip(RESPONSE_BUCKETS_S, within)]
+        family.add_metric([by], buckets + [("+Inf", count)], total_s)
     return family
 
 

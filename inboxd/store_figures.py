@@ -68,8 +68,21 @@ def outbox_by_state(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
             _rows(conn, "select state, kind, count(*) from outbox group by state, kind")}
 
 
-def first_response_minutes(conn: sqlite3.Connection) -> list[tuple[str, float]]:
-    """(by "agent" or "auto", wall-clock minutes) of every ticket's first response."""
-    return [(by, float(minutes)) for by, minutes in _rows(
-        conn, "select first_response_by, first_response_wall_min from tickets "
-              "where first_response_wall_min is not null and first_response_by is not null")]
+def first_response_buckets(conn: sqlite3.Connection, bounds_s: Sequence[float]
+                           ) -> dict[str, tuple[list[int], int, float]]:
+    """By who responded first ("agent", "auto"): how many first responses took at most each of
+    ``bounds_s`` seconds (wall clock, ascending), how many there are, and their sum in seconds.
+    One pass over the tickets: each response is counted in its bucket, then summed up."""
+    bucket = " ".join(f"when first_response_wall_min * 60 <= {float(b)!r} then {i}"
+                      for i, b in enumerate(bounds_s))
+    rows = _rows(conn, f"select first_response_by, case {bucket} else {len(bounds_s)} end, "
+                       "count(*), sum(first_response_wall_min) * 60 from tickets "
+                       "where first_response_wall_min is not null and first_response_by is not "
+                       "null group by 1, 2")
+    found: dict[str, tuple[list[int], int, float]] = {}
+    for by, index, count, total_s in rows:
+        per_bucket, _, _ = found.setdefault(by, ([0] * (len(bounds_s) + 1), 0, 0.0))
+        per_bucket[index] += count
+        found[by] = (per_bucket, found[by][1] + count, found[by][2] + total_s)
+    return {by: ([sum(per[:i + 1]) for i in range(len(bounds_s))], n, total)
+            for by, (per, n, total) in found.items()}

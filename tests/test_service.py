@@ -17,16 +17,11 @@ from harness import Installation, body_text, mail, parse
 from prometheus_client.parser import text_string_to_metric_families
 from servers import Dovecot, SmtpServer
 from test_daemon import Daemon, wait_for
+from test_metrics import free_port
 from test_reload import GIFT_CARDS
 
 
 BODY_SENTENCE = "My grandmother's porcelain teapot arrived in seventeen pieces"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
