@@ -518,7 +518,7 @@ class Store:
     def current_draft(self, ticket_id: int) -> dict[str, Any] | None:
         """The ticket's latest draft that was (or is to be) written, raw bytes included."""
         rows = list(self.db.table("drafts").rows_where(
-            "ticket_id = ? and state in ('pending', 'live', 'removed', 'kept', 'gone')",
+            "ticket_id = ? and state in ('pending', 'live', 'sent', 'removed', 'kept', 'gone')",
             [ticket_id], order_by="id desc", limit=1))
         return rows[0] if rows else None
 

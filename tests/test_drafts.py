@@ -134,7 +134,7 @@ def test_sent_unchanged_from_a_thunderbird_like_client_answers_and_teaches(
     conn = db(inboxd)
     assert conn.execute("select state, first_response_by from tickets").fetchone() == \
         ("answered", "agent")
-    assert fates(inboxd) == [("shipping-time", "sent unchanged", "live")]
+    assert fates(inboxd) == [("shipping-time", "sent unchanged", "sent")]
     assert learned(inboxd) == [("shipping-time", f"Envío\n\n{QUESTION}", "suggestion")]
     capsys.readouterr()
     assert inboxd.run("train") == 0
@@ -149,7 +149,7 @@ def test_sent_edited_from_an_outlook_like_client_is_recognised_by_its_body(
                                       "Gracias por escribirnos, y perdone la espera.")
     client_sends(inboxd, draft, keep_x_headers=False, body=edited)
     assert inboxd.run("once") == 0
-    assert fates(inboxd) == [("shipping-time", "sent edited", "live")]
+    assert fates(inboxd) == [("shipping-time", "sent edited", "sent")]
     assert learned(inboxd) == [("shipping-time", f"Envío\n\n{QUESTION}", "suggestion")]
 
 
@@ -206,9 +206,10 @@ def test_a_follow_up_replaces_an_unedited_draft_and_leaves_an_edited_one(
     assert [state for _, _, state in fates(inboxd)][1:] == ["kept", "skipped"]
 
 
-def test_draft_mode_is_never_sent_however_sure(
+def test_draft_mode_is_never_sent_however_sure_and_folders_drafts_is_created(
         tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer) -> None:
-    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, faq={"threshold": 0.3})
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, faq={"threshold": 0.3},
+                         folders={"drafts": "Support/Drafts"})
     faq = setup.dir / "faq.toml"
     faq.write_text(faq.read_text().replace('id = "shipping-time"\n',
                                            'id = "shipping-time"\nmode = "draft"\n', 1))
@@ -220,7 +221,8 @@ def test_draft_mode_is_never_sent_however_sure(
     assert ANSWER_EN not in body_text(ack)
     [answer] = setup.replies_to(REPLY_TO)
     assert "Forgot password" in body_text(answer), "an FAQ in auto mode is still answered"
-    [draft] = drafts(setup)
+    assert drafts(setup) == []
+    [draft] = setup.folder("Support/Drafts")
     assert ANSWER_EN in body_text(draft)
 
 
@@ -234,3 +236,25 @@ def test_crash_writes_no_draft_twice(inboxd: Installation, point: str) -> None:
     assert inboxd.run("once") == 0
     assert len(drafts(inboxd)) == 1
     assert len(inboxd.replies_to(CUSTOMER)) == 1
+
+
+def test_ticket_shows_the_suggestion_and_its_fate_and_dry_run_shows_the_draft(
+        inboxd: Installation, capsys: pytest.CaptureFixture[str]) -> None:
+    inboxd.send(mail(CUSTOMER, "Envío", QUESTION))
+    capsys.readouterr()
+    assert inboxd.run("once", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert (f": draft reply to {CUSTOMER} with the answer of FAQ shipping-time "
+            "(its new ticket)") in out
+    assert drafts(inboxd) == [], "a dry run writes nothing"
+
+    assert inboxd.run("once") == 0
+    [draft] = drafts(inboxd)
+    client_sends(inboxd, draft, keep_x_headers=True)
+    assert inboxd.run("once") == 0
+    capsys.readouterr()
+    assert inboxd.run("ticket", "1") == 0
+    out = capsys.readouterr().out
+    assert "suggested answers (drafts)" in out
+    line = next(line for line in out.splitlines() if "shipping-time" in line and "Drafts" in line)
+    assert "sent unchanged" in line and " sent " in line

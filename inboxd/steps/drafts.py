@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.utils import make_msgid
@@ -101,6 +102,31 @@ def queue_draft(rt: Runtime, parsed: ParsedMessage, raw: bytes, language: str,
     return draft_id
 
 
+@dataclass(frozen=True)
+class PlannedDraft:
+    """A draft a dry run would write: for which message (uid), ticket and FAQ, to whom."""
+
+    uid: int
+    ticket_id: int | None  # None: the new ticket the message would open
+    faq_id: str
+    recipient: str
+    replaces: bool  # it would replace the ticket's unsent draft
+
+
+def planned_drafts(rt: Runtime, decided: Sequence[tuple[int, ParsedMessage, object]]
+                   ) -> list[PlannedDraft]:
+    """The drafts ``queue_draft`` would record for these (uid, message, decision); reads the
+    store only."""
+    planned = []
+    for uid, parsed, decision in decided:
+        ticket_id = decision.ticket_id if isinstance(decision, FollowUp) else None
+        faq_id = suggested_faq(rt, decision, ticket_id)
+        if faq_id and rt.faq.get(faq_id) and parsed.reply_to:
+            planned.append(PlannedDraft(uid, ticket_id, faq_id, parsed.reply_to,
+                                        isinstance(decision, FollowUp)))
+    return planned
+
+
 def _header(headers: Any, name: str) -> str | None:
     value = headers.get(name)
     return " ".join(str(value).split()) if value else None
@@ -138,7 +164,7 @@ def after_agent_reply(rt: Runtime, ticket: Ticket, raw: bytes, reply: ParsedMess
         if draft["fate"] is None:
             drop_stale_draft(rt, ticket.id, now, "an agent answered without the suggestion")
         return REJECTED
-    rt.store.update_draft(draft["id"], {"fate": fate, "fate_at": iso(now)})
+    rt.store.update_draft(draft["id"], {"fate": fate, "fate_at": iso(now), "state": "sent"})
     rt.store.add_event(ticket.id, now, "suggestion-sent", f"FAQ {draft['faq_id']}: {fate}")
     if draft["question"]:
         record_learned(rt, ticket.id, draft["faq_id"], draft["question"], "suggestion",
