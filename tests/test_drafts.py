@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import sqlite3
 from email.message import EmailMessage
+from datetime import datetime, timedelta, timezone
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from harness import Installation, body_text, mail, parse
 from servers import Dovecot, SmtpServer
 
 from inboxd.faults import CRASH_ENV, CRASH_EXIT_CODE
+from inboxd.store import Store
 
 CUSTOMER = "customer@example.test"
 REPLY_TO = "customer2@example.test"
@@ -93,6 +95,16 @@ def fates(setup: Installation) -> list[tuple[str, str | None, str]]:
     return db(setup).execute("select faq_id, fate, state from drafts order by id").fetchall()
 
 
+def counts(setup: Installation) -> list[dict[str, object]]:
+    """The weekly figures: suggestions of the last week per FAQ."""
+    store = Store(setup.folder_path("inboxd.sqlite3"))
+    try:
+        now = datetime.now(timezone.utc)
+        return store.suggestion_counts(now - timedelta(days=7), now + timedelta(minutes=1))
+    finally:
+        store.close()
+
+
 def learned(setup: Installation) -> list[tuple[str, str, str]]:
     return db(setup).execute("select faq_id, text, source from learned_examples").fetchall()
 
@@ -136,6 +148,8 @@ def test_sent_unchanged_from_a_thunderbird_like_client_answers_and_teaches(
         ("answered", "agent")
     assert fates(inboxd) == [("shipping-time", "sent unchanged", "sent")]
     assert learned(inboxd) == [("shipping-time", f"Envío\n\n{QUESTION}", "suggestion")]
+    assert counts(inboxd) == [{"faq_id": "shipping-time", "made": 1, "sent_unchanged": 1,
+                               "sent_edited": 0, "rejected": 0, "open": 0}]
     capsys.readouterr()
     assert inboxd.run("train") == 0
     assert "1 learned examples" in capsys.readouterr().out
@@ -161,6 +175,7 @@ def test_a_reply_without_the_suggestion_removes_the_stale_draft_and_teaches_noth
     assert drafts(inboxd) == []
     assert fates(inboxd) == [("shipping-time", "rejected", "removed")]
     assert learned(inboxd) == []
+    assert [(c["made"], c["rejected"]) for c in counts(inboxd)] == [(1, 1)]
 
 
 def test_an_edited_draft_is_never_removed(inboxd: Installation) -> None:

@@ -65,8 +65,8 @@ def queue_draft(rt: Runtime, parsed: ParsedMessage, raw: bytes, language: str,
     """Record the draft this decision calls for and the action that writes it; its id."""
     faq_id = suggested_faq(rt, decision, ticket_id)
     entry = rt.faq.get(faq_id) if faq_id else None
-    if ticket_id is None or entry is None or parsed.reply_to is None:
-        return None
+    if ticket_id is None or entry is None or parsed.reply_to is None or rt.config.relay:
+        return None  # relay mode: agents work from their own mailboxes, not the shared one
     previous = rt.store.current_draft(ticket_id) if isinstance(decision, FollowUp) else None
     language = mail_language(language, rt.config.faq.default_language,
                              rt.templates.languages("suggestion"),
@@ -121,7 +121,7 @@ def planned_drafts(rt: Runtime, decided: Sequence[tuple[int, ParsedMessage, obje
     for uid, parsed, decision in decided:
         ticket_id = decision.ticket_id if isinstance(decision, FollowUp) else None
         faq_id = suggested_faq(rt, decision, ticket_id)
-        if faq_id and rt.faq.get(faq_id) and parsed.reply_to:
+        if faq_id and rt.faq.get(faq_id) and parsed.reply_to and not rt.config.relay:
             planned.append(PlannedDraft(uid, ticket_id, faq_id, parsed.reply_to,
                                         isinstance(decision, FollowUp)))
     return planned
@@ -210,7 +210,8 @@ def _apply(rt: Runtime, kind: str, draft: dict[str, Any], folder: str) -> str | 
         return None  # replaced before it was written
     if draft["replaces"] is not None:
         earlier = rt.store.draft(draft["replaces"])
-        if earlier is not None and not _drop(rt, earlier, "replaced by a newer draft"):
+        if earlier is not None and earlier["state"] == "live" and \
+                not _drop(rt, earlier, "replaced by a newer draft"):
             with rt.store.transaction():
                 rt.store.update_draft(draft["id"], {"state": "skipped",
                                                     "detail": "a person is editing the draft"})
@@ -249,7 +250,7 @@ def _drop(rt: Runtime, draft: dict[str, Any], why: str) -> bool:
     now = rt.clock()
     with rt.store.transaction():
         values = {"state": state, "detail": detail}
-        if why.startswith("replaced"):
+        if why.startswith("replaced") and not theirs:  # an edited one stays the ticket's
             values |= {"fate": REPLACED, "fate_at": iso(now)}
         rt.store.update_draft(draft["id"], values)
         rt.store.add_event(draft["ticket_id"], now, f"draft-{state}", detail)
