@@ -140,7 +140,7 @@ def test_faq_mode_and_rule_mode() -> None:
 
 def test_config_keys(tmp_path: Path) -> None:
     config = load_config(offline_config(tmp_path, FAQ, "threshold = 0.7"))
-    assert config.faq.suggest_threshold == 0.4 and config.folders.drafts is None
+    assert config.faq.suggest_threshold == 0.5 and config.folders.drafts is None
     config = load_config(offline_config(tmp_path, FAQ, "threshold = 0.3"))
     assert config.faq.suggest_threshold == 0.3, "never above the answer threshold"
     config = load_config(offline_config(tmp_path, FAQ, "suggest_threshold = 0"))
