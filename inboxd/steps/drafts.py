@@ -11,6 +11,11 @@ byte: a draft a person edited is saved by the client as a new message and is nev
 ticket: sent unchanged or edited (the question becomes a learned example of the FAQ), or
 rejected (the stale draft is dropped). ``check_drafts`` notices drafts deleted unsent.
 ``drop_stale_draft`` is for any other way a ticket gets settled.
+
+A draft's ``state`` says where it is: ``pending`` (to be written), ``live`` (in the folder),
+``sent`` (an agent sent it), ``removed`` (inboxd deleted it), ``kept`` (stale, but a person
+edited it), ``gone`` (no longer in the folder) or ``skipped`` (never written: replaced first,
+or a person was editing the earlier one). Its ``fate`` is what became of the suggestion.
 """
 
 from __future__ import annotations
@@ -173,11 +178,6 @@ def after_agent_reply(rt: Runtime, ticket: Ticket, raw: bytes, reply: ParsedMess
     return fate
 
 
-def is_sent_suggestion(header_block: bytes) -> bool:
-    """A mail in Sent with inboxd's headers that an agent sent from a draft, not inboxd."""
-    return carries_suggestion(header_block)
-
-
 # -- the mailbox ----------------------------------------------------------------------------------
 
 def drafts_folder(rt: Runtime) -> str:
@@ -290,4 +290,4 @@ def check_drafts(rt: Runtime) -> list[int]:
 
 
 __all__ = ["DRAFT_KINDS", "SUGGESTED_HEADER", "after_agent_reply", "apply_draft_actions",
-           "check_drafts", "drop_stale_draft", "is_sent_suggestion", "queue_draft"]
+           "check_drafts", "drop_stale_draft", "queue_draft"]

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from inboxd.core.drafts import carries_suggestion
 from inboxd.core.message import ParsedMessage, parse_message, thread_keys
 from inboxd.core.render import TICKET_HEADER
-from inboxd.steps.drafts import after_agent_reply, check_drafts, is_sent_suggestion
+from inboxd.steps.drafts import after_agent_reply, check_drafts
 from inboxd.steps.learn import learn_from_agent
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket, first_response, iso
@@ -106,7 +107,7 @@ def _agent_reply(rt: Runtime, raw: bytes, internaldate: datetime | None, uid: in
 
 def _is_own(rt: Runtime, raw: bytes, msg: ParsedMessage) -> bool:
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].lower()
-    if TICKET_HEADER.lower().encode() + b":" in head and not is_sent_suggestion(head):
+    if TICKET_HEADER.lower().encode() + b":" in head and not carries_suggestion(head):
         return True
     return bool(msg.message_id and rt.store.known_message_id(msg.message_id))
 
