@@ -31,9 +31,8 @@ from typing import Any
 from inboxd.config.mail import DEFAULT_DRAFTS
 from inboxd.core.bodytext import strip_history
 from inboxd.core.decide import Acknowledge, FollowUp
-from inboxd.core.drafts import (REJECTED, REPLACED, SENT_EDITED, SENT_UNCHANGED,
-                                SUGGESTED_HEADER, Draft, build_draft, carries_suggestion,
-                                reply_fate, same_mail)
+from inboxd.core.drafts import (REJECTED, REPLACED, SENT_EDITED, SENT_UNCHANGED, Draft,
+                                build_draft, carries_suggestion, reply_fate, same_mail)
 from inboxd.core.message import ParsedMessage
 from inboxd.core.render import mail_language, sender_domain
 from inboxd.errors import MailboxError, MailboxUnavailable
@@ -288,6 +287,3 @@ def check_drafts(rt: Runtime) -> list[int]:
         found.append(draft["ticket_id"])
     return found
 
-
-__all__ = ["DRAFT_KINDS", "SUGGESTED_HEADER", "after_agent_reply", "apply_draft_actions",
-           "check_drafts", "drop_stale_draft", "queue_draft"]
