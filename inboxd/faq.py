@@ -8,12 +8,15 @@ examples = ["How long does delivery take?", "¿Cuánto tarda el envío?"]
 answer.en = "Orders ship within 2 business days ..."
 answer.es = "Los pedidos se envían en 2 días hábiles ..."
 # template = "shipping-time.txt.j2"    # alternative to answer.*: a Jinja2 file next to the FAQ
+# mode = "auto"                        # "draft": never sent automatically, suggested to a
+                                       # person as a draft reply; "off": neither
 
 [[rule]]                               # optional overrides; see inboxd.core.rules
 phrases = ["refund*", "lawyer"]
 senders = ["*@bigcustomer.com"]
 route = "human"                        # or an FAQ id
 team = "billing"
+# mode = "draft"                       # with an FAQ id: suggest its answer, never send it
 ```
 """
 
@@ -25,15 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inboxd.core.rules import HUMAN, Rule
+from inboxd.core.rules import DRAFT, HUMAN, Rule
 from inboxd.core.classify import NONE
 from inboxd.errors import FaqError
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
 TEAM_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
-ENTRY_KEYS = {"id", "team", "examples", "answer", "template"}
-RULE_KEYS = {"phrases", "senders", "route", "team"}
+ENTRY_KEYS = {"id", "team", "examples", "answer", "template", "mode"}
+RULE_KEYS = {"phrases", "senders", "route", "team", "mode"}
+FAQ_MODES = ("auto", DRAFT, "off")  # sent automatically / suggested as a draft / neither
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,17 @@ class FaqEntry:
     answers: dict[str, str]  # language code -> answer text (plain text, not a template)
     team: str | None = None
     template: Path | None = None  # a Jinja2 file used instead of answers
+    mode: str = "auto"  # one of FAQ_MODES
+
+    @property
+    def sends(self) -> bool:
+        """Its answer may be sent automatically."""
+        return self.mode == "auto"
+
+    @property
+    def suggests(self) -> bool:
+        """Its answer may be suggested to a person as a draft."""
+        return self.mode != "off"
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -111,13 +126,23 @@ def _entry(raw: Any, key: str, base_dir: Path) -> FaqEntry:
         raise FaqError(key, "must be a table")
     for name in raw:
         if name not in ENTRY_KEYS:
-            raise FaqError(f"{key}.{name}", "unknown key (expected id, team, examples, answer, template)")
+            raise FaqError(f"{key}.{name}",
+                           "unknown key (expected id, team, examples, answer, template, mode)")
     faq_id = raw.get("id")
     if not isinstance(faq_id, str) or not ID_PATTERN.match(faq_id):
         raise FaqError(f"{key}.id", "must be a lower-case id like \"shipping-time\"")
     key = f"{key} ({faq_id})"
     return FaqEntry(id=faq_id, examples=_examples(raw, key), answers=_answers(raw, key),
-                    team=_team(raw, key), template=_template(raw, key, base_dir))
+                    team=_team(raw, key), template=_template(raw, key, base_dir),
+                    mode=_mode(raw, key))
+
+
+def _mode(raw: dict[str, Any], key: str) -> str:
+    mode = raw.get("mode", "auto")
+    if mode not in FAQ_MODES:
+        raise FaqError(f"{key}.mode", f"must be one of {', '.join(map(repr, FAQ_MODES))}, "
+                                      f"got {mode!r}")
+    return str(mode)
 
 
 def _examples(raw: dict[str, Any], key: str) -> tuple[str, ...]:
@@ -175,12 +200,24 @@ def _rule(raw: Any, index: int, faq_ids: set[str]) -> Rule:
         raise FaqError(key, "must be a table")
     for name in raw:
         if name not in RULE_KEYS:
-            raise FaqError(f"{key}.{name}", "unknown key (expected phrases, senders, route, team)")
+            raise FaqError(f"{key}.{name}",
+                           "unknown key (expected phrases, senders, route, team, mode)")
     phrases, senders = _strings(raw, key, "phrases"), _strings(raw, key, "senders")
     if not phrases and not senders:
         raise FaqError(f"{key}.phrases", "give phrases, senders or both")
     return Rule(index=index, route=_route(raw, key, faq_ids), phrases=phrases, senders=senders,
-                team=_rule_team(raw, key))
+                team=_rule_team(raw, key), draft=_rule_draft(raw, key))
+
+
+def _rule_draft(raw: dict[str, Any], key: str) -> bool:
+    """``mode = "draft"``: the rule's FAQ is suggested to a person instead of sent."""
+    if "mode" not in raw:
+        return False
+    if raw["mode"] != DRAFT:
+        raise FaqError(f"{key}.mode", f'must be "{DRAFT}", got {raw["mode"]!r}')
+    if raw.get("route") == HUMAN:
+        raise FaqError(f"{key}.mode", 'only applies with route = an FAQ id')
+    return True
 
 
 def _strings(raw: dict[str, Any], key: str, name: str) -> tuple[str, ...]:

@@ -62,7 +62,8 @@ class Runtime:
         return Policy(threshold=threshold,
                       route_threshold=min(self.config.faq.route_threshold, threshold),
                       auto_replies_per_sender_per_day=self.config.policy.auto_replies_per_sender_per_day,
-                      rules=self.faq.rules)
+                      rules=self.faq.rules,
+                      suggest_threshold=min(self.config.faq.suggest_threshold, threshold))
 
     def close(self) -> None:
         self.mailbox.close()

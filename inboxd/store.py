@@ -183,6 +183,23 @@ def _m015_lifecycle(db: sqlite_utils.Database) -> None:
     db.table("outbox").add_column("text", str)
 
 
+def _m014_drafts(db: sqlite_utils.Database) -> None:
+    """Suggested answers written as drafts (``inboxd.steps.drafts``): one row per draft, its
+    APPEND and removal journalled in ``actions`` (``append_action``, ``drop_action``)."""
+    db.table("drafts").create({
+        "id": int, "ticket_id": int, "message_row": int, "faq_id": str, "confidence": float,
+        "language": str, "message_id": str, "question": str, "answer": str, "body": str,
+        "raw": bytes, "replaces": int, "folder": str, "state": str, "fate": str,
+        "append_action": int, "drop_action": int, "append_started_at": str, "appended_at": str,
+        "created_at": str, "fate_at": str, "detail": str,
+    }, pk="id", foreign_keys=[("ticket_id", "tickets", "id")],
+        not_null={"ticket_id", "faq_id", "message_id", "raw", "state", "created_at"})
+    db.table("drafts").create_index(["ticket_id"])
+    db.table("drafts").create_index(["state"])
+    db.table("drafts").create_index(["append_action"])
+    db.table("drafts").create_index(["drop_action"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_copy_started", _m002_copy_started),
@@ -193,6 +210,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("012_oauth_alarm", _m012_oauth_alarm),
     ("013o_stamps", _m013o_stamps),
     ("013r_report_indexes", _m013r_report_indexes),
+    ("014_drafts", _m014_drafts),
     ("015_lifecycle", _m015_lifecycle),
 ]
 
@@ -606,6 +624,57 @@ REPORT_MESSAGES_SQL = (
     f"{_GIVEN_UP.format(ticket='m.ticket_id')} as answer_given_up "
     "from messages m where m.direction = 'in' and m.received_at >= ? and m.received_at < ? "
     "order by m.received_at, m.id")
+
+    # -- suggested answers (drafts) -------------------------------------------------------------
+    def insert_draft(self, values: dict[str, Any]) -> int:
+        return int(self.db.table("drafts").insert(values).last_pk)  # type: ignore[arg-type]
+
+    def update_draft(self, draft_id: int, values: dict[str, Any]) -> None:
+        self.db.table("drafts").update(draft_id, values)
+
+    def draft(self, draft_id: int) -> dict[str, Any] | None:
+        rows = list(self.db.table("drafts").rows_where("id = ?", [draft_id]))
+        return rows[0] if rows else None
+
+    def draft_of_action(self, action_id: int) -> dict[str, Any] | None:
+        rows = list(self.db.table("drafts").rows_where(
+            "append_action = ? or drop_action = ?", [action_id, action_id], limit=1))
+        return rows[0] if rows else None
+
+    def ticket_drafts(self, ticket_id: int) -> list[dict[str, Any]]:
+        """The ticket's drafts, oldest first, without their raw bytes."""
+        return [dict(r) for r in self.db.query(
+            f"select {DRAFT_COLUMNS} from drafts where ticket_id = ? order by id", [ticket_id])]
+
+    def current_draft(self, ticket_id: int) -> dict[str, Any] | None:
+        """The ticket's latest draft that was (or is to be) written, raw bytes included."""
+        rows = list(self.db.table("drafts").rows_where(
+            "ticket_id = ? and state in ('pending', 'live', 'sent', 'removed', 'kept', 'gone')",
+            [ticket_id], order_by="id desc", limit=1))
+        return rows[0] if rows else None
+
+    def live_drafts(self) -> list[dict[str, Any]]:
+        """Drafts in the mailbox whose fate is not known yet."""
+        return list(self.db.table("drafts").rows_where("state = 'live' and fate is null",
+                                                       order_by="id"))
+
+    def suggestion_counts(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Per FAQ, the suggestions written between ``since`` and ``until`` (by when they were
+        made) and what became of them: ``made``, ``sent_unchanged``, ``sent_edited``,
+        ``rejected`` (an answer without it, or deleted unsent) and ``open`` (no fate yet). A
+        draft replaced by a follow-up's counts once, as its replacement."""
+        return [dict(r) for r in self.db.query(
+            "select faq_id, count(*) as made, "
+            "sum(fate = 'sent unchanged') as sent_unchanged, "
+            "sum(fate = 'sent edited') as sent_edited, sum(fate = 'rejected') as rejected, "
+            "sum(fate is null) as open from drafts "
+            "where appended_at is not null and created_at >= ? and created_at < ? "
+            "and fate is not 'replaced' group by faq_id order by faq_id",
+            [iso(since), iso(until)])]
+
+
+DRAFT_COLUMNS = ("id, ticket_id, faq_id, confidence, language, message_id, folder, state, fate, "
+                 "replaces, created_at, appended_at, fate_at, detail")
 
 CLOCK_CANDIDATES_SQL = (
     "select t.*, coalesce(t.awaiting_since, t.created_at) as clock_start, "

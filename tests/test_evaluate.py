@@ -167,3 +167,15 @@ def test_eval_command_prints_the_json_fields(tmp_path: Path,
     assert main(["eval", "--train", str(tmp_path / "train.csv"), "--test",
                  str(tmp_path / "test.csv"), "--words-only", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["encoder"] == ""
+
+
+def test_suggestions_below_the_threshold() -> None:
+    report = evaluate(TRAIN, TEST, threshold=1.01, suggest_threshold=0.01)
+    s = report.suggestions
+    assert s is not None and s.below_threshold == 8, "nothing is answered at 1.01"
+    assert s.suggested == 1.0 and s.right == 0.75, "the six in-scope rows are right, oos not"
+    assert s.right_of_below == 1.0
+    off = evaluate(TRAIN, TEST, threshold=1.01, suggest_threshold=0.0).suggestions
+    assert off is not None and (off.suggested, off.right, off.right_of_below) == (0.0, 1.0, 0.0)
+    assert evaluate(TRAIN, TEST, threshold=0.5).suggestions is None
+    assert "drafts with the right FAQ" in format_report(report)

@@ -151,6 +151,18 @@ def test_find_by_message_id(inbox: Mailbox, fresh_dovecot: Dovecot) -> None:
     assert inbox.find_by_message_id("INBOX", "<c-3@example.test>") == []
 
 
+def test_special_use_search_by_subject_and_delete(inbox: Mailbox,
+                                                  fresh_dovecot: Dovecot) -> None:
+    assert inbox.special_use("\\Drafts") == "Drafts"  # announced by the test server
+    assert inbox.special_use("\\Junk") is None
+    inbox.append("Drafts", mail("Re: Shoes [#12]", "<d-1@example.test>"), flags=("\\Draft",))
+    inbox.append("Drafts", mail("Re: Shoes [#123]", "<d-2@example.test>"), flags=("\\Draft",))
+    first, second = inbox.uids_after("Drafts", 0)
+    assert inbox.find_by_subject("Drafts", "[#12]") == [first]
+    inbox.delete("Drafts", [first])
+    assert inbox.uids_after("Drafts", 0) == [second]
+
+
 def test_answered_flag_is_set_and_found(inbox: Mailbox, fresh_dovecot: Dovecot) -> None:
     for n in range(2):
         fresh_dovecot.deliver(fresh_dovecot.support, mail(f"q{n}", f"<q{n}@example.test>"))

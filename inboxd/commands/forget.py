@@ -14,7 +14,7 @@ from inboxd.store import Store
 LABELS = {"tickets": "tickets", "messages": "messages", "outbox": "outgoing mails",
           "notices": "deadline notices", "learned_examples": "learned examples",
           "lessons": "learn-folder records", "actions": "mailbox actions", "events": "events",
-          "attachments": "stored attachments"}
+          "drafts": "suggested drafts", "attachments": "stored attachments"}
 
 
 def register(sub: Any) -> None:

@@ -20,6 +20,7 @@ from inboxd.core.render import Templates, mail_language
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
 from inboxd.model.modelfile import describe_model, model_problems, threshold_warning
+from inboxd.steps.drafts import PlannedDraft, planned_drafts
 from inboxd.steps.outbox import flush
 from inboxd.steps.inbox import Outcome, process_inbox
 from inboxd.commands.login import login_status
@@ -85,11 +86,14 @@ def cmd_once(args: argparse.Namespace) -> int:
     try:
         outcomes = run_once(rt, dry_run=args.dry_run)
         planned = [describe(n, rt) for n in plan_sweep(rt)] if args.dry_run else []
+        drafts = planned_drafts(rt, [(o.triage.fetched.uid, o.triage.parsed, o.triage.decision)
+                                     for o in outcomes]) if args.dry_run else []
         waiting = rt.store.outbox_count("pending")
     finally:
         rt.close()
     print_outcomes(outcomes, rt, dry_run=args.dry_run)
     if args.dry_run:
+        print_planned_drafts(drafts, rt.config.folders.drafts)
         print_planned_notices(planned)
     if rt.smtp_state.error is not None:  # the rest was done; the mail waits for the server
         print(f"inboxd: {rt.smtp_state.error}; {waiting} mail(s) wait in the outbox",
@@ -107,6 +111,18 @@ def aware_time(text: str) -> datetime:
     if at.utcoffset() is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; add one, e.g. +01:00")
     return at
+
+
+def print_planned_drafts(drafts: list[PlannedDraft], folder: str | None) -> None:
+    if not drafts:
+        return
+    where = folder or "the drafts folder"
+    print(f"\nsuggested answers it would write to {where}:")
+    for d in drafts:
+        ticket = f"ticket #{d.ticket_id}" if d.ticket_id else "its new ticket"
+        again = ", replacing the unsent draft" if d.replaces else ""
+        print(f"  uid {d.uid}: draft reply to {d.recipient} with the answer of FAQ {d.faq_id} "
+              f"({ticket}{again})")
 
 
 def print_planned_notices(lines: list[str]) -> None:

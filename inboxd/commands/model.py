@@ -9,7 +9,7 @@ from typing import Any
 
 from inboxd.commands.common import config_from, print_json
 from inboxd.commands.terminal import working
-from inboxd.config.policy import DEFAULT_UNKNOWN_SHARE
+from inboxd.config.policy import DEFAULT_SUGGEST_THRESHOLD, DEFAULT_UNKNOWN_SHARE
 from inboxd.core.decide import AutoAnswer, Acknowledge
 from inboxd.mail.imap import Fetched
 from inboxd.steps.inbox import Triage, triage
@@ -35,6 +35,10 @@ def register_eval(sub: Any) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help="confidence threshold (default: chosen by cross-validation)")
     p.add_argument("--target-precision", type=float, default=0.97)
+    p.add_argument("--suggest-threshold", type=float, default=DEFAULT_SUGGEST_THRESHOLD,
+                   help="report how often a draft at or above this confidence (below the "
+                        "threshold) suggests the right FAQ, as faq.suggest_threshold "
+                        "(default: %(default)s; 0 = off)")
     p.add_argument("--unknown-share", type=unknown_share, default=DEFAULT_UNKNOWN_SHARE,
                    help="share of the questions that categories left out of each "
                         "cross-validation model play, as faq.unknown_share (default: "
@@ -101,7 +105,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report = evaluate(train, test, threshold=args.threshold,
                           target_precision=args.target_precision,
                           unknown_share=args.unknown_share, embedder=sentence_encoder,
-                          cache=default_cache_path())
+                          cache=default_cache_path(), suggest_threshold=args.suggest_threshold)
     if args.json:
         print_json(report.to_json())
     else:

@@ -51,7 +51,8 @@ def ticket_history(store: Store, ticket: Ticket, tz: ZoneInfo) -> dict[str, Any]
             "messages": rows(store.messages(ticket.id), MESSAGE_KEYS),
             "outbox": rows(store.outgoing(ticket.id), OUTBOX_KEYS),
             "notices": rows(store.notices(ticket.id), NOTICE_KEYS),
-            "events": rows(store.events(ticket.id), EVENT_KEYS)}
+            "events": rows(store.events(ticket.id), EVENT_KEYS),
+            "suggestions": rows(store.ticket_drafts(ticket.id), SUGGESTION_KEYS)}
 
 
 MESSAGE_KEYS = ("id", "direction", "received_at", "sender", "subject", "decision", "reason",
@@ -60,7 +61,10 @@ OUTBOX_KEYS = ("id", "kind", "state", "recipient", "created_at", "sent_at", "err
 NOTICE_KEYS = ("kind", "deadline", "due_at", "clock_start", "at", "detail")
 EVENT_KEYS = ("at", "kind", "detail")
 CELL_WIDTH = 60
-TIME_KEYS = {"received_at", "created_at", "sent_at", "due_at", "clock_start", "at"}
+SUGGESTION_KEYS = ("id", "faq_id", "confidence", "created_at", "appended_at", "folder", "state",
+                   "fate", "fate_at", "detail")
+TIME_KEYS = {"received_at", "created_at", "sent_at", "due_at", "clock_start", "at",
+             "appended_at", "fate_at"}
 
 
 def _stamp(value: str | None, tz: ZoneInfo) -> str | None:
@@ -86,6 +90,10 @@ SECTIONS = [
      ["id", "kind", "state", "recipient", "created_at", "sent_at", "error"]),
     ("deadline notices", "notices", ["kind", "deadline", "due", "clock start", "at", "note"],
      ["kind", "deadline", "due_at", "clock_start", "at", "detail"]),
+    ("suggested answers (drafts)", "suggestions",
+     ["id", "faq", "confidence", "written", "folder", "draft", "fate", "decided", "note"],
+     ["id", "faq_id", "confidence", "appended_at", "folder", "state", "fate", "fate_at",
+      "detail"]),
     ("events", "events", ["at", "kind", "detail"], ["at", "kind", "detail"]),
 ]
 
@@ -95,6 +103,8 @@ def _cell(value: Any, column: str) -> str:
         return "-"
     if column in TIME_KEYS:
         return str(value)[:16].replace("T", " ")
+    if column == "confidence":
+        return f"{value:.2f}"
     if column == "deadline":
         return DEADLINE_LABELS.get(value, value)
     return str(value)

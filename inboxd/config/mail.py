@@ -15,6 +15,7 @@ from inboxd.errors import ConfigError
 
 SECURITY_MODES = ("tls", "starttls", "none")
 AUTH_MODES = ("password", "oauth2")
+DEFAULT_DRAFTS = "Drafts"  # folders.drafts when unset and the server announces no \\Drafts
 PASSWORD_KEYS = ("password_env", "password_file", "password")
 
 
@@ -95,6 +96,9 @@ class FolderSettings:
     overdue: str = "Support/Overdue"
     learn: str = "Support/Learn"  # agents teach by moving a message into <learn>/<faq-id>
     done: str = "Support/Done"  # agents resolve a ticket by moving its message here
+    # where suggested answers go as drafts; None: the server's special-use \\Drafts folder,
+    # else "Drafts" (see DEFAULT_DRAFTS)
+    drafts: str | None = None
 
 
 def imap_settings(t: Table, base: Path) -> ImapSettings:
@@ -219,5 +223,8 @@ def folder_settings(t: Table) -> FolderSettings:
         if not value.strip():
             raise ConfigError(t.key(name), "must not be empty")
         values[name] = value
+    drafts = t.get("drafts", str, None)
+    if drafts is not None and not drafts.strip():
+        raise ConfigError(t.key("drafts"), "must not be empty")
     t.reject_unknown()
-    return FolderSettings(**values)
+    return FolderSettings(**values, drafts=drafts)

@@ -13,6 +13,7 @@ from inboxd.errors import ConfigError
 
 BACKLOG_MODES = ("ignore", "ticket")
 DEFAULT_UNKNOWN_SHARE = 0.1
+DEFAULT_SUGGEST_THRESHOLD = 0.5  # benchmarks/results/suggestions.md: 3 in 4 drafts right
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -27,6 +28,8 @@ class FaqSettings:
     target_precision: float | None = None  # `inboxd train` picks a threshold reaching it
     unknown_share: float = DEFAULT_UNKNOWN_SHARE  # of the FAQs each cross-validation model lacks
     retrain_interval_h: float = 24.0  # the daemon retrains on learned examples; 0 = never
+    # at or above this (and below the answer threshold) a person gets the answer as a draft
+    suggest_threshold: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,19 @@ def faq_settings(t: Table, base: Path) -> FaqSettings:
                            model=resolve_path(base, t.get("model", str, "models/faq-model.npz")),
                            threshold=threshold, route_threshold=route_threshold,
                            default_language=t.get("default_language", str, "en"),
+                           suggest_threshold=_suggest_threshold(t, threshold),
                            **_faq_learning(t))
     t.reject_unknown()
     return settings
+
+
+def _suggest_threshold(t: Table, threshold: float) -> float:
+    """[faq] suggest_threshold: 0 turns suggestions off; never above the answer threshold."""
+    value = t.get("suggest_threshold", float, min(DEFAULT_SUGGEST_THRESHOLD, threshold))
+    if not 0.0 <= value <= threshold:
+        raise ConfigError(t.key("suggest_threshold"),
+                          f"must be between 0 (off) and faq.threshold ({threshold}), got {value}")
+    return value
 
 
 def _faq_learning(t: Table) -> dict[str, Any]:

@@ -24,6 +24,7 @@ class Policy:
     route_threshold: float  # at or above this, an unanswered message goes to its FAQ's team
     auto_replies_per_sender_per_day: int
     rules: tuple[Rule, ...] = ()  # the FAQ file's [[rule]] overrides, in file order
+    suggest_threshold: float = 0.0  # at or above this a person gets the answer as a draft; 0 off
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Facts:
     auto_replies_today: int = 0  # automatic mails sent to this sender in the last 24 h
     backlog: bool = False  # the message was in the mailbox before inboxd first started
     answerable_faqs: frozenset[str] = frozenset()  # FAQs with an answer to send
+    suggestible_faqs: frozenset[str] = frozenset()  # FAQs whose answer may go out as a draft
     customer_tickets: tuple[int, ...] = ()  # status requests: the reply address's tickets
     agent: AgentCheck | None = None  # relay mode: the sender claims to be an agent
 
@@ -75,6 +77,7 @@ class Acknowledge:
     team: str | None = None
     faq_id: str | None = None
     confidence: float | None = None
+    suggest: str | None = None  # the FAQ whose answer a person gets as a draft reply
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ def decide(msg: ParsedMessage, match: Match | None, facts: Facts, policy: Policy
         return Queue("no address to reply to; left for a person")
     if facts.auto_replies_today >= policy.auto_replies_per_sender_per_day:
         return Queue(f"sender already got {facts.auto_replies_today} automatic replies today")
-    if (ruled := _ruled(msg, policy)) is not None:
+    if (ruled := _ruled(msg, policy, facts, team_of)) is not None:
         return ruled
     if msg.defects:
         return Acknowledge(f"could not read the message fully ({msg.defects[0]})")
@@ -148,11 +151,29 @@ def _new_question(match: Match | None, facts: Facts, policy: Policy,
                           f"matches FAQ {match.faq_id} ({match.confidence:.2f} >= "
                           f"{policy.threshold:.2f})")
     team = team_of.get(match.faq_id) if match.confidence >= policy.route_threshold else None
-    return Acknowledge(f"not sure enough (best FAQ {match.faq_id} at {match.confidence:.2f} "
-                       f"< {policy.threshold:.2f})", team, match.faq_id, match.confidence)
+    suggest = match.faq_id if _suggested(match, facts, policy) else None
+    if match.confidence >= policy.threshold:
+        reason = (f"FAQ {match.faq_id} ({match.confidence:.2f} >= {policy.threshold:.2f}) is "
+                  "not sent automatically")
+    else:
+        reason = (f"not sure enough (best FAQ {match.faq_id} at {match.confidence:.2f} "
+                  f"< {policy.threshold:.2f})")
+    if suggest:
+        reason += "; its answer is suggested as a draft"
+    return Acknowledge(reason, team, match.faq_id, match.confidence, suggest)
 
 
-def _ruled(msg: ParsedMessage, policy: Policy) -> AutoAnswer | Acknowledge | None:
+def _suggested(match: Match, facts: Facts, policy: Policy) -> bool:
+    """A person gets the FAQ's answer as a draft: at or above ``suggest_threshold`` (when
+    suggestions are on), and always at or above the answer threshold (a "draft" mode FAQ)."""
+    if match.faq_id not in facts.suggestible_faqs:
+        return False
+    bar = policy.suggest_threshold if policy.suggest_threshold > 0 else policy.threshold
+    return match.confidence >= min(bar, policy.threshold)
+
+
+def _ruled(msg: ParsedMessage, policy: Policy, facts: Facts,
+           team_of: dict[str, str | None]) -> AutoAnswer | Acknowledge | None:
     """An operator rule decides instead of the classifier."""
     hit = match_rule(policy.rules, f"{msg.subject}\n{msg.question}", msg.sender)
     if hit is None:
@@ -160,4 +181,10 @@ def _ruled(msg: ParsedMessage, policy: Policy) -> AutoAnswer | Acknowledge | Non
     reason = f"{hit.rule.name} ({hit.matched})"
     if hit.rule.to_human:
         return Acknowledge(f"{reason} routes to a person", hit.rule.team)
-    return AutoAnswer(hit.rule.route, 1.0, f"{reason} answers with FAQ {hit.rule.route}")
+    faq_id = hit.rule.route
+    if hit.rule.draft or faq_id not in facts.answerable_faqs:
+        suggest = faq_id if faq_id in facts.suggestible_faqs else None
+        return Acknowledge(f"{reason} routes FAQ {faq_id} to a person"
+                           + ("; its answer is suggested as a draft" if suggest else ""),
+                           team_of.get(faq_id), faq_id, 1.0, suggest)
+    return AutoAnswer(faq_id, 1.0, f"{reason} answers with FAQ {faq_id}")

@@ -6,6 +6,7 @@ phrases = ["refund*", "lawyer", "abogado", "advokat", "律师"]
 senders = ["*@bigcustomer.com", "ceo@example.com"]
 route = "human"            # or an FAQ id: always answer with that FAQ
 team = "billing"           # optional: queue subfolder when route = "human"
+# mode = "draft"           # with an FAQ id: a person gets its answer as a draft, never sent
 ```
 
 A rule needs ``phrases`` or ``senders`` or both; when it has both, both must match. Phrases are
@@ -24,6 +25,7 @@ from fnmatch import fnmatchcase
 from typing import Sequence
 
 HUMAN = "human"
+DRAFT = "draft"
 _SPACELESS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
@@ -34,6 +36,7 @@ class Rule:
     phrases: tuple[str, ...] = ()
     senders: tuple[str, ...] = ()
     team: str | None = None
+    draft: bool = False  # route's answer is suggested to a person as a draft, never sent
 
     @property
     def to_human(self) -> bool:

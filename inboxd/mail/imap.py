@@ -250,6 +250,20 @@ class Mailbox:
         return sorted(name[len(base):] for flags, _, name in listed
                       if name.startswith(base) and not {f.lower() for f in flags} & NOT_SELECTABLE)
 
+    def special_use(self, flag: str) -> str | None:
+        """The "/"-separated name of the folder the server announces with special-use
+        ``flag`` (RFC 6154, e.g. "\\Drafts"), or None when it announces none."""
+        wanted = flag.lower()
+        for flags, _, name in self._call("LIST", self._connected().list_folders, "", "*"):
+            if wanted in {_text(f).lower() for f in flags}:
+                return self._plain_name(name)
+        return None
+
+    def _plain_name(self, server_name: str) -> str:
+        name = server_name[len(self._prefix):] if self._prefix and \
+            server_name.startswith(self._prefix) else server_name
+        return name.replace(self._delimiter, "/") if self._delimiter != "/" else name
+
     def message_count(self, folder: str) -> int:
         """How many messages ``folder`` holds (STATUS: the folder is not selected)."""
         status = self._call("STATUS", self._connected().folder_status, self.server_name(folder),
@@ -315,6 +329,14 @@ class Mailbox:
         return sorted(self._call("SEARCH", client.search, ["HEADER", "Message-ID", message_id],
                                  charset="UTF-8"))
 
+    def find_by_subject(self, folder: str, text: str) -> list[int]:
+        """UIDs of the messages in ``folder`` whose Subject contains ``text``."""
+        if not text or "\r" in text or "\n" in text:
+            return []
+        client = self._use(folder)
+        self._call("NOOP", client.noop)
+        return sorted(self._call("SEARCH", client.search, ["SUBJECT", text], charset="UTF-8"))
+
     # -- changing -----------------------------------------------------------------------------
 
     def move(self, folder: str, uids: Sequence[int], target: str) -> None:
@@ -327,6 +349,17 @@ class Mailbox:
             self._call("MOVE", client.move, list(uids), target_name)
             return
         self._call("COPY", client.copy, list(uids), target_name)
+        self._call("STORE", client.add_flags, list(uids), [b"\\Deleted"], silent=True)
+        if b"UIDPLUS" in self._capabilities:
+            self._call("UID EXPUNGE", client.uid_expunge, list(uids))
+        else:
+            self._call("EXPUNGE", client.expunge)
+
+    def delete(self, folder: str, uids: Sequence[int]) -> None:
+        """Remove messages from ``folder`` (\\Deleted, then expunged)."""
+        if not uids:
+            return
+        client = self._use(folder)
         self._call("STORE", client.add_flags, list(uids), [b"\\Deleted"], silent=True)
         if b"UIDPLUS" in self._capabilities:
             self._call("UID EXPUNGE", client.uid_expunge, list(uids))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence, TextIO
 
@@ -53,9 +53,35 @@ class EvalReport:
     n_train: int  # in-scope training rows
     n_test: int  # all test rows
     encoder: str = NO_ENCODER  # the sentence encoder the model used; "" for words alone
+    suggestions: Suggestions | None = None  # drafts below the threshold; None: not measured
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """The test rows below the answer threshold and what ``suggest_threshold`` would do with
+    them: a draft with the best FAQ's answer at or above it (0: suggestions off)."""
+
+    suggest_threshold: float
+    below_threshold: int  # test rows not answered automatically
+    suggested: float  # share of those that would get a draft
+    right: float  # share of the drafts whose FAQ is the right one (1.0 when none)
+    right_of_below: float  # share of the in-scope rows below the threshold given the right FAQ
+
+
+def suggestion_figures(truth: np.ndarray, guess: np.ndarray, conf: np.ndarray,
+                       threshold: float, suggest_threshold: float) -> Suggestions:
+    scope = np.array([c not in OUT_OF_SCOPE for c in truth], dtype=bool)
+    below = conf < threshold
+    suggested = below & (conf >= suggest_threshold) if suggest_threshold > 0 else \
+        np.zeros_like(below)
+    right = suggested & scope & (guess == truth)
+    return Suggestions(suggest_threshold=float(suggest_threshold),
+                       below_threshold=int(below.sum()), suggested=_share(suggested[below]),
+                       right=_share(right[suggested]) if suggested.any() else 1.0,
+                       right_of_below=_share(right[below & scope]))
 
 
 def read_labelled_csv(path: Path) -> list[Row]:
@@ -89,7 +115,7 @@ def _parse_rows(path: Path, source: TextIO) -> list[Row]:
 def evaluate(train: Sequence[Row], test: Sequence[Row], *, threshold: float | None,
              target_precision: float = 0.97, seed: int = 0,
              unknown_share: float = DEFAULT_UNKNOWN_SHARE, embedder: Embedder | None = None,
-             cache: Path | None = None) -> EvalReport:
+             cache: Path | None = None, suggest_threshold: float | None = None) -> EvalReport:
     """Train on the in-scope ``train`` rows and measure on ``test``; with an ``embedder`` on
     the rows' meaning too (embeddings kept in ``cache``)."""
     vectors = _Vectors(embedder, cache)
@@ -106,8 +132,15 @@ def evaluate(train: Sequence[Row], test: Sequence[Row], *, threshold: float | No
     matches = [m for start in range(0, len(test), FETCH_BATCH)  # as the daemon: a batch at once
                for m in model.predict_many(test_texts[start:start + FETCH_BATCH],
                                            _rows(test_vectors, start, FETCH_BATCH))]
-    return _report(test, [m.faq_id for m in matches], [m.confidence for m in matches],
-                   threshold, train_s, _speed(model, test_texts), len(texts), model.encoder)
+    report = _report(test, [m.faq_id for m in matches], [m.confidence for m in matches],
+                     threshold, train_s, _speed(model, test_texts), len(texts), model.encoder)
+    if suggest_threshold is None:
+        return report
+    figures = suggestion_figures(np.array([c for _, c in test], dtype=object),
+                                 np.array([m.faq_id for m in matches], dtype=object),
+                                 np.array([m.confidence for m in matches], dtype=float),
+                                 threshold, suggest_threshold)
+    return replace(report, suggestions=figures)
 
 
 class _Vectors:
@@ -207,6 +240,16 @@ def _macro_f1(truth: np.ndarray, guess: np.ndarray) -> float:
     return float(f1_score(truth.astype(str), guess.astype(str), average="macro", zero_division=0))
 
 
+def _suggestion_lines(s: Suggestions | None) -> list[tuple[str, str]]:
+    if s is None:
+        return []
+    return [("suggest threshold", f"{s.suggest_threshold:.3f}" if s.suggest_threshold else "off"),
+            ("below the threshold", f"{s.below_threshold}"),
+            ("of those given a draft", f"{s.suggested:.1%}"),
+            ("drafts with the right FAQ", f"{s.right:.1%}"),
+            ("right FAQ drafted (in scope)", f"{s.right_of_below:.1%}")]
+
+
 def format_report(report: EvalReport) -> str:
     """A readable table of ``report`` for the terminal."""
     oos = report.oos_left_to_human
@@ -222,6 +265,7 @@ def format_report(report: EvalReport) -> str:
         *[(f"answered right at {float(p):.0%} precision", f"{v:.1%}")
           for p, v in report.coverage_at_precision.items()],
         ("out-of-scope left to a human", "n/a" if oos is None else f"{oos:.1%}"),
+        *_suggestion_lines(report.suggestions),
         ("training time", f"{report.train_s:.1f} s"),
         ("classify rate", f"{report.messages_per_s:,.0f} messages/s"),
     ]

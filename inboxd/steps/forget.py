@@ -2,9 +2,9 @@
 
 :func:`plan_forget` finds, without changing anything, every row about the address: the
 tickets it is the customer of, with their messages, outgoing mails, deadline notices, learned
-examples, learn-folder records and events; the messages it sent on other tickets and the mails
-sent to it without a ticket (status replies), and the team's digests of old breaches that list
-it; the mailbox actions of those messages; what was
+examples, learn-folder records, suggested drafts and events; the messages it sent on other
+tickets and the mails sent to it without a ticket (status replies), and the team's digests of
+old breaches that list it; the mailbox actions of those messages; what was
 learned from its messages put into a learn folder; the events elsewhere that mention it; and the stored attachments that only these rows refer to.
 :func:`apply_forget` deletes them in one transaction with SQLite's ``secure_delete`` on (the
 freed pages are overwritten with zeros) and then checkpoints the write-ahead log, so that the
@@ -69,6 +69,7 @@ def plan_forget(store: Store, address: str) -> Erasure:
         "actions": _in(db, "select id from actions where message_row in ({})", messages),
         "events": _mentioning(db, who) +
         _in(db, "select id from events where ticket_id in ({})", tickets),
+        "drafts": _in(db, "select id from drafts where ticket_id in ({})", tickets),
     }
     rows = {table: sorted(set(ids)) for table, ids in rows.items()}
     attachments = store_blobs.unreferenced_after(
@@ -76,8 +77,8 @@ def plan_forget(store: Store, address: str) -> Erasure:
     return Erasure(who, rows, attachments)
 
 
-DELETE_ORDER = ("notices", "actions", "lessons", "learned_examples", "events", "outbox",
-                "messages", "tickets")  # rows that refer to a ticket before the ticket
+DELETE_ORDER = ("notices", "actions", "lessons", "learned_examples", "events", "drafts",
+                "outbox", "messages", "tickets")  # rows that refer to a ticket before the ticket
 
 
 def apply_forget(store: Store, erasure: Erasure) -> bool:

@@ -28,6 +28,7 @@ from inboxd.core.lifecycle import CLOSED
 from inboxd.core.status import StatusReply
 from inboxd.core.survey import Rated
 from inboxd.mail.imap import Fetched
+from inboxd.steps.drafts import queue_draft
 from inboxd.steps.lifecycle import (Thanked, apply_thanks, new_clock, note_reopened,
                                     reopen_values, reply_decision)
 from inboxd.steps.outbox import flush
@@ -194,7 +195,8 @@ def _facts(rt: Runtime, parsed: ParsedMessage, backlog: bool,
                  customer_tickets=customer_tickets(rt, parsed),
                  duplicate_of=duplicate["ticket_id"] if duplicate else None,
                  auto_replies_today=recent, backlog=backlog,
-                 answerable_faqs=frozenset(e.id for e in rt.faq.entries))
+                 answerable_faqs=frozenset(e.id for e in rt.faq.entries if e.sends),
+                 suggestible_faqs=frozenset(e.id for e in rt.faq.entries if e.suggests))
 
 
 def _thread_ticket(rt: Runtime, parsed: ParsedMessage,
@@ -246,6 +248,7 @@ def commit(rt: Runtime, t: Triage, uidvalidity: int) -> int | None:
         if ticket_id is not None:
             rt.store.add_event(ticket_id, now, "received", t.decision.reason)
             _queue_reply(rt, t, ticket_id, now)
+            queue_draft(rt, t.parsed, t.fetched.raw, t.language, t.decision, ticket_id, row, now)
         _queue_other_mail(rt, t, ticket_id, arrival, now)
         rt.store.queue_action({"message_row": row, "folder": inbox, "uidvalidity": uidvalidity,
                                "uid": t.fetched.uid, "kind": "move", "target": t.folder,

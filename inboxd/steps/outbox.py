@@ -26,6 +26,7 @@ from inboxd import metrics
 from inboxd.errors import (MailboxError, MailboxUnavailable, SendAuthFailed, SendDeferred,
                            SendFailed, SendUncertain, SendUnavailable)
 from inboxd.faults import crash_point
+from inboxd.steps.drafts import DRAFT_KINDS, apply_draft_actions
 from inboxd.steps.marks import MARK_KINDS, apply_marks
 from inboxd.runtime import Runtime
 from inboxd.store import INTERNAL_KINDS, NO_FIRST_RESPONSE, first_response, from_iso, iso
@@ -190,7 +191,7 @@ def copy_to_sent(rt: Runtime) -> None:
 
 def apply_actions(rt: Runtime) -> None:
     groups: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
-    marks = []
+    marks, drafts = [], []
     held = rt.store.held_moves(rt.config.folders.answered, KEEP_STATE_KINDS)
     for action in rt.store.pending_actions():
         if action["id"] in held:
@@ -198,10 +199,14 @@ def apply_actions(rt: Runtime) -> None:
         if action["kind"] in MARK_KINDS:
             marks.append(action)
             continue
+        if action["kind"] in DRAFT_KINDS:
+            drafts.append(action)
+            continue
         groups[(action["folder"], action["uidvalidity"], action["target"])].append(action)
     for (folder, uidvalidity, target), actions in groups.items():
         _move_group(rt, folder, uidvalidity, target, actions)
     apply_marks(rt, marks)  # after the moves: they act on the message where it now is
+    apply_draft_actions(rt, drafts)
 
 
 def _move_group(rt: Runtime, folder: str, uidvalidity: int, target: str,

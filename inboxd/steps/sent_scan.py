@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from inboxd.core.drafts import carries_suggestion
 from inboxd.core.message import ParsedMessage, parse_message, thread_keys
 from inboxd.core.render import TICKET_HEADER
+from inboxd.steps.drafts import after_agent_reply, check_drafts
 from inboxd.steps.learn import learn_from_agent
 from inboxd.steps.lifecycle import (after_agent_answer, answered_values, queue_folders,
                                     scan_agent_moves, waits_for_person)
@@ -34,6 +36,7 @@ class AgentWatch:
     def scan(self, rt: Runtime) -> list[int]:
         """Tickets found answered by a person in this scan; also reads the learn folders."""
         found = scan_sent(rt) + self.scan_answered_flags(rt)
+        check_drafts(rt)
         scan_learn_folders(rt)
         scan_agent_moves(rt)
         return found
@@ -93,13 +96,14 @@ def _agent_reply(rt: Runtime, raw: bytes, internaldate: datetime | None, uid: in
             "decision": "AgentReply", "reason": "an agent replied from the shared mailbox",
             "raw": raw})
         _record_response(rt, ticket, at, now, f"agent {msg.sender or '?'} replied", msg.text)
+        after_agent_reply(rt, ticket, raw, msg, now)
         learn_from_agent(rt, ticket, msg, now)
     return ticket.id
 
 
 def _is_own(rt: Runtime, raw: bytes, msg: ParsedMessage) -> bool:
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].lower()
-    if TICKET_HEADER.lower().encode() + b":" in head:
+    if TICKET_HEADER.lower().encode() + b":" in head and not carries_suggestion(head):
         return True
     return bool(msg.message_id and rt.store.known_message_id(msg.message_id))
 
