@@ -607,24 +607,6 @@ class Store:
         return [dict(r) for r in self.db.query(REPORT_MESSAGES_SQL, [iso(since), iso(until)])]
 
 
-_GIVEN_UP = ("exists (select 1 from outbox o where o.ticket_id = {ticket} and o.kind = 'answer' "
-             "and o.state in ('failed', 'uncertain'))")
-REPORT_TICKETS_SQL = (
-    "select t.id, t.created_at, t.state, t.language, t.faq, t.first_response_by, "
-    "t.first_response_at, t.first_response_wall_min, t.first_response_business_min, "
-    "t.next_due_at, m.decision as first_decision, "
-    f"{_GIVEN_UP.format(ticket='t.id')} as answer_given_up, "
-    "exists (select 1 from messages f where f.ticket_id = t.id and f.direction = 'in' and "
-    "f.decision = 'FollowUp') as followed_up "
-    "from tickets t join messages m on m.id = "
-    "(select min(id) from messages where ticket_id = t.id and direction = 'in') "
-    "where t.created_at >= ? and t.created_at < ? order by t.id")
-REPORT_MESSAGES_SQL = (
-    "select m.received_at, m.decision, "
-    f"{_GIVEN_UP.format(ticket='m.ticket_id')} as answer_given_up "
-    "from messages m where m.direction = 'in' and m.received_at >= ? and m.received_at < ? "
-    "order by m.received_at, m.id")
-
     # -- suggested answers (drafts) -------------------------------------------------------------
     def insert_draft(self, values: dict[str, Any]) -> int:
         return int(self.db.table("drafts").insert(values).last_pk)  # type: ignore[arg-type]
@@ -691,3 +673,22 @@ PERSONAL_KINDS = ("forward", "relay")
 
 def _marks(values: Sequence[Any] | dict[str, Any]) -> str:
     return ", ".join("?" for _ in values)
+
+
+_GIVEN_UP = ("exists (select 1 from outbox o where o.ticket_id = {ticket} and o.kind = 'answer' "
+             "and o.state in ('failed', 'uncertain'))")
+REPORT_TICKETS_SQL = (
+    "select t.id, t.created_at, t.state, t.language, t.faq, t.first_response_by, "
+    "t.first_response_at, t.first_response_wall_min, t.first_response_business_min, "
+    "t.next_due_at, m.decision as first_decision, "
+    f"{_GIVEN_UP.format(ticket='t.id')} as answer_given_up, "
+    "exists (select 1 from messages f where f.ticket_id = t.id and f.direction = 'in' and "
+    "f.decision = 'FollowUp') as followed_up "
+    "from tickets t join messages m on m.id = "
+    "(select min(id) from messages where ticket_id = t.id and direction = 'in') "
+    "where t.created_at >= ? and t.created_at < ? order by t.id")
+REPORT_MESSAGES_SQL = (
+    "select m.received_at, m.decision, "
+    f"{_GIVEN_UP.format(ticket='m.ticket_id')} as answer_given_up "
+    "from messages m where m.direction = 'in' and m.received_at >= ? and m.received_at < ? "
+    "order by m.received_at, m.id")

@@ -273,3 +273,18 @@ def test_ticket_shows_the_suggestion_and_its_fate_and_dry_run_shows_the_draft(
     assert "suggested answers (drafts)" in out
     line = next(line for line in out.splitlines() if "shipping-time" in line and "Drafts" in line)
     assert "sent unchanged" in line and " sent " in line
+
+
+def test_resolving_the_ticket_in_the_mail_client_removes_its_unsent_draft(
+        inboxd: Installation) -> None:
+    ask(inboxd)
+    assert len(drafts(inboxd)) == 1
+    [queue] = [f for f in ("Support/Queue", "Support/Queue/orders") if inboxd.folder(f)]
+    with inboxd.dovecot.imap(inboxd.dovecot.support) as client:  # the agent drags it to Done
+        client.select_folder(queue)
+        client.move(client.search("ALL"), "Support/Done")
+    assert inboxd.run("once") == 0
+    assert db(inboxd).execute("select state from tickets").fetchone()[0] == "resolved"
+    assert drafts(inboxd) == []
+    assert fates(inboxd) == [("shipping-time", "rejected", "removed")]
+    assert learned(inboxd) == []

@@ -30,6 +30,7 @@ from inboxd.core.lifecycle import (ANSWERED, BY_DONE_FOLDER, BY_DONE_LINE, BY_TH
 from inboxd.core.message import ParsedMessage, parse_message, thread_keys
 from inboxd.core.survey import Rated, read_rating
 from inboxd.runtime import Runtime
+from inboxd.steps.drafts import drop_stale_draft
 from inboxd.store import NO_FIRST_RESPONSE, Ticket, from_iso, iso
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def resolve(rt: Runtime, ticket: Ticket, now: datetime, by: str, reason: str) ->
     rt.store.update_ticket(ticket.id, {"state": RESOLVED, "resolved_at": iso(now),
                                        "resolved_by": by, "updated_at": iso(now)})
     rt.store.add_event(ticket.id, now, "resolved", reason)
+    drop_stale_draft(rt, ticket.id, now, f"the ticket was resolved: {reason}")
     log.info("ticket #%d resolved (%s)", ticket.id, reason)
     return True
 
