@@ -8,10 +8,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import FAQ_TOML, Installation, body_text, mail, offline_config, parse
@@ -154,6 +156,24 @@ def test_retrain_reads_the_faq_file_as_it_is_now(tmp_path: Path, fresh_dovecot: 
         rt.store.close()
 
 
+def _read_until(process: subprocess.Popen[str], text: str, timeout_s: float) -> str:
+    """What ``process`` wrote on stderr until a line holding ``text`` (or it ended, or time
+    ran out): however long the process takes to start."""
+    assert process.stderr is not None
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: _collect(process.stderr, text, seen), daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    return "".join(seen)
+
+
+def _collect(stream: Any, text: str, seen: list[str]) -> None:
+    for line in stream:
+        seen.append(line)
+        if text in line:
+            return
+
+
 def test_trainings_never_interleave(tmp_path: Path, fresh_dovecot: Dovecot,
                                     fresh_smtp: SmtpServer) -> None:
     setup = Installation(tmp_path, fresh_dovecot, fresh_smtp).start()
@@ -171,12 +191,13 @@ def test_trainings_never_interleave(tmp_path: Path, fresh_dovecot: Dovecot,
             command = subprocess.Popen(
                 [sys.executable, "-m", "inboxd", "-c", str(setup.config_path), "train"],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-            time.sleep(3.0)
+            waiting = f"waiting for another training of {model} to finish ({lock_path(model)})"
+            seen = _read_until(command, waiting, timeout_s=120)
+            assert waiting in seen, seen
             assert command.poll() is None, "inboxd train waits for the running training"
             assert meta_path(model).stat().st_mtime_ns == written_ns
         out, err = command.communicate(timeout=120)
-        assert command.returncode == 0, out + err
-        assert f"waiting for another training of {model} to finish ({lock_path(model)})" in err
+        assert command.returncode == 0, out + seen + err
         assert meta_path(model).stat().st_mtime_ns != written_ns
         assert "and 1 learned examples" in out
     finally:
