@@ -6,6 +6,7 @@
     ├── TemplateError               a reply template does not compile; names file and line (exit 2)
     ├── ModelError                  no trained model, or one that does not fit the FAQ
     ├── StoreError                  the SQLite store cannot be opened or migrated
+    │   └── StoreBusy               another inboxd acts on the store (sends, moves) right now
     ├── MailboxError                the IMAP server refused an operation (permanent)
     │   ├── MailboxAuthFailed       login refused
     │   └── MailboxUnavailable      network trouble, timeout, server gone (transient: retry)
@@ -53,6 +54,10 @@ class ModelError(InboxdError):
 
 class StoreError(InboxdError):
     """The SQLite store cannot be used."""
+
+
+class StoreBusy(StoreError):
+    """Another inboxd process acts on the store: two would send the same pending mail."""
 
 
 class MailboxError(InboxdError):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import IO
 from zoneinfo import ZoneInfo
 
 from inboxd.availability import Availability
@@ -19,7 +20,7 @@ from inboxd.errors import TemplateError
 from inboxd.faq import Faq
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
-from inboxd.store import Store
+from inboxd.store import Store, claim
 from inboxd.tokens import TokenKeeper
 from inboxd.model.training import ModelMeta, effective_threshold, read_meta
 from inboxd.validation import validate_setup
@@ -45,6 +46,7 @@ class Runtime:
     model_meta: ModelMeta | None = None  # what `inboxd train` recorded next to the model
     encoder: Encoder | None = None  # the sentence encoder, None when unavailable
     tokens: TokenKeeper | None = None  # the OAuth2 token, when a login uses one
+    claimed: IO[str] | None = None  # the store's lock (``store.claim``) while this one acts
     smtp_state: Availability = field(init=False)  # is the SMTP server there, when to try it
 
     def __post_init__(self) -> None:
@@ -69,6 +71,8 @@ class Runtime:
         self.mailbox.close()
         self.sender.close()
         self.store.close()
+        if self.claimed is not None:
+            self.claimed.close()
 
 
 def load_templates(config: Config, faq: Faq | None = None) -> Templates:
@@ -100,11 +104,15 @@ def build_offline_runtime(config: Config, clock: Clock = system_clock) -> Runtim
 
 
 def build_runtime(config: Config, clock: Clock = system_clock,
-                  strict_templates: bool = True, writes: bool = True) -> Runtime:
+                  strict_templates: bool = True, writes: bool = True,
+                  acts: bool | None = None) -> Runtime:
     """Open the store and load FAQ, model, templates and calendar; connects nothing yet.
     A template that does not compile is a TemplateError unless ``strict_templates`` is off;
-    a store path inboxd cannot write is a ConfigError unless it ``writes`` nothing."""
+    a store path inboxd cannot write is a ConfigError unless it ``writes`` nothing. A runtime
+    that ``acts`` (by default one that writes) claims the store first: StoreBusy while another
+    inboxd process acts on it, so that no two send the same mail."""
     setup = validate_setup(config, writes)  # the same checks as `inboxd check`
+    claimed = claim(config.store_path) if (writes if acts is None else acts) else None
     faq = setup.faq
     templates = checked_templates(config, faq) if strict_templates else load_templates(config, faq)
     sentence_encoder = load_encoder(threads=1)  # one message at a time: one core
@@ -116,7 +124,7 @@ def build_runtime(config: Config, clock: Clock = system_clock,
                    sender=Sender(config.smtp, tokens if config.smtp.oauth2 else None), faq=faq,
                    classifier=classifier, templates=templates, calendar=setup.calendar,
                    clock=clock, model_meta=read_meta(config.faq.model), encoder=sentence_encoder,
-                   tokens=tokens)
+                   tokens=tokens, claimed=claimed)
 
 
 def token_keeper(config: Config, store: Store) -> TokenKeeper | None:

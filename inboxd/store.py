@@ -15,20 +15,22 @@ methods here hand out whole mails.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import sqlite_utils
 
 from inboxd import store_blobs
 from inboxd.core.clocks import response_minutes
 from inboxd.core.deadlines import BusinessCalendar
-from inboxd.errors import StoreError
+from inboxd.errors import StoreBusy, StoreError
 
 
 def iso(at: datetime) -> str:
@@ -292,6 +294,27 @@ def first_response(ticket: Ticket, at: datetime, by: str,
     return {"first_response_at": iso(at), "first_response_by": by,
             "first_response_wall_min": took.wall_min,
             "first_response_business_min": took.business_min}
+
+
+def claim(path: Path) -> IO[str]:
+    """Make this process the one that acts on the store at ``path`` (sends the outbox, moves
+    messages): an exclusive lock on ``<path>.lock``, held until the returned file is closed
+    or the process ends. Another inboxd holding it is a StoreBusy naming its process id."""
+    lock_path = Path(f"{path}.lock")
+    handle = open(lock_path, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise StoreBusy(f"another inboxd (process {holder}) is working with the store {path}; "
+                        "stop it first (or let it do the work)") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 class Store:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -254,3 +255,25 @@ def test_a_message_inboxd_fails_on_goes_to_a_person_and_the_rest_flows(
     assert rows[1][0] == "AutoAnswer", "the next message is handled as usual"
     assert len(setup.folder("Support/Queue")) == 1 and setup.folder("INBOX") == []
     assert [e.rcpt_tos for e in fresh_smtp.received] == [("customer2@example.test",)]
+
+
+def test_one_inboxd_at_a_time_acts_on_a_store(inboxd: Installation,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """While another inboxd (here: a lock taken as a running daemon takes it) acts on the
+    store, `inboxd once` refuses at once and sends nothing, so no two send the same mail."""
+    from inboxd.store import claim
+
+    inboxd.send(mail(CUSTOMER, "Delivery", "How long does delivery take?"))
+    running = claim(Path(inboxd.folder_path("inboxd.sqlite3")))
+    try:
+        capsys.readouterr()
+        assert inboxd.run("once") == 1
+        err = capsys.readouterr().err
+        assert f"another inboxd (process {os.getpid()}) is working with the store" in err
+        assert inboxd.replies_to(CUSTOMER) == [] and len(inboxd.folder("INBOX")) == 1
+    finally:
+        running.close()
+    assert inboxd.run("once") == 0
+    assert len(inboxd.replies_to(CUSTOMER)) == 1
+    assert inboxd.run("once") == 0, "the lock is given back when a run ends"
+    assert len(inboxd.replies_to(CUSTOMER)) == 1

@@ -376,3 +376,23 @@ def test_the_daemon_schedules_the_weekly_report(installation: Installation) -> N
     assert trigger.get_next_fire_time(None, after) == local(27, 16, 30)
     assert trigger.get_next_fire_time(None, local(27, 16, 31)) == \
         datetime(2026, 12, 4, 16, 30, tzinfo=TZ)
+
+
+def test_report_send_beside_a_running_inboxd_queues_the_mail_for_it(
+        installation: Installation, capsys: pytest.CaptureFixture[str]) -> None:
+    from inboxd.store import claim
+
+    running = claim(Path(installation.folder_path("inboxd.sqlite3")))
+    try:
+        capsys.readouterr()
+        assert installation.run("report", "--send") == 0
+        err = capsys.readouterr().err
+        assert "is queued in the outbox, which it sends" in err
+        assert installation.replies_to(installation.dovecot.agent) == []
+    finally:
+        running.close()
+    assert installation.run("once") == 0  # what the running inboxd would do next
+    [sent] = installation.replies_to(installation.dovecot.agent)
+    assert "Example Support" in sent["Subject"] and sent["Auto-Submitted"] == "auto-generated"
+    assert installation.run("once") == 0
+    assert len(installation.replies_to(installation.dovecot.agent)) == 1, "sent once"

@@ -20,7 +20,7 @@ from inboxd.config import Config
 from inboxd.config.mail import read_passwords
 from inboxd.core.report import Report
 from inboxd.core.report_render import report_text
-from inboxd.errors import ConfigError, InboxdError
+from inboxd.errors import ConfigError, InboxdError, StoreBusy
 from inboxd.store import Store
 from inboxd.validation import validate_setup
 
@@ -93,21 +93,29 @@ def _show(report: Report, args: argparse.Namespace, pngs: dict[str, bytes]) -> N
 def _send(config: Config, args: argparse.Namespace) -> int:
     from inboxd.runtime import build_runtime
     from inboxd.steps.outbox import flush
-    from inboxd.steps.report import draw, make_report, queue_report
 
     read_passwords(config.imap, config.smtp)
-    rt = build_runtime(config)
+    recipients = ", ".join(config.report.to)
     try:
-        report = make_report(rt.store, config, rt.faq, rt.calendar, rt.clock(), args.days)
-        pngs = draw(report)
-        outbox_id = queue_report(rt, report, pngs)
+        rt = build_runtime(config)
+    except StoreBusy as busy:  # the inboxd running now sends what is queued
+        rt = build_runtime(config, acts=False)
+        try:
+            report, pngs, _ = _queue(rt, config, args)
+        finally:
+            rt.close()
+        _show(report, args, pngs)
+        print(f"inboxd: {busy}; the report to {recipients} is queued in the outbox, which it "
+              "sends", file=sys.stderr)
+        return 0
+    try:
+        report, pngs, outbox_id = _queue(rt, config, args)
         rt.mailbox.connect()
         flush(rt)
         state = rt.store.outbox_state(outbox_id) if outbox_id else "sent"
     finally:
         rt.close()
     _show(report, args, pngs)
-    recipients = ", ".join(config.report.to)
     if state != "sent":
         waits = "; it waits in the outbox" if state == "pending" else ""
         print(f"inboxd: the report to {recipients} was not sent "
@@ -116,3 +124,12 @@ def _send(config: Config, args: argparse.Namespace) -> int:
     print(f"report of {report.current.start} to {report.current.end} sent to {recipients}",
           file=sys.stderr)
     return 0
+
+
+def _queue(rt: Any, config: Config, args: argparse.Namespace) -> tuple[Report, Any, int | None]:
+    """The report of the last ``--days``, drawn and queued in the outbox (once)."""
+    from inboxd.steps.report import draw, make_report, queue_report
+
+    report = make_report(rt.store, config, rt.faq, rt.calendar, rt.clock(), args.days)
+    pngs = draw(report)
+    return report, pngs, queue_report(rt, report, pngs)
