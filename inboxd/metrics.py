@@ -31,8 +31,8 @@ from prometheus_client.metrics_core import Metric
 
 from inboxd.config import MetricsSettings
 from inboxd.errors import ConfigError, StoreError
-from inboxd.store_figures import (MAILBOX_CHECKED, first_response_buckets, open_read_only,
-                                  outbox_by_state, overdue_tickets, stamped, tickets_by_state)
+from inboxd.store_figures import (MAILBOX_CHECKED, first_response_buckets, open_incidents,
+                                  open_read_only, outbox_by_state, overdue_tickets, stamped, tickets_by_state)
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,16 @@ class StoreCollector:
             outbox.add_metric([state, kind], count)
         yield outbox
         yield first_response_histogram(conn)
+        alarms = GaugeMetricFamily("inboxd_alarms_open", "Incidents the operator is alerted "
+                                   "about and that last: a refused login (login-refused), no "
+                                   "mailbox check for alert.after (no-check)",
+                                   labels=["server", "reason"])
+        open_now: dict[tuple[str, str], int] = {}
+        for channel, reason, _, _ in open_incidents(conn):
+            open_now[channel, reason] = open_now.get((channel, reason), 0) + 1
+        for (channel, reason), count in sorted(open_now.items()):
+            alarms.add_metric([channel, reason], count)
+        yield alarms
         checked = stamped(conn, MAILBOX_CHECKED)
         if checked is not None:
             yield GaugeMetricFamily("inboxd_last_mailbox_check_timestamp_seconds",

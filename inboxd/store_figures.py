@@ -43,6 +43,17 @@ def stamped(conn: sqlite3.Connection, name: str) -> datetime | None:
     return from_iso(rows[0][0]) if rows else None
 
 
+def open_incidents(conn: sqlite3.Connection) -> list[tuple[str, str, str, datetime]]:
+    """(channel, reason, detail, started_at) of every incident still open (``store_oauth``):
+    a refused login, or no mailbox check for ``alert.after``; none in a store without them."""
+    if not _rows(conn, "select 1 from sqlite_master where name = 'incidents'"):
+        return []
+    return [(channel, reason, detail or "", from_iso(started))  # type: ignore[misc]
+            for channel, reason, detail, started in _rows(
+                conn, "select channel, reason, detail, started_at from incidents "
+                      "where resolved_at is null order by id")]
+
+
 def waiting_since(conn: sqlite3.Connection, before: datetime) -> tuple[int, datetime | None]:
     """How many outgoing mails created before then are not sent yet, and the oldest one's
     time."""

@@ -74,3 +74,22 @@ def test_never_checked_and_no_store(tmp_path: Path, capsys: pytest.CaptureFixtur
     config = store(tmp_path, checked_ago_s=None, waiting_ago_min=[])
     code, out = health(config, capsys)
     assert code == 1 and out == "inboxd: the mailbox was never checked: is `inboxd run` running?"
+
+
+def test_unwell_while_an_alarm_is_open_and_well_once_it_is_over(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from inboxd.store_oauth import open_incident, resolve_incident
+
+    config = store(tmp_path, checked_ago_s=1, waiting_ago_min=[])
+    db = Store(tmp_path / "inboxd.sqlite3")
+    started = datetime.now(timezone.utc) - timedelta(minutes=20)
+    open_incident(db, "smtp", "login-refused", "535 5.7.8 bad credentials", started)
+    db.close()
+    code, out = health(config, capsys)
+    assert code == 1
+    assert out == "inboxd: SMTP login refused for 20 min: 535 5.7.8 bad credentials"
+    db = Store(tmp_path / "inboxd.sqlite3")
+    resolve_incident(db, "smtp", datetime.now(timezone.utc))
+    db.close()
+    code, out = health(config, capsys)
+    assert code == 0, out

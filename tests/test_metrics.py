@@ -21,6 +21,7 @@ from inboxd.config.service import MetricsSettings
 from inboxd.errors import ConfigError
 from inboxd.logs import JsonFormatter
 from inboxd.store import Store, iso
+from inboxd.store_oauth import open_incident
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
@@ -92,6 +93,7 @@ def filled_store(path: Path) -> None:
     store.queue_outgoing({"kind": "acknowledgement", "message_id": "<a@x>", "recipient": "c@x",
                           "raw": b"Subject: a\r\n\r\na\r\n", "created_at": iso(NOW)})
     store.set_stamp("mailbox_checked", NOW - timedelta(seconds=5))
+    open_incident(store, "imap", "login-refused", "AUTHENTICATIONFAILED", NOW - timedelta(hours=1))
     store.close()
 
 
@@ -125,6 +127,7 @@ def test_endpoint_serves_the_store_figures_at_scrape_time(tmp_path: Path) -> Non
     assert samples[("inboxd_first_response_seconds_count", (("by", "auto"),))] == 1
     assert samples[("inboxd_last_mailbox_check_timestamp_seconds", ())] == \
         (NOW - timedelta(seconds=5)).timestamp()
+    assert samples[("inboxd_alarms_open", (("reason", "login-refused"), ("server", "imap")))] == 1
     assert samples[("inboxd_server_up", (("server", "imap"),))] == 0
     assert samples[("inboxd_reconnects_total", (("server", "imap"),))] == 2
 

@@ -2,8 +2,8 @@
 checks.
 
 Exit 0 when the daemon checked the mailbox within the last :data:`CHECKS_MISSED` poll intervals
-(it stamps the store after each pass over the inbox) and no outgoing mail has waited longer
-than :data:`STUCK_AFTER`; otherwise exit 1 with one line saying what is wrong. Reads the store
+(it stamps the store after each pass over the inbox), no outgoing mail has waited longer
+than :data:`STUCK_AFTER` and no alarm is open (a refused login, see ``steps.alarm``); otherwise exit 1 with one line saying what is wrong. Reads the store
 only; needs no password, model or server.
 """
 
@@ -16,7 +16,8 @@ from typing import Any
 from inboxd.commands.common import EXIT_RUNTIME, config_from
 from inboxd.config import Config
 from inboxd.core.outage import format_duration
-from inboxd.store_figures import MAILBOX_CHECKED, open_read_only, stamped, waiting_since
+from inboxd.store_figures import (MAILBOX_CHECKED, open_incidents, open_read_only, stamped,
+                                  waiting_since)
 
 CHECKS_MISSED = 3  # poll intervals without a mailbox check before the daemon is unwell
 STUCK_AFTER = timedelta(minutes=15)
@@ -41,6 +42,7 @@ def health(config: Config, now: datetime) -> tuple[list[str], str]:
     try:
         checked = stamped(conn, MAILBOX_CHECKED)
         stuck, oldest = waiting_since(conn, now - STUCK_AFTER)
+        incidents = open_incidents(conn)
     finally:
         conn.close()
     interval_s = config.imap.poll_interval_s
@@ -56,6 +58,9 @@ def health(config: Config, now: datetime) -> tuple[list[str], str]:
         problems.append(f"{stuck} mail(s) waiting in the outbox for more than "
                         f"{format_duration(STUCK_AFTER.total_seconds())}, the oldest for "
                         f"{_ago(now, oldest)}")
+    for channel, reason, detail, started in incidents:  # what the alarm told the operator
+        what = "login refused" if reason == "login-refused" else "no mailbox check"
+        problems.append(f"{channel.upper()} {what} for {_ago(now, started)}: {detail}")
     fine = f"mailbox checked {_ago(now, checked)} ago; no mail waits in the outbox for more " \
            f"than {format_duration(STUCK_AFTER.total_seconds())}" if checked else ""
     return problems, fine
