@@ -20,11 +20,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from email.utils import format_datetime
 
 from inboxd.core.learn import similar_faq
 from inboxd.core.message import ParsedMessage, subject_topic
-from inboxd.core.render import (TICKET_HEADER, _recipient, _references, _subject)
+from inboxd.core.render import TICKET_HEADER, reply_to
 
 SUGGESTED_HEADER = "X-Inboxd-Suggested-Faq"
 # fates of a suggestion, as the store records them and `inboxd ticket` shows them
@@ -57,15 +56,7 @@ class Draft:
 def build_draft(draft: Draft) -> EmailMessage:
     """The draft reply, threaded under the customer's message for every client."""
     original = draft.original
-    msg = EmailMessage()
-    msg["From"] = draft.sender
-    msg["To"] = _recipient(original)
-    msg["Subject"] = _subject(original, draft.ticket_id)
-    msg["Date"] = format_datetime(draft.now)
-    msg["Message-ID"] = draft.message_id
-    if original.message_id:
-        msg["In-Reply-To"] = original.message_id
-        msg["References"] = " ".join(_references(original))
+    msg = reply_to(original, draft.ticket_id, draft.sender, draft.message_id, draft.now)
     msg["Thread-Topic"] = " ".join((draft.thread_topic or subject_topic(original.subject)
                                     or "your message").split())
     msg["Thread-Index"] = reply_thread_index(draft.thread_index, original.date,

@@ -218,16 +218,7 @@ class Reply:
 
 def build_reply(reply: Reply) -> EmailMessage:
     """The reply as a message, threaded under the original and marked as automatic."""
-    original = reply.original
-    msg = EmailMessage()
-    msg["From"] = reply.sender
-    msg["To"] = _recipient(original)
-    msg["Subject"] = _subject(original, reply.ticket_id)
-    msg["Date"] = format_datetime(reply.now)
-    msg["Message-ID"] = reply.message_id
-    if original.message_id:
-        msg["In-Reply-To"] = original.message_id
-        msg["References"] = " ".join(_references(original))
+    msg = reply_to(reply.original, reply.ticket_id, reply.sender, reply.message_id, reply.now)
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
     msg[TICKET_HEADER] = str(reply.ticket_id)
@@ -251,6 +242,22 @@ class EncodedHeader(str):
 
     def fold(self, *, policy: Any) -> str:
         return f"{self.name}: {self}{policy.linesep}"
+
+
+def reply_to(original: ParsedMessage, ticket_id: int, sender: str, message_id: str,
+             now: datetime) -> EmailMessage:
+    """A message with the headers of a reply to ``original`` on ticket ``ticket_id``: to its
+    Reply-To (else From), ``Re: <subject> [#id]``, threaded by In-Reply-To and References."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = _recipient(original)
+    msg["Subject"] = _subject(original, ticket_id)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id
+    if original.message_id:
+        msg["In-Reply-To"] = original.message_id
+        msg["References"] = " ".join(_references(original))
+    return msg
 
 
 def _subject(original: ParsedMessage, ticket_id: int) -> str:
