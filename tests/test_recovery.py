@@ -277,3 +277,24 @@ def test_one_inboxd_at_a_time_acts_on_a_store(inboxd: Installation,
     assert len(inboxd.replies_to(CUSTOMER)) == 1
     assert inboxd.run("once") == 0, "the lock is given back when a run ends"
     assert len(inboxd.replies_to(CUSTOMER)) == 1
+
+
+def test_a_backlog_pass_reports_each_message_it_handled(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer) -> None:
+    """What `inboxd once` draws its progress bar from on a terminal."""
+    from inboxd.commands.mailbox import run_once
+    from inboxd.config import load_config
+    from inboxd.runtime import build_runtime
+
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, policy={"backlog": "ticket"})
+    setup.train()
+    for i in range(3):
+        setup.send(mail(CUSTOMER, f"Old {i}", FAQ_QUESTION))
+    seen: list[tuple[int, int]] = []
+    rt = build_runtime(load_config(setup.config_path))
+    try:
+        outcomes = run_once(rt, progress=lambda done, total: seen.append((done, total)))
+    finally:
+        rt.close()
+    assert len(outcomes) == 3
+    assert seen == [(1, 3), (2, 3), (3, 3)]

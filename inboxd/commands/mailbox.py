@@ -6,12 +6,12 @@ import argparse
 import logging
 import sys
 from datetime import datetime
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from inboxd.steps.sent_scan import AgentWatch
 from inboxd.commands.common import EXIT_CONFIG, EXIT_RUNTIME, config_from
-from inboxd.commands.terminal import print_outcomes
+from inboxd.commands.terminal import print_outcomes, progress_bar
 from inboxd.config import Config, ImapSettings, SmtpSettings
 from inboxd.config.mail import read_passwords
 from inboxd.errors import ConfigError, InboxdError
@@ -84,7 +84,8 @@ def cmd_once(args: argparse.Namespace) -> int:
     read_passwords(config.imap, *([] if args.dry_run else [config.smtp]))
     rt = build(config, clock=(lambda: now) if now else system_clock)
     try:
-        outcomes = run_once(rt, dry_run=args.dry_run)
+        with progress_bar("handling new mail") as progress:  # on a terminal: a backlog
+            outcomes = run_once(rt, dry_run=args.dry_run, progress=progress)
         planned = [describe(n, rt) for n in plan_sweep(rt)] if args.dry_run else []
         drafts = planned_drafts(rt, [(o.triage.fetched.uid, o.triage.parsed, o.triage.decision)
                                      for o in outcomes]) if args.dry_run else []
@@ -131,13 +132,14 @@ def print_planned_notices(lines: list[str]) -> None:
         print(f"  {line}")
 
 
-def run_once(rt: Runtime, dry_run: bool = False) -> list[Outcome]:
+def run_once(rt: Runtime, dry_run: bool = False,
+             progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
     """Connect, finish what a previous run left, handle new mail and agents' replies."""
     rt.mailbox.connect()
     if dry_run:
-        return process_inbox(rt, dry_run=True)
+        return process_inbox(rt, dry_run=True, progress=progress)
     flush(rt)
-    outcomes = process_inbox(rt)
+    outcomes = process_inbox(rt, progress=progress)
     AgentWatch().scan(rt)
     sweep(rt)
     flush(rt)

@@ -10,7 +10,7 @@ the SMTP and IMAP servers, marking each step done. A dry run stops after ``triag
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import make_msgid
@@ -69,8 +69,10 @@ class Outcome:
     ticket_id: int | None
 
 
-def process_inbox(rt: Runtime, dry_run: bool = False) -> list[Outcome]:
-    """Handle every message that arrived since the last run; returns what was done."""
+def process_inbox(rt: Runtime, dry_run: bool = False,
+                  progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
+    """Handle every message that arrived since the last run; returns what was done.
+    ``progress(done, total)`` hears of each message handled (a backlog can be long)."""
     inbox = rt.config.imap.inbox
     state = rt.mailbox.select(inbox)
     checkpoint = rt.store.checkpoint(inbox)
@@ -86,13 +88,16 @@ def process_inbox(rt: Runtime, dry_run: bool = False) -> list[Outcome]:
         log.warning("%s was recreated (UIDVALIDITY changed); re-reading it, skipping "
                     "messages already handled", inbox)
         last_uid = 0
-    outcomes = []
-    for uids in _chunks(rt.mailbox.uids_after(inbox, last_uid), FETCH_BATCH):
+    outcomes: list[Outcome] = []
+    new_uids = rt.mailbox.uids_after(inbox, last_uid)
+    for uids in _chunks(new_uids, FETCH_BATCH):
         # a message committed before a crash is left out: flush replays its pending steps
         batch = [fetched for fetched in rt.mailbox.fetch(inbox, uids)
                  if not rt.store.has_message(inbox, state.uidvalidity, fetched.uid)]
         for fetched, reading in zip(batch, _read_batch(rt, batch)):
             outcomes.append(_handle(rt, fetched, reading, state.uidvalidity, backlog, dry_run))
+            if progress is not None:
+                progress(len(outcomes), len(new_uids))
         if not dry_run:
             flush(rt)
     if backlog and not dry_run and rt.store.checkpoint(inbox) is None:
