@@ -3,15 +3,18 @@
 Two views of every text. The words: TF-IDF weights (sublinear tf) of word 1-2-grams and of
 character 2-5-grams taken inside word boundaries, so languages written without spaces (Chinese,
 Japanese) still match. The meaning, when an encoder is handed in (``Embedder``, see
-``inboxd.model.encoder``): the sentence embedding, centred on the mean of the training examples and
-re-normalised, so that an example in one language helps a question in another. A linear SVM
-scores every FAQ on the words; with the meaning, a logistic regression on the embedding gives
-log-probabilities, and an FAQ's score is ``WORDS_WEIGHT`` x its SVM score + its log-probability
-(a product of experts: a question whose words match no example, e.g. in another language, is
-decided by its meaning; this fusion beat one SVM on both views concatenated on BANKING77, see
-benchmarks/README.md). One temperature, fitted on cross-validated scores of the training
-examples, turns the scores into probabilities (``Match.confidence``). With a single FAQ there is nothing to tell apart: the confidence is then
-the cosine similarity to its nearest example (words only).
+``inboxd.model.encoder``): the sentence embedding, less the offset of the text's language (when
+the encoder gives them), centred on the mean of the training examples and re-normalised, so that
+an example in one language helps a question in another. A linear SVM scores every FAQ on the
+words; with the meaning, a logistic regression on the embedding gives log-probabilities and the
+nearest example of each FAQ its cosine similarity. An FAQ's score is ``WORDS_WEIGHT`` x the share
+of the text's words the examples hold x its SVM score + its log-probability + ``NEAREST_WEIGHT``
+x that similarity (a product of experts: a question whose words the FAQ never uses, e.g. in
+another language, is decided by its meaning; this fusion beat one SVM on both views concatenated
+on BANKING77, see benchmarks/README.md). One temperature, fitted on cross-validated scores of the
+training examples, turns the scores into probabilities (``Match.confidence``). With a single FAQ
+there is nothing to tell apart: the confidence is then the cosine similarity to its nearest
+example (words only).
 
 Models are saved as ``.npz`` archives of plain arrays (no pickled objects) with a format version
 and the name of the encoder they were trained with; loading one with another encoder, or
