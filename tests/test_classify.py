@@ -9,7 +9,7 @@ import pytest
 
 from inboxd.core.classify import (FaqClassifier, Match, choose_threshold, coverage_at_precision,
                                   normalise)
-from inboxd.core.classify import NONE
+from inboxd.core.classify import NONE, _Features, _without_language
 from inboxd.errors import ModelError
 from inboxd.faq import packaged_background
 
@@ -251,3 +251,25 @@ def test_choose_threshold_with_weights(weights: list[float], expected: float) ->
 def test_coverage_at_precision(confidences: list[float], correct: list[bool],
                                in_scope: list[bool], target: float, expected: float) -> None:
     assert coverage_at_precision(confidences, correct, in_scope, target) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text,share", [
+    ("How do I reset my password?", 1.0),
+    ("reset my password, bitte", 0.75),
+    ("Hur återställer jag lösenordet?", 0.0),
+    ("!!!", 1.0),  # no words: nothing unknown
+])
+def test_known_share_counts_the_words_the_examples_hold(text: str, share: float) -> None:
+    features, _ = _Features.fit(["How do I reset my password?", "my order is late"])
+    assert features.known_share([text])[0] == pytest.approx(share)
+
+
+def test_the_language_offset_is_taken_off_the_texts_in_that_language() -> None:
+    offsets = np.array([[0.0, 0.5, 0.0], [0.0, 0.0, 0.5]], dtype=np.float32)
+    vectors = np.array([[0.6, 0.8, 0.0], [0.6, 0.0, 0.8], [0.6, 0.0, 0.8]], dtype=np.float32)
+    texts = ["Where is my parcel? It has not arrived yet.",
+             "Var är mitt paket? Det har inte kommit än.", "!!!"]
+    neutral = _without_language(vectors, texts, ("en", "sv"), offsets)
+    expected = np.array([[0.6, 0.3, 0.0], [0.6, 0.0, 0.3], [0.6, 0.0, 0.8]])  # "!!!": unsure
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert np.allclose(neutral, expected, atol=1e-6)

@@ -288,3 +288,24 @@ def test_the_daemon_logs_the_encoder_at_start_up(setup: Path, caplog: pytest.Log
     finally:
         monkeypatch.delenv(encoder.DISABLE_ENV)
         encoder._reset_for_tests()
+
+
+def test_the_kept_language_offsets_are_those_of_the_parallel_sentences(
+        e5: encoder.Encoder) -> None:
+    languages, offsets = e5.language_offsets()
+    sentences = encoder.parallel_sentences()
+    assert languages == tuple(sentences) and offsets.shape == (len(languages), encoder.DIM)
+    assert np.allclose(offsets.mean(axis=0), 0.0, atol=1e-6)
+    at = {lang: i for i, lang in enumerate(languages)}
+    for one, other in (("en", "sv"), ("zh", "es")):  # offsets differ as the languages' means
+        difference = e5.embed(sentences[one]).mean(axis=0) - e5.embed(sentences[other]).mean(axis=0)
+        assert np.allclose(offsets[at[one]] - offsets[at[other]], difference, atol=2e-3)
+
+
+def test_offsets_kept_for_another_encoder_are_not_used(tmp_path: Path,
+                                                       e5: encoder.Encoder) -> None:
+    path = tmp_path / "offsets.npz"
+    np.savez(path, encoder=np.array("another encoder"), languages=np.array(["en"]),
+             offsets=np.zeros((1, encoder.DIM), np.float32))
+    assert encoder.stored_offsets(e5.name, path) is None
+    assert encoder.stored_offsets("another encoder", path)[0] == ("en",)

@@ -22,7 +22,7 @@ TRAIN = [
     ("refund the payment please", "refund"), ("how do I get a refund for my order", "refund"),
     ("when will my order arrive", "shipping"), ("how long does shipping take", "shipping"),
     ("my package has not been delivered", "shipping"), ("where is my parcel", "shipping"),
-    ("do you sell gift cards", "oos"),  # never trained on
+    ("do you sell gift cards", "oos"),  # trained as a message no FAQ answers
 ]
 TEST = [
     ("i forgot the password for my account", "password"),
@@ -179,3 +179,14 @@ def test_suggestions_below_the_threshold() -> None:
     assert off is not None and (off.suggested, off.right, off.right_of_below) == (0.0, 1.0, 0.0)
     assert evaluate(TRAIN, TEST, threshold=0.5).suggestions is None
     assert "drafts with the right FAQ" in format_report(report)
+
+
+def test_out_of_scope_training_rows_teach_what_no_faq_answers() -> None:
+    off_topic = [("tell me a joke about penguins", "oos"), ("a joke about cats please", "oos"),
+                 ("do you know a good joke", "oos"), ("tell me a funny joke", "oos")]
+    asked = [("tell me a joke about dogs", "oos"), ("any joke about a cat?", "")]
+    without = evaluate(TRAIN[:-1], asked, threshold=0.5)
+    taught = evaluate(TRAIN[:-1] + off_topic, asked, threshold=0.5)
+    assert taught.n_train == without.n_train == len(TRAIN) - 1  # in-scope rows only
+    assert without.oos_left_to_human == 0.0  # nearest FAQ answered: nothing said otherwise
+    assert taught.oos_left_to_human == 1.0

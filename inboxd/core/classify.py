@@ -3,15 +3,18 @@
 Two views of every text. The words: TF-IDF weights (sublinear tf) of word 1-2-grams and of
 character 2-5-grams taken inside word boundaries, so languages written without spaces (Chinese,
 Japanese) still match. The meaning, when an encoder is handed in (``Embedder``, see
-``inboxd.model.encoder``): the sentence embedding, centred on the mean of the training examples and
-re-normalised, so that an example in one language helps a question in another. A linear SVM
-scores every FAQ on the words; with the meaning, a logistic regression on the embedding gives
-log-probabilities, and an FAQ's score is ``WORDS_WEIGHT`` x its SVM score + its log-probability
-(a product of experts: a question whose words match no example, e.g. in another language, is
-decided by its meaning; this fusion beat one SVM on both views concatenated on BANKING77, see
-benchmarks/README.md). One temperature, fitted on cross-validated scores of the training
-examples, turns the scores into probabilities (``Match.confidence``). With a single FAQ there is nothing to tell apart: the confidence is then
-the cosine similarity to its nearest example (words only).
+``inboxd.model.encoder``): the sentence embedding, less the offset of the text's language (when
+the encoder gives them), centred on the mean of the training examples and re-normalised, so that
+an example in one language helps a question in another. A linear SVM scores every FAQ on the
+words; with the meaning, a logistic regression on the embedding gives log-probabilities and the
+nearest example of each FAQ its cosine similarity. An FAQ's score is ``WORDS_WEIGHT`` x the share
+of the text's words the examples hold x its SVM score + its log-probability + ``NEAREST_WEIGHT``
+x that similarity (a product of experts: a question whose words the FAQ never uses, e.g. in
+another language, is decided by its meaning; this fusion beat one SVM on both views concatenated
+on BANKING77, see benchmarks/README.md). One temperature, fitted on cross-validated scores of the
+training examples, turns the scores into probabilities (``Match.confidence``). With a single FAQ
+there is nothing to tell apart: the confidence is then the cosine similarity to its nearest
+example (words only).
 
 Models are saved as ``.npz`` archives of plain arrays (no pickled objects) with a format version
 and the name of the encoder they were trained with; loading one with another encoder, or
@@ -40,7 +43,7 @@ from inboxd.errors import ModelError
 # never touch one (`inboxd tickets`, `inboxd check`) start a second sooner without them.
 
 FORMAT = "inboxd-faq-classifier"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _VIEWS: dict[str, dict] = {
     # words; a CJK ideograph or kana is a word of its own (those scripts write no spaces)
     "word": {"analyzer": "word", "ngram_range": (1, 2),
@@ -53,10 +56,13 @@ _CV_FOLDS = 3
 _DEFAULT_TEMPERATURE = 0.15  # typical fitted value; used when some FAQ has a single example
 _TEMPERATURE_BOUNDS = (0.01, 10.0)
 _DIGITS = re.compile(r"\d")
+_WORD = re.compile(_VIEWS["word"]["token_pattern"])
 _CACHED_WORDS = 50_000  # words whose char n-gram columns are remembered, per view
 _LONGEST_CACHED_WORD = 40
 _RETRAIN = "run `inboxd train`"
-WORDS_WEIGHT = 1.5  # SVM score units per log-probability unit of the embedding's model
+WORDS_WEIGHT = 2.0  # SVM score units per log-probability unit of the embedding's model, for a
+# text all of whose words the examples hold; less in proportion for a text with unknown words
+NEAREST_WEIGHT = 5.0  # log-probability units per unit of cosine similarity to the nearest example
 _MEANING_C = 30.0  # inverse regularisation of the logistic regression on the embedding
 NONE = ""  # the label of background examples: "none of the FAQs"; never returned as a match
 NO_ENCODER = ""  # the encoder name of a model trained on words alone
@@ -68,6 +74,9 @@ class Embedder(Protocol):
     name: str
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+# An Embedder may also have ``language_offsets() -> (languages, offsets)``: the vector offset of
+# each language, taken off the vectors of texts in it (``_without_language``).
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,20 @@ class _Features:
     def size(self) -> int:
         return int(self.offsets[-1])
 
+    def known_share(self, texts: Sequence[str]) -> np.ndarray:
+        """For each raw text, the share of its words that are terms of the word view (1.0 for
+        a text without words)."""
+        known = self._known_words
+        shares = []
+        for text in texts:
+            words = _WORD.findall(normalise(text))
+            shares.append(sum(w in known for w in words) / len(words) if words else 1.0)
+        return np.asarray(shares, dtype=np.float64)
+
+    @functools.cached_property
+    def _known_words(self) -> frozenset[str]:
+        return frozenset(t for t in self.views[0].terms if " " not in t)
+
     def rows(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Feature rows of raw ``texts``, as ``fit`` returns them for its own texts.
 
@@ -192,35 +215,73 @@ class _Features:
 
 
 class _Semantic:
-    """The embedding view: vectors centred on the training examples' mean and re-normalised,
-    scored by a logistic regression (weights: dimensions x labels)."""
+    """The embedding view. Each vector loses the offset of its text's language (when the encoder
+    gives them, ``Embedder.language_offsets``), is centred on the training examples' mean and
+    re-normalised; a logistic regression (weights: dimensions x labels) gives log-probabilities
+    and each label's nearest example its cosine similarity, ``NEAREST_WEIGHT`` times."""
 
     def __init__(self, encoder: str, centre: np.ndarray, weights: np.ndarray,
-                 bias: np.ndarray) -> None:
+                 bias: np.ndarray, examples: np.ndarray, starts: np.ndarray,
+                 languages: Sequence[str] = (), offsets: np.ndarray | None = None) -> None:
         self.encoder = encoder
         self.centre = np.asarray(centre, dtype=np.float32)
         self.weights = np.ascontiguousarray(weights, dtype=np.float32)
         self.bias = np.asarray(bias, dtype=np.float64)
+        self.examples = np.ascontiguousarray(examples, dtype=np.float16)  # sorted by label
+        self.starts = np.asarray(starts, dtype=np.intp)  # each label's first row in examples
+        self.languages = tuple(languages)
+        self.offsets = (np.zeros((0, len(self.centre)), np.float32) if offsets is None
+                        else np.asarray(offsets, dtype=np.float32))
+        if len(self.offsets) != len(self.languages):
+            raise ValueError("one language offset per language")
 
     @classmethod
-    def fit(cls, encoder: str, vectors: np.ndarray, y: np.ndarray, seed: int) -> _Semantic:
+    def fit(cls, encoder: str, vectors: np.ndarray, y: np.ndarray, seed: int,
+            texts: Sequence[str], offsets: LanguageOffsets | None) -> _Semantic:
         from sklearn.linear_model import LogisticRegression
 
-        centre = np.asarray(vectors, dtype=np.float32).mean(axis=0)
-        rows = _centred(vectors, centre)
+        languages, shifts = offsets if offsets is not None else ((), None)
+        neutral = _without_language(vectors, texts, languages, shifts)
+        centre = neutral.mean(axis=0)
+        rows = _centred(neutral, centre)
         model = LogisticRegression(C=_MEANING_C, class_weight="balanced", max_iter=3000,
                                    random_state=seed).fit(rows, y)
         weights, bias = model.coef_.T, model.intercept_
         if weights.shape[1] == 1:  # two classes: one column of log-odds for the second
             weights, bias = np.hstack([-weights / 2, weights / 2]), np.array([-bias[0] / 2,
                                                                                bias[0] / 2])
-        return cls(encoder, centre, weights, bias)
+        order = np.argsort(y, kind="stable")  # np.unique's label order, as the model's columns
+        starts = np.searchsorted(y[order], np.unique(y))
+        return cls(encoder, centre, weights, bias, rows[order], starts, languages, shifts)
 
-    def log_probabilities(self, vectors: np.ndarray) -> np.ndarray:
+    def scores(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Each label's score for each text: log-probability + NEAREST_WEIGHT x similarity."""
         from scipy.special import log_softmax
 
-        scores = (_centred(vectors, self.centre) @ self.weights).astype(np.float64) + self.bias
-        return log_softmax(scores, axis=1)
+        rows = _centred(_without_language(vectors, texts, self.languages, self.offsets),
+                        self.centre)
+        logits = (rows @ self.weights).astype(np.float64) + self.bias
+        similarity = rows @ self.examples.astype(np.float32).T
+        nearest = np.maximum.reduceat(similarity, self.starts, axis=1)
+        return log_softmax(logits, axis=1) + NEAREST_WEIGHT * nearest
+
+
+LanguageOffsets = tuple[Sequence[str], np.ndarray]  # languages, a row of offset per language
+
+
+def _without_language(vectors: np.ndarray, texts: Sequence[str], languages: Sequence[str],
+                      offsets: np.ndarray | None) -> np.ndarray:
+    """``vectors`` less the offset of their text's language (none when it is unsure), unit length."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if offsets is None or not len(languages):
+        return vectors
+    from inboxd.core.language import detect_language
+
+    index = {lang: i for i, lang in enumerate(languages)}
+    padded = np.vstack([offsets, np.zeros((1, offsets.shape[1]), np.float32)])  # unsure: none
+    which = [index.get(detect_language(t, languages, ""), len(languages)) for t in texts]
+    shifted = vectors - padded[which]
+    return shifted / np.maximum(np.linalg.norm(shifted, axis=1, keepdims=True), 1e-6)
 
 
 def _centred(vectors: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -268,14 +329,16 @@ class FaqClassifier:
         names = tuple(str(name) for name in np.unique(y))
         if len(names) == 1:
             return cls(names, features, np.zeros((features.size, 1)), np.zeros(1), 1.0, x)
-        semantic = None
+        semantic, offsets = None, None
         if embedder is not None:
             vectors = embedder.embed(texts) if vectors is None else np.asarray(vectors)
-            semantic = _Semantic.fit(embedder.name, vectors, y, seed)
+            offsets = _offsets_of(embedder)
+            semantic = _Semantic.fit(embedder.name, vectors, y, seed, texts, offsets)
         svm = LinearSVC(C=_SVM_C, class_weight="balanced", random_state=seed).fit(x, y)
         weights, bias = _scores_as_columns(svm.coef_.T, svm.intercept_)
-        temperature = _fit_temperature(x, y, seed, None if semantic is None else vectors,
-                                       embedder.name if embedder is not None else NO_ENCODER)
+        temperature = _fit_temperature(x, y, seed, texts, None if semantic is None else vectors,
+                                       embedder.name if embedder is not None else NO_ENCODER,
+                                       offsets)
         return cls(names, features, weights, bias, temperature, semantic=semantic,
                    embedder=embedder)
 
@@ -299,7 +362,8 @@ class FaqClassifier:
                 if self._embedder is None:
                     raise ModelError(f"the model needs the encoder {self.encoder!r}; {_RETRAIN}")
                 vectors = self._embedder.embed(texts)
-            scores = _fused(scores, self._semantic.log_probabilities(vectors))
+            scores = _fused(scores, self._semantic.scores(vectors, texts),
+                            self._features.known_share(texts))
         best = np.argmax(np.where(self._candidates, scores, -np.inf), axis=1)
         top = np.take_along_axis(scores, best[:, None], axis=1)
         with np.errstate(over="ignore"):  # a non-candidate far above the best: confidence 0
@@ -342,9 +406,12 @@ class FaqClassifier:
                  "labels": _pack(self._all_labels), "weights": self._weights, "bias": self._bias,
                  "temperature": np.array(self._temperature), "encoder": _pack([self.encoder])}
         if self._semantic is not None:
-            state.update(semantic_centre=self._semantic.centre,
-                         semantic_weights=self._semantic.weights,
-                         semantic_bias=self._semantic.bias)
+            meaning = self._semantic
+            state.update(semantic_centre=meaning.centre, semantic_weights=meaning.weights,
+                         semantic_bias=meaning.bias, semantic_examples=meaning.examples,
+                         semantic_starts=meaning.starts,
+                         semantic_languages=_pack(meaning.languages),
+                         semantic_offsets=meaning.offsets)
         for view in self._features.views:
             state[f"{view.name}_terms"] = _pack(view.terms)
             state[f"{view.name}_idf"] = view.idf
@@ -366,7 +433,9 @@ class FaqClassifier:
         features = _Features(views)
         if embedder is not None:
             semantic = _Semantic(embedder.name, state["semantic_centre"],
-                                 state["semantic_weights"], state["semantic_bias"])
+                                 state["semantic_weights"], state["semantic_bias"],
+                                 state["semantic_examples"], state["semantic_starts"],
+                                 _unpack(state["semantic_languages"]), state["semantic_offsets"])
             if semantic.weights.shape != (len(semantic.centre), len(state["bias"])):
                 raise ValueError("the meaning's weights do not fit the labels")
         return cls(_unpack(state["labels"]), features, state["weights"], state["bias"],
@@ -394,13 +463,21 @@ def _scores_as_columns(weights: np.ndarray, bias: np.ndarray) -> tuple[np.ndarra
     return weights, bias
 
 
-def _fused(word_scores: np.ndarray, meaning: np.ndarray) -> np.ndarray:
-    """The two views' scores of each label: SVM scores on words, log-probabilities on meaning."""
-    return WORDS_WEIGHT * word_scores + meaning
+def _fused(word_scores: np.ndarray, meaning: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """The two views' scores of each label: SVM scores on words, weighed by the share of the
+    text's words the examples hold (``known``: words in a language the FAQ has no example in
+    tell nothing), plus the meaning's scores."""
+    return (WORDS_WEIGHT * known)[:, None] * word_scores + meaning
 
 
-def _fit_temperature(x: sp.csr_matrix, y: np.ndarray, seed: int,
-                     vectors: np.ndarray | None = None, encoder: str = NO_ENCODER) -> float:
+def _offsets_of(embedder: Embedder) -> LanguageOffsets | None:
+    offsets = getattr(embedder, "language_offsets", None)
+    return offsets() if callable(offsets) else None
+
+
+def _fit_temperature(x: sp.csr_matrix, y: np.ndarray, seed: int, texts: Sequence[str],
+                     vectors: np.ndarray | None = None, encoder: str = NO_ENCODER,
+                     offsets: LanguageOffsets | None = None) -> float:
     """The temperature minimising the log-loss of cross-validated scores (words, and meaning
     when ``vectors`` are given)."""
     from scipy.optimize import minimize_scalar
@@ -419,9 +496,10 @@ def _fit_temperature(x: sp.csr_matrix, y: np.ndarray, seed: int,
     if vectors is not None:
         meaning = np.zeros_like(scores)
         for fit, held in cv.split(x, y):
-            semantic = _Semantic.fit(encoder, vectors[fit], y[fit], seed)
-            meaning[held] = semantic.log_probabilities(vectors[held])
-        scores = _fused(scores, meaning)
+            semantic = _Semantic.fit(encoder, vectors[fit], y[fit], seed,
+                                     [texts[i] for i in fit], offsets)
+            meaning[held] = semantic.scores(vectors[held], [texts[i] for i in held])
+        scores = _fused(scores, meaning, np.ones(len(y)))
     rows = np.arange(len(y))
 
     def log_loss(log_t: float) -> float:

