@@ -22,7 +22,7 @@ from servers import Dovecot, SmtpServer
 from inboxd.cli import main
 from inboxd.config import load_config
 from inboxd.core.report import PeriodLife, Report, SuggestionUse, percentile
-from inboxd.core.report_render import CHARTS, report_text
+from inboxd.core.report_render import CHARTS, report_html, report_text
 from inboxd.daemon import Daemon
 from inboxd.errors import ConfigError
 from inboxd.faq import load_faq
@@ -149,7 +149,7 @@ def test_ticket_life_of_the_period(known: tuple[Report, dict[str, int]]) -> None
     assert PeriodLife().reopen_rate is None
 
 
-def test_the_text_shows_the_life_and_the_suggestions(
+def test_the_text_and_the_page_show_the_life_and_the_suggestions(
         known: tuple[Report, dict[str, int]]) -> None:
     report, _ = known
     lines = report_text(report).splitlines()
@@ -172,6 +172,11 @@ def test_the_text_shows_the_life_and_the_suggestions(
     assert row("shipping-time") == ["3", "1", "1", "1", "67%", "50%"]
     assert row("returns") == ["2", "0", "1", "0", "100%", "100%"]
     assert "that resolved the question in the period)" in report_text(report)
+    html = report_html(report, {chart.name: f"cid:{chart.name}" for chart in CHARTS})
+    for cell in (">Ticket life</h2>", ">Suggested answers (drafts)</h2>",
+                 ">Suggested answers per FAQ</h2>", ">automatic answers that resolved the "
+                 "question</td>", ">67%</td>"):
+        assert cell in html
 
 
 def test_the_questions_people_answered_are_grouped(known: tuple[Report, dict[str, int]]) -> None:
