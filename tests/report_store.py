@@ -1,6 +1,7 @@
 """A store filled with known tickets, for the report's tests: the rows the pipeline writes
 (tickets, first messages, follow-ups, robots' mail, status requests, outbox answers), with
-first responses recorded the way ``steps.sent_scan`` records them."""
+first responses recorded the way ``steps.sent_scan`` records them, and their lives: suggested
+answers (drafts) and their fates, resolutions, reopenings and ratings."""
 
 from __future__ import annotations
 
@@ -103,6 +104,59 @@ class Filler:
                                              "first_response_wall_min": None,
                                              "first_response_business_min": None})
 
+    def resolve(self, ticket_id: int, at: datetime, by: str) -> None:
+        """Resolved (as ``steps.lifecycle`` records): ``by`` timeout, thanks, done-folder, …"""
+        self.store.update_ticket(ticket_id, {"state": "resolved", "resolved_at": iso(at),
+                                             "resolved_by": by})
+        self.store.add_event(ticket_id, at, "resolved", by)
+
+    def reopen(self, ticket_id: int, at: datetime) -> None:
+        self.store.update_ticket(ticket_id, {"state": "answered", "resolved_at": None,
+                                             "resolved_by": None})
+        self.store.add_event(ticket_id, at, "reopened", "")
+
+    def rate(self, ticket_id: int, at: datetime, rating: int) -> None:
+        self.store.update_ticket(ticket_id, {"rating": rating, "rated_at": iso(at)})
+
+    def draft(self, ticket_id: int, at: datetime, faq: str, fate: str | None,
+              appended: bool = True) -> int:
+        """A suggested answer written at ``at``; ``fate``: sent unchanged, sent edited,
+        rejected, replaced or None (not known yet)."""
+        self.uid += 1
+        return self.store.insert_draft({
+            "ticket_id": ticket_id, "faq_id": faq, "confidence": 0.6, "language": "en",
+            "message_id": f"<d{self.uid}@example.test>", "raw": b"x",
+            "state": "live" if fate is None else "gone", "fate": fate, "folder": "Drafts",
+            "created_at": iso(at), "appended_at": iso(at) if appended else None,
+            "fate_at": None if fate is None else iso(at + timedelta(hours=1))})
+
+
+def live(f: Filler, ids: dict[str, int]) -> None:
+    """The tickets' lives (see test_report.py for the figures)."""
+    # the period before: one automatic answer resolved by time, one agent's answer, rated
+    f.resolve(ids["p1"], local(19, 10, 1), "timeout")
+    f.resolve(ids["p2"], local(20, 11), "timeout")
+    f.rate(ids["p2"], local(20, 12), 1)
+    f.draft(ids["p2"], local(17, 10), "returns", "sent unchanged")
+    # the period: one automatic answer resolved by time; one an agent moved to the done folder
+    f.resolve(ids["t1"], local(26, 10, 1), "timeout")
+    f.rate(ids["t1"], local(26, 12), 1)
+    f.resolve(ids["t3"], local(25, 9), "done-folder")
+    f.rate(ids["t3"], local(25, 10), 3)
+    # the one that came back, answered by an agent: resolved, then reopened
+    f.resolve(ids["t2"], local(27, 10), "timeout")
+    f.reopen(ids["t2"], local(28, 9))
+    f.resolve(ids["t7"], local(28, 10), "#done")
+    f.rate(ids["t7"], local(28, 15), 2)
+    # suggested answers to the questions for people
+    f.draft(ids["t5"], local(25, 9, 31), "shipping-time", "sent unchanged")
+    f.draft(ids["t6"], local(26, 16, 1), "shipping-time", "sent edited")
+    f.draft(ids["t7"], local(27, 16, 31), "shipping-time", "rejected")
+    f.draft(ids["t8"], local(28, 12, 1), "returns", "replaced")  # the follow-up's replaced it
+    f.draft(ids["t8"], local(28, 13), "returns", "sent edited")
+    f.draft(ids["t9"], local(29, 20, 1), "returns", None)  # not decided yet
+    f.draft(ids["t9"], local(29, 20, 2), "returns", None, appended=False)  # never written
+
 
 INVOICE = "Where do I find the invoice for my order number {}? I need the invoice pdf."
 
@@ -140,4 +194,5 @@ def fill(store: Store, cal: BusinessCalendar) -> dict[str, int]:
                          text="My lamp arrived broken, the glass is shattered.")
     # today, after the period
     f.ticket(local(30, 7), "Acknowledge", "en")
+    live(f, ids)
     return ids

@@ -26,6 +26,16 @@ What the figures mean:
   have not passed count for neither.
 - Still open and overdue: the period's tickets open at ``now``, and those of them whose earlier
   deadline (as the store holds it now) has passed.
+- Suggested answers (drafts) are counted by when they were made: ``made``, sent unchanged,
+  sent edited, rejected (answered without it, or deleted unsent); per FAQ the acceptance rate
+  (sent / decided) and the edit rate (edited / sent), the signal for letting an FAQ answer on
+  its own.
+- Ticket life is counted by when it happened in the period: automatic answers that resolved
+  the question (``resolve_after`` passed with no word, or the customer's thanks, with no
+  person's answer), resolutions and reopenings (their rate), and the customers' ratings.
+- Agent hours saved: ``minutes_per_ticket`` for each automatic answer that resolved the question
+  in the period, when the store counted them; otherwise for each automatic answer after which
+  the customer did not write again.
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ OUTCOME_LABELS = {"automatic": "answered automatically", "person": "to a person"
 _OUTCOME_OF = {"AutoAnswer": "automatic", "Acknowledge": "person", "Queue": "person",
                "FollowUp": "follow_up", "Record": "automated", "StatusReply": "status"}
 TOP_FAQS = 10
+SUGGESTION_COUNTS = ("made", "sent_unchanged", "sent_edited", "rejected")
 AGENT = "agent"
 
 
@@ -127,6 +138,58 @@ class FaqUse:
 
 
 @dataclass(frozen=True)
+class SuggestionUse:
+    """One FAQ's suggested answers (drafts) of a period, as ``Store.suggestion_counts`` counts."""
+
+    faq: str
+    made: int
+    sent_unchanged: int = 0
+    sent_edited: int = 0
+    rejected: int = 0
+
+    @property
+    def sent(self) -> int:
+        return self.sent_unchanged + self.sent_edited
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        """Sent (as written or edited) of those decided."""
+        decided = self.sent + self.rejected
+        return self.sent / decided if decided else None
+
+    @property
+    def edit_rate(self) -> float | None:
+        """Edited of those sent."""
+        return self.sent_edited / self.sent if self.sent else None
+
+
+def _no_ratings() -> Mapping[int, int]:
+    return {1: 0, 2: 0, 3: 0}
+
+
+@dataclass(frozen=True)
+class PeriodLife:
+    """What the store counted of one period beyond its mail and tickets: the suggested answers
+    made in it and what became of tickets in it (``inboxd.ticket_figures``)."""
+
+    suggestions: tuple[SuggestionUse, ...] = ()
+    resolved_auto: int | None = None  # automatic answers that resolved the question; None: unknown
+    resolved: int = 0  # resolutions (each time counted)
+    reopened: int = 0
+    ratings: Mapping[int, int] = field(default_factory=_no_ratings)  # 1 good, 2 okay, 3 bad
+
+    @property
+    def reopen_rate(self) -> float | None:
+        return self.reopened / self.resolved if self.resolved else None
+
+    @property
+    def all_suggestions(self) -> SuggestionUse:
+        """The suggested answers of every FAQ together."""
+        return SuggestionUse("all", *(sum(getattr(s, count) for s in self.suggestions)
+                                      for count in SUGGESTION_COUNTS))
+
+
+@dataclass(frozen=True)
 class PeriodFigures:
     start: date  # the first day
     end: date  # the last day (included)
@@ -146,6 +209,7 @@ class PeriodFigures:
     overdue: int
     faqs: tuple[FaqUse, ...]
     languages: tuple[tuple[str, int], ...]  # most first
+    life: PeriodLife = PeriodLife()
     responses: tuple[Response, ...] = field(default=(), repr=False)
 
     @property
@@ -172,8 +236,15 @@ class Report:
     previous: PeriodFigures
     gaps: tuple[Mapping[str, Any], ...] = ()  # ``core.gaps.find_gaps`` groups of the period
 
+    @staticmethod
+    def saving(figures: PeriodFigures) -> int:
+        """The automatic answers the hours saved count: those that resolved the question when
+        the store counted them, else those after which the customer did not write again."""
+        resolved = figures.life.resolved_auto
+        return figures.stuck if resolved is None else resolved
+
     def hours_saved(self, figures: PeriodFigures) -> float:
-        return figures.stuck * self.minutes_per_ticket / 60
+        return self.saving(figures) * self.minutes_per_ticket / 60
 
     def to_json(self) -> dict[str, Any]:
         return {"generated_at": self.generated_at.isoformat(), "timezone": self.timezone,
@@ -200,7 +271,20 @@ class Report:
                 "within_business_day": deadline(p.within_business_day),
                 "still_open": p.still_open, "overdue": p.overdue,
                 "faqs": [asdict(f) for f in p.faqs],
-                "languages": dict(p.languages)}
+                "languages": dict(p.languages),
+                "suggestions": _suggestions_json(p.life),
+                "resolved_auto": p.life.resolved_auto, "resolved": p.life.resolved,
+                "reopened": p.life.reopened, "reopen_rate": p.life.reopen_rate,
+                "ratings": {str(k): v for k, v in p.life.ratings.items()}}
+
+
+def _suggestions_json(life: PeriodLife) -> dict[str, Any]:
+    def counts(s: SuggestionUse) -> dict[str, Any]:
+        return {**asdict(s), "acceptance_rate": s.acceptance_rate, "edit_rate": s.edit_rate}
+
+    overall = counts(life.all_suggestions)
+    del overall["faq"]
+    return {**overall, "faqs": [counts(s) for s in life.suggestions]}
 
 
 def periods(now: datetime, days: int, cal: BusinessCalendar) -> tuple[datetime, datetime, datetime]:
@@ -216,21 +300,24 @@ def _midnight(day: date, cal: BusinessCalendar) -> datetime:
 
 def build_report(messages: Sequence[MessageRow], tickets: Sequence[TicketRow], now: datetime,
                  days: int, cal: BusinessCalendar, minutes_per_ticket: float,
-                 gaps: Sequence[Mapping[str, Any]] = ()) -> Report:
+                 gaps: Sequence[Mapping[str, Any]] = (),
+                 lives: tuple[PeriodLife, PeriodLife] = (PeriodLife(), PeriodLife())) -> Report:
     """The report of the ``days`` whole days before ``now`` and of the ``days`` before those,
-    from the rows of both periods."""
+    from the rows of both periods; ``lives``: what the store counted of the period and of the
+    one before."""
     if days < 1:
         raise ValueError(f"a report covers at least one day, got {days}")
     before, start, end = periods(now, days, cal)
     return Report(generated_at=now, timezone=cal.tz.key, days=days,
                   minutes_per_ticket=minutes_per_ticket,
-                  current=period_figures(messages, tickets, start, end, now, cal),
-                  previous=period_figures(messages, tickets, before, start, now, cal),
+                  current=period_figures(messages, tickets, start, end, now, cal, lives[0]),
+                  previous=period_figures(messages, tickets, before, start, now, cal, lives[1]),
                   gaps=tuple(gaps))
 
 
 def period_figures(messages: Sequence[MessageRow], tickets: Sequence[TicketRow], start: datetime,
-                   end: datetime, now: datetime, cal: BusinessCalendar) -> PeriodFigures:
+                   end: datetime, now: datetime, cal: BusinessCalendar,
+                   life: PeriodLife = PeriodLife()) -> PeriodFigures:
     """The figures of [start, end), two local midnights."""
     mine = [t for t in tickets if start <= t.created_at < end]
     people = [t for t in mine if t.by_person]
@@ -253,7 +340,7 @@ def period_figures(messages: Sequence[MessageRow], tickets: Sequence[TicketRow],
                                       lambda t: due_business_day(t.created_at, cal)),
         still_open=len(still_open),
         overdue=sum(1 for t in still_open if t.next_due_at and t.next_due_at <= now),
-        faqs=_faq_uses(mine), languages=_languages(mine),
+        faqs=_faq_uses(mine), languages=_languages(mine), life=life,
         responses=tuple(_response(t, cal) for t in answered
                         if t.first_response_wall_min is not None))
 

@@ -17,9 +17,12 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from inboxd.core.report import OUTCOME_LABELS, OUTCOMES, PeriodFigures, Report
+from inboxd.core.report import OUTCOME_LABELS, OUTCOMES, SUGGESTION_COUNTS, PeriodFigures, \
+    Report
 
 TEXT_WIDTH = 100  # columns of the plain-text report
+RATINGS = ((1, "good"), (2, "okay"), (3, "bad"))
+SUGGESTION_LABELS = ("suggested answers made", "sent unchanged", "sent edited", "rejected")
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,8 @@ def summary(report: Report) -> list[str]:
 
 def sections(report: Report) -> list[Section]:
     c, p = report.current, report.previous
-    return [_received(c, p), _automatic(report), _people(c, p), _daily(c), _faqs(c),
-            _gaps(report), _languages(c, p)]
+    return [_received(c, p), _automatic(report), _people(c, p), _life(c, p), _suggestions(c, p),
+            _suggestion_faqs(c), _daily(c), _faqs(c), _gaps(report), _languages(c, p)]
 
 
 def _received(c: PeriodFigures, p: PeriodFigures) -> Section:
@@ -89,9 +92,11 @@ def _automatic(report: Report) -> Section:
              _change(c.came_back, p.came_back)),
             ("agent hours saved", f"{report.hours_saved(c):.1f}", f"{report.hours_saved(p):.1f}",
              _change(round(report.hours_saved(c), 1), round(report.hours_saved(p), 1))))
+    basis = ("that resolved the question in the period" if c.life.resolved_auto is not None
+             else "after which the customer did not write again")
     return Section("Automatic answers", ("", "this period", "before", "change"), rows,
                    f"hours saved: {report.minutes_per_ticket:g} minutes for each automatic "
-                   "answer after which the customer did not write again")
+                   f"answer {basis}")
 
 
 def _people(c: PeriodFigures, p: PeriodFigures) -> Section:
@@ -117,6 +122,52 @@ def _people(c: PeriodFigures, p: PeriodFigures) -> Section:
     return Section("People's first response", ("", "this period", "before", "change"),
                    tuple(rows), "of the questions that went to a person at once; still open: "
                    "of each period's questions, now")
+
+
+def _count_row(label: str, now: int, then: int) -> tuple[str, ...]:
+    return (label, str(now), str(then), _change(now, then))
+
+
+def _share_row(label: str, now: float | None, then: float | None) -> tuple[str, ...]:
+    return (label, _share(now), _share(then), _points(now, then))
+
+
+def _life(c: PeriodFigures, p: PeriodFigures) -> Section:
+    now, then = c.life, p.life
+    resolved_auto = ("-" if now.resolved_auto is None else str(now.resolved_auto),
+                     "-" if then.resolved_auto is None else str(then.resolved_auto),
+                     _change(now.resolved_auto or 0, then.resolved_auto or 0))
+    rows = (("automatic answers that resolved the question", *resolved_auto),
+            _count_row("tickets resolved", now.resolved, then.resolved),
+            _count_row("reopened", now.reopened, then.reopened),
+            _share_row("reopen rate", now.reopen_rate, then.reopen_rate),
+            *(_count_row(f"rated {value} ({name})", now.ratings.get(value, 0),
+                         then.ratings.get(value, 0)) for value, name in RATINGS))
+    return Section("Ticket life", ("", "this period", "before", "change"), rows,
+                   "resolved by an automatic answer: no word from the customer for "
+                   "policy.resolve_after, or their thanks, and no person's answer; reopen rate: "
+                   "reopenings per resolution in the period")
+
+
+def _suggestions(c: PeriodFigures, p: PeriodFigures) -> Section:
+    now, then = c.life.all_suggestions, p.life.all_suggestions
+    rows = (*(_count_row(label, getattr(now, count), getattr(then, count))
+              for count, label in zip(SUGGESTION_COUNTS, SUGGESTION_LABELS, strict=True)),
+            _share_row("acceptance rate", now.acceptance_rate, then.acceptance_rate),
+            _share_row("edit rate", now.edit_rate, then.edit_rate))
+    return Section("Suggested answers (drafts)", ("", "this period", "before", "change"), rows,
+                   "acceptance rate: sent (unchanged or edited) of those decided; edit rate: "
+                   "edited of those sent")
+
+
+def _suggestion_faqs(c: PeriodFigures) -> Section:
+    rows = tuple((s.faq, str(s.made), str(s.sent_unchanged), str(s.sent_edited), str(s.rejected),
+                  _share(s.acceptance_rate), _share(s.edit_rate)) for s in c.life.suggestions)
+    return Section("Suggested answers per FAQ",
+                   ("FAQ", "made", "sent unchanged", "sent edited", "rejected", "accepted",
+                    "edited"), rows,
+                   "an FAQ whose drafts are accepted and rarely edited may answer on its own "
+                   "(mode \"auto\")")
 
 
 def _daily(c: PeriodFigures) -> Section:

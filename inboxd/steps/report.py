@@ -23,12 +23,14 @@ from inboxd.config import Config
 from inboxd.core.deadlines import BusinessCalendar
 from inboxd.core.notice_mail import ReportMail, build_report_mail, content_id
 from inboxd.core.render import sender_domain
-from inboxd.core.report import MessageRow, Report, TicketRow, build_report, periods
+from inboxd.core.report import MessageRow, PeriodLife, Report, SuggestionUse, TicketRow, \
+    build_report, periods
 from inboxd.core.report_render import CHARTS, report_html, report_text, title
 from inboxd.errors import ConfigError
 from inboxd.faq import Faq
 from inboxd.runtime import Runtime
 from inboxd.store import Store, from_iso, iso
+from inboxd.ticket_figures import ratings, reopens, resolved_auto_answers
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,21 @@ def make_report(store: Store, config: Config, faq: Faq, cal: BusinessCalendar, n
     messages = [_message(r) for r in store.report_messages(before, end)]
     tickets = [_ticket(r) for r in store.report_tickets(before, end)]
     return build_report(messages, tickets, now, days, cal, config.report.minutes_per_ticket,
-                        _gaps(store, config, faq, start, end))
+                        _gaps(store, config, faq, start, end),
+                        (_life(store, start, end), _life(store, before, start)))
+
+
+def _life(store: Store, since: datetime, until: datetime) -> PeriodLife:
+    """The suggested answers made in [since, until) and what became of tickets in it."""
+    counted = reopens(store, since, until)
+    return PeriodLife(
+        suggestions=tuple(SuggestionUse(faq=r["faq_id"], made=r["made"],
+                                        sent_unchanged=r["sent_unchanged"] or 0,
+                                        sent_edited=r["sent_edited"] or 0,
+                                        rejected=r["rejected"] or 0)
+                          for r in store.suggestion_counts(since, until)),
+        resolved_auto=resolved_auto_answers(store, since, until), resolved=counted.resolved,
+        reopened=counted.reopened, ratings=ratings(store, since, until))
 
 
 def _message(row: dict[str, Any]) -> MessageRow:
