@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO
 from zoneinfo import ZoneInfo
 
 from inboxd.availability import Availability
@@ -20,7 +19,7 @@ from inboxd.errors import TemplateError
 from inboxd.faq import Faq
 from inboxd.mail.imap import Mailbox
 from inboxd.mail.smtp import Sender
-from inboxd.store import Store, claim
+from inboxd.store import Claim, Store, claim
 from inboxd.tokens import TokenKeeper
 from inboxd.model.training import ModelMeta, effective_threshold, read_meta
 from inboxd.validation import validate_setup
@@ -46,7 +45,7 @@ class Runtime:
     model_meta: ModelMeta | None = None  # what `inboxd train` recorded next to the model
     encoder: Encoder | None = None  # the sentence encoder, None when unavailable
     tokens: TokenKeeper | None = None  # the OAuth2 token, when a login uses one
-    claimed: IO[str] | None = None  # the store's lock (``store.claim``) while this one acts
+    claimed: Claim | None = None  # the store's lock (``store.claim``) while this one acts
     smtp_state: Availability = field(init=False)  # is the SMTP server there, when to try it
 
     def __post_init__(self) -> None:

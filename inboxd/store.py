@@ -296,12 +296,38 @@ def first_response(ticket: Ticket, at: datetime, by: str,
             "first_response_business_min": took.business_min}
 
 
-def claim(path: Path) -> IO[str]:
+class Claim:
+    """This process's hold on a store (see :func:`claim`); ``close`` gives it back."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.closed = False
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        handle, holders = _CLAIMS[self.key]
+        if holders > 1:
+            _CLAIMS[self.key] = (handle, holders - 1)
+            return
+        del _CLAIMS[self.key]
+        handle.close()
+
+
+_CLAIMS: dict[str, tuple[IO[str], int]] = {}  # lock path -> (its open file, holders in this process)
+
+
+def claim(path: Path) -> Claim:
     """Make this process the one that acts on the store at ``path`` (sends the outbox, moves
-    messages): an exclusive lock on ``<path>.lock``, held until the returned file is closed
-    or the process ends. Another inboxd holding it is a StoreBusy naming its process id."""
-    lock_path = Path(f"{path}.lock")
-    handle = open(lock_path, "a+", encoding="utf-8")
+    messages): an exclusive lock on ``<path>.lock``, held until every claim of this process is
+    closed, or the process ends. Another process holding it is a StoreBusy naming its id."""
+    key = str(Path(f"{path}.lock").resolve())
+    if key in _CLAIMS:
+        handle, holders = _CLAIMS[key]
+        _CLAIMS[key] = (handle, holders + 1)
+        return Claim(key)
+    handle = open(key, "a+", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -314,7 +340,8 @@ def claim(path: Path) -> IO[str]:
     handle.truncate()
     handle.write(f"{os.getpid()}\n")
     handle.flush()
-    return handle
+    _CLAIMS[key] = (handle, 1)
+    return Claim(key)
 
 
 class Store:

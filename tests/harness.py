@@ -12,6 +12,8 @@ from email.parser import BytesParser
 from email.utils import format_datetime, make_msgid
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from servers import Dovecot, SmtpServer
@@ -133,6 +135,23 @@ class Installation:
                 return []
         return self.dovecot.messages(user, name)
 
+
+
+@contextmanager
+def store_claimed_elsewhere(store_path: Path) -> Iterator[int]:
+    """Another process holds the store's claim (as a running `inboxd run` does) until the
+    block ends; yields that process's id."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from inboxd.store import "
+         "claim; c = claim(Path(sys.argv[1])); print('held', flush=True); sys.stdin.read()",
+         str(store_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder.pid
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
 
 
 def offline_config(folder: Path, faq_toml: str, faq_keys: str) -> Path:

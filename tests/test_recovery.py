@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from harness import Installation, body_text, mail
+from harness import Installation, body_text, mail, store_claimed_elsewhere
 from servers import Dovecot, SmtpServer, free_port
 
 from inboxd.faults import CRASH_ENV, CRASH_EXIT_CODE
@@ -259,20 +259,15 @@ def test_a_message_inboxd_fails_on_goes_to_a_person_and_the_rest_flows(
 
 def test_one_inboxd_at_a_time_acts_on_a_store(inboxd: Installation,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    """While another inboxd (here: a lock taken as a running daemon takes it) acts on the
-    store, `inboxd once` refuses at once and sends nothing, so no two send the same mail."""
-    from inboxd.store import claim
-
+    """While another inboxd process acts on the store, `inboxd once` refuses at once and sends
+    nothing, so no two send the same mail."""
     inboxd.send(mail(CUSTOMER, "Delivery", "How long does delivery take?"))
-    running = claim(Path(inboxd.folder_path("inboxd.sqlite3")))
-    try:
+    with store_claimed_elsewhere(Path(inboxd.folder_path("inboxd.sqlite3"))) as pid:
         capsys.readouterr()
         assert inboxd.run("once") == 1
         err = capsys.readouterr().err
-        assert f"another inboxd (process {os.getpid()}) is working with the store" in err
+        assert f"another inboxd (process {pid}) is working with the store" in err
         assert inboxd.replies_to(CUSTOMER) == [] and len(inboxd.folder("INBOX")) == 1
-    finally:
-        running.close()
     assert inboxd.run("once") == 0
     assert len(inboxd.replies_to(CUSTOMER)) == 1
     assert inboxd.run("once") == 0, "the lock is given back when a run ends"

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from harness import FAQ_TOML, Installation, parse
+from harness import FAQ_TOML, Installation, parse, store_claimed_elsewhere
 from report_store import NOW, REPORT_CONFIG, TZ, Filler, fill, local
 from servers import Dovecot, SmtpServer
 
@@ -453,17 +453,12 @@ def test_the_daemon_schedules_the_weekly_report(installation: Installation) -> N
 
 def test_report_send_beside_a_running_inboxd_queues_the_mail_for_it(
         installation: Installation, capsys: pytest.CaptureFixture[str]) -> None:
-    from inboxd.store import claim
-
-    running = claim(Path(installation.folder_path("inboxd.sqlite3")))
-    try:
+    with store_claimed_elsewhere(Path(installation.folder_path("inboxd.sqlite3"))):
         capsys.readouterr()
         assert installation.run("report", "--send") == 0
         err = capsys.readouterr().err
         assert "is queued in the outbox, which it sends" in err
         assert installation.replies_to(installation.dovecot.agent) == []
-    finally:
-        running.close()
     assert installation.run("once") == 0  # what the running inboxd would do next
     [sent] = installation.replies_to(installation.dovecot.agent)
     assert "Example Support" in sent["Subject"] and sent["Auto-Submitted"] == "auto-generated"
