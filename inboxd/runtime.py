@@ -22,7 +22,7 @@ from inboxd.mail.smtp import Sender
 from inboxd.store import Claim, Store, claim
 from inboxd.tokens import TokenKeeper
 from inboxd.model.training import ModelMeta, effective_threshold, read_meta
-from inboxd.validation import validate_setup
+from inboxd.validation import Setup, validate_setup
 
 Clock = Callable[[], datetime]
 
@@ -112,6 +112,16 @@ def build_runtime(config: Config, clock: Clock = system_clock,
     inboxd process acts on it, so that no two send the same mail."""
     setup = validate_setup(config, writes)  # the same checks as `inboxd check`
     claimed = claim(config.store_path) if (writes if acts is None else acts) else None
+    try:
+        return _loaded(config, setup, clock, strict_templates, claimed)
+    except BaseException:
+        if claimed is not None:
+            claimed.close()
+        raise
+
+
+def _loaded(config: Config, setup: Setup, clock: Clock, strict_templates: bool,
+            claimed: Claim | None) -> Runtime:
     faq = setup.faq
     templates = checked_templates(config, faq) if strict_templates else load_templates(config, faq)
     sentence_encoder = load_encoder(threads=1)  # one message at a time: one core

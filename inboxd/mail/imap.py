@@ -403,8 +403,17 @@ class Mailbox:
         if not self.has_idle:
             _sleep(timeout_s, stop)
             return False
+        # What the server says before its "+ idling" goes to imaplib's untagged responses,
+        # where idle_check never looks: mail that arrived just before IDLE would wait for the
+        # next poll. Clear the old ones first, then look there once.
+        untagged = getattr(client._imap, "untagged_responses", None)
+        if isinstance(untagged, dict):
+            for name in ("EXISTS", "RECENT"):
+                untagged.pop(name, None)
         self._call("IDLE", client.idle)
         try:
+            if isinstance(untagged, dict) and untagged.pop("EXISTS", None):
+                return True
             return self._idle_loop(client, timeout_s, stop)
         finally:
             if self._client is client:
