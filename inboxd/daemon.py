@@ -159,8 +159,12 @@ class Daemon:
 
     def _schedule_watch(self, at: datetime) -> None:
         if not self.stop.is_set():
+            # a cycle schedules the next one as its last step, while it still counts as
+            # running: with one instance allowed, a next one due at once could be dropped
+            # ("maximum number of running instances") and the watch would end; one worker
+            # runs the two one after the other
             self.scheduler.add_job(self.watch_cycle, trigger="date", run_date=at, id="watch",
-                                   replace_existing=True)
+                                   replace_existing=True, max_instances=2)
 
     def _schedule_sweep(self) -> None:
         self.scheduler.add_job(self.sweep_cycle, trigger="interval", id="sweep",
