@@ -264,11 +264,13 @@ def test_server_going_away_is_unavailable_and_reconnecting_works() -> None:
         mailbox = Mailbox(server.imap_settings())
         mailbox.connect()
         mailbox.select("INBOX")
-        threading.Timer(0.3, server.stop).start()
+        stopping = threading.Timer(0.3, server.stop)
+        stopping.start()
         with pytest.raises(MailboxUnavailable):
             mailbox.wait_for_change("INBOX", timeout_s=600)
         with pytest.raises(MailboxUnavailable):
             mailbox.uids_after("INBOX", 0)
+        stopping.join()  # the stop is over before the server starts again
         server.start()
         with mailbox:
             assert mailbox.uids_after("INBOX", 0) == []
