@@ -9,13 +9,16 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from inboxd.config import Config, load_config
 from inboxd.logs import setup_logging
 
 EXIT_RUNTIME = 1
 EXIT_CONFIG = 2
+N = TypeVar("N", int, float)
 
 
 def default_config_path() -> Path:
@@ -32,3 +35,23 @@ def config_from(args: argparse.Namespace) -> Config:
 def print_json(value: object) -> None:
     json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
+
+
+def number_in(convert: Callable[[str], N], kind: str, low: N,
+              high: N | None = None) -> Callable[[str], N]:
+    """An argparse ``type``: the text as ``convert`` reads it, from ``low`` (to ``high``) on;
+    ``kind`` names what was expected ("a number") when the text is not one."""
+
+    def parse(text: str) -> N:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
+        if high is None and value < low:
+            raise argparse.ArgumentTypeError(f"must be {low:g} or more, got {value:g}")
+        if high is not None and not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, "
+                                             f"got {value:g}")
+        return value
+
+    return parse

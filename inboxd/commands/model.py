@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from inboxd.commands.common import config_from, print_json
+from inboxd.commands.common import config_from, number_in, print_json
 from inboxd.commands.terminal import working
 from inboxd.config.policy import DEFAULT_SUGGEST_THRESHOLD, DEFAULT_UNKNOWN_SHARE
 from inboxd.core.decide import AutoAnswer, Acknowledge
@@ -49,14 +49,7 @@ def register_eval(sub: Any) -> None:
     p.set_defaults(handler=cmd_eval)
 
 
-def unknown_share(text: str) -> float:
-    try:
-        share = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= share <= 0.5:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 0.5, got {share:g}")
-    return share
+unknown_share = number_in(float, "a number", 0.0, 0.5)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

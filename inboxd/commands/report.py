@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from inboxd.commands.common import EXIT_RUNTIME, config_from, print_json
+from inboxd.commands.common import EXIT_RUNTIME, config_from, number_in, print_json
 from inboxd.commands.terminal import console
 from inboxd.config import Config
 from inboxd.config.mail import read_passwords
@@ -38,14 +38,7 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_report)
 
 
-def days(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
+days = number_in(int, "a whole number of days", 1)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -25,11 +25,10 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from inboxd.config import ImapSettings
-from inboxd.errors import (AuthorizationError, AuthorizationUnavailable, MailboxAuthFailed,
-                           MailboxError, MailboxUnavailable)
+from inboxd.errors import MailboxAuthFailed, MailboxError, MailboxUnavailable
+from inboxd.mail.bearer import TokenSource, access_token
 
 T = TypeVar("T")
-TokenSource = Callable[[bool], str]  # an OAuth2 access token; True: a new one, not the cached
 
 CHANGE_RESPONSES = (b"EXISTS", b"RECENT", b"FETCH")
 NOT_SELECTABLE = {b"\\noselect", b"\\nonexistent"}
@@ -108,15 +107,9 @@ class Mailbox:
             self._call("login", client.oauth2_login, self.settings.username, self._token(True))
 
     def _token(self, fresh: bool) -> str:
-        if self.token is None:
-            raise MailboxAuthFailed(f"IMAP {self.address}: imap.auth is \"oauth2\" but no token "
-                                    f"source is set up")
-        try:
-            return self.token(fresh)
-        except AuthorizationUnavailable as exc:
-            raise MailboxUnavailable(f"IMAP {self.address}: {exc}") from None
-        except AuthorizationError as exc:
-            raise MailboxAuthFailed(f"IMAP {self.address}: {exc}") from None
+        return access_token(self.token, fresh, server=f"IMAP {self.address}",
+                            auth_key="imap.auth", unavailable=MailboxUnavailable,
+                            refused=MailboxAuthFailed)
 
     def _load_namespace(self) -> None:
         client = self._connected()

@@ -34,13 +34,12 @@ import aiosmtplib
 from aiosmtplib.email import extract_recipients, extract_sender, flatten_message
 
 from inboxd.config import SmtpSettings
-from inboxd.errors import (AuthorizationError, AuthorizationUnavailable, ConfigError,
-                           SendAuthFailed, SendDeferred, SendFailed, SendUncertain,
+from inboxd.errors import (ConfigError, SendAuthFailed, SendDeferred, SendFailed, SendUncertain,
                            SendUnavailable)
+from inboxd.mail.bearer import TokenSource, access_token
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-TokenSource = Callable[[bool], str]  # an OAuth2 access token; True: a new one, not the cached
 
 
 class Sender:
@@ -212,15 +211,9 @@ class Sender:
             await smtp.auth_xoauth2(self.settings.username, self._token(True))
 
     def _token(self, fresh: bool) -> str:
-        if self.token is None:
-            raise SendAuthFailed(f"SMTP {self.address}: smtp.auth is \"oauth2\" but no token "
-                                 f"source is set up")
-        try:
-            return self.token(fresh)
-        except AuthorizationUnavailable as exc:
-            raise SendUnavailable(f"SMTP {self.address}: {exc}") from None
-        except AuthorizationError as exc:
-            raise SendAuthFailed(f"SMTP {self.address}: {exc}") from None
+        return access_token(self.token, fresh, server=f"SMTP {self.address}",
+                            auth_key="smtp.auth", unavailable=SendUnavailable,
+                            refused=SendAuthFailed)
 
     def _logs_in(self, smtp: aiosmtplib.SMTP) -> bool:
         """Whether to AUTH: not without a username (a relay that takes mail without a login),
