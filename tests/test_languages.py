@@ -133,6 +133,7 @@ def test_check_names_the_faq_languages_without_templates(
     capsys.readouterr()
     assert setup.run("check") == 0
     out = capsys.readouterr().out
-    assert ("templates: FAQ language de has no acknowledgement, courtesy, status template; "
+    assert ("templates: FAQ language de has no acknowledgement, courtesy, status, suggestion, "
+            "survey template; "
             "de customers get those mails wholly in en (faq.default_language)") in out
     assert "FAQ language en" not in out

@@ -29,8 +29,9 @@ from inboxd.core.message import ParsedMessage, reply_subject
 MAX_REFERENCES = 20
 TICKET_HEADER = "X-Inboxd-Ticket"
 
-# the mails a customer gets: each is written in one language (see ``mail_language``)
-CUSTOMER_KINDS = ("auto_answer", "acknowledgement", "courtesy", "status")
+# the mails a customer gets (a suggestion: the draft an agent sends): each is written in one
+# language (see ``mail_language``)
+CUSTOMER_KINDS = ("auto_answer", "acknowledgement", "courtesy", "status", "suggestion", "survey")
 FALLBACK_LOCALE = "en"
 
 
