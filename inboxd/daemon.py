@@ -17,7 +17,8 @@ back off 1 s doubling to 5 min. Nothing is lost meanwhile: the store holds every
 The deadline sweep (``inboxd.steps.sweep``) is an interval job every
 ``notify.sweep_interval_s`` on the same worker, so it runs between two watch cycles. So does the
 retrain job (``inboxd.steps.learn.retrain``, every ``faq.retrain_interval_h`` hours), and the
-weekly report mail (``inboxd.steps.report``, at ``report.weekday`` and ``report.time``).
+weekly report mail (``inboxd.steps.report``, at ``report.weekday`` and ``report.time``; a
+sweep queues the one that was due while inboxd was not running).
 
 Before each pass over the inbox, and after a retrain, ``inboxd.reload.Reloader`` takes up a model
 that ``inboxd train`` or the retrain wrote and a changed FAQ file or template, between two
@@ -56,7 +57,7 @@ from inboxd.availability import Availability
 from inboxd.errors import InboxdError, MailboxAuthFailed, MailboxUnavailable
 from inboxd.steps.learn import retrain
 from inboxd.steps.outbox import flush, send_pending
-from inboxd.steps.report import queue_weekly_report
+from inboxd.steps.report import queue_missed_report, queue_weekly_report
 from inboxd.steps.inbox import process_inbox
 from inboxd.reload import Reloader, log_state, reload_config
 from inboxd.sd_notify import notify
@@ -191,7 +192,7 @@ class Daemon:
         try:
             queue_weekly_report(self.rt)
         except InboxdError as exc:
-            log.warning("weekly report: %s; the next run retries", exc)
+            log.warning("weekly report: %s; the next sweep retries", exc)
         self.sweep_cycle()
 
     def retrain_cycle(self) -> None:
@@ -205,8 +206,13 @@ class Daemon:
         self.reloader.poll()
 
     def sweep_cycle(self) -> None:
-        """Journal due deadline notices; send them now if connected, else the watch will."""
+        """Journal due deadline notices (and a weekly report missed while inboxd was not
+        running); send them now if connected, else the watch will."""
         self._alarm()
+        try:
+            queue_missed_report(self.rt)
+        except InboxdError as exc:
+            log.warning("weekly report: %s; the next sweep retries", exc)
         try:
             sweep(self.rt)
             if self.connected:

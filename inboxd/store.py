@@ -460,6 +460,14 @@ class Store:
             "select 1 from outbox where message_id = ? limit 1",
             [message_id, message_id]).fetchall())
 
+    def any_outgoing(self, kind: str, message_id_prefix: str) -> bool:
+        """Whether the outbox journal holds a mail of ``kind`` whose Message-ID starts so."""
+        pattern = message_id_prefix.replace("\\", "\\\\").replace("%", "\\%").replace(
+            "_", "\\_") + "%"
+        return bool(self.db.execute(
+            "select 1 from outbox where kind = ? and message_id like ? escape '\\' limit 1",
+            [kind, pattern]).fetchall())
+
     def messages(self, ticket_id: int) -> list[dict[str, Any]]:
         return [store_blobs.whole(self.db, "messages", r) for r in
                 self.db.table("messages").rows_where("ticket_id = ?", [ticket_id], order_by="id")]

@@ -21,13 +21,14 @@ from servers import Dovecot, SmtpServer
 
 from inboxd.cli import main
 from inboxd.config import load_config
-from inboxd.core.report import PeriodLife, Report, SuggestionUse, percentile
+from inboxd.core.report import PeriodLife, Report, SuggestionUse, last_due, percentile
 from inboxd.core.report_render import CHARTS, report_html, report_text
 from inboxd.daemon import Daemon
 from inboxd.errors import ConfigError
 from inboxd.faq import load_faq
 from inboxd.runtime import build_runtime
-from inboxd.steps.report import draw, html_page, make_report, queue_weekly_report
+from inboxd.steps.report import draw, html_page, make_report, queue_missed_report, \
+    queue_weekly_report
 from inboxd.store import Store
 from inboxd.validation import load_calendar
 
@@ -432,6 +433,43 @@ def test_the_weekly_report_is_queued_once_per_week(installation: Installation) -
                                     "<report-2026-11-30-2026-12-06@example.test>"]
     assert {r[1] for r in rows} == {installation.dovecot.agent}
     assert {r[2] for r in rows} == {"pending"}
+
+
+def test_a_report_due_while_inboxd_was_not_running_is_queued_for_its_own_week(
+        installation: Installation) -> None:
+    config = load_config(installation.config_path)
+    rt = build_runtime(config, clock=lambda: NOW)
+    try:
+        fill(rt.store, rt.calendar)
+        assert queue_missed_report(rt) is None  # no weekly report yet: a new installation
+        assert queue_weekly_report(rt) is not None  # Monday 30 Nov, 08:00, on time
+        rt.clock = lambda: NOW + timedelta(days=1)
+        assert queue_missed_report(rt) is None  # Monday's is in the journal
+        rt.clock = lambda: NOW + timedelta(days=7, hours=3)  # down over Monday 7 Dec, 08:00
+        assert queue_missed_report(rt) is not None
+        assert queue_missed_report(rt) is None
+        rt.clock = lambda: NOW + timedelta(days=15)  # Tuesday 15 Dec: missed Monday 14 Dec
+        assert queue_missed_report(rt) is not None
+        rows = rt.store.db.execute("select message_id from outbox where kind = 'report' "
+                                   "order by id").fetchall()
+    finally:
+        rt.close()
+    assert [r[0] for r in rows] == ["<report-2026-11-23-2026-11-29@example.test>",
+                                    "<report-2026-11-30-2026-12-06@example.test>",
+                                    "<report-2026-12-07-2026-12-13@example.test>"]
+
+
+@pytest.mark.parametrize(("now", "due"), [
+    (local(30, 8), local(30, 8)),  # the very minute
+    (local(30, 7, 59), local(23, 8)),  # a minute early: last week's
+    (datetime(2026, 12, 2, 12, 0, tzinfo=TZ), local(30, 8)),  # Wednesday
+    (datetime(2026, 3, 30, 7, 0, tzinfo=TZ), datetime(2026, 3, 23, 8, 0, tzinfo=TZ)),  # DST week
+    (datetime(2026, 3, 30, 6, 30, tzinfo=timezone.utc), datetime(2026, 3, 30, 8, 0, tzinfo=TZ)),
+])
+def test_when_the_weekly_report_was_last_due(config_path: Path, now: datetime,
+                                            due: datetime) -> None:
+    cal = load_calendar(load_config(config_path))
+    assert last_due(now, 0, 8, 0, cal) == due
 
 
 def test_the_daemon_schedules_the_weekly_report(installation: Installation) -> None:

@@ -294,6 +294,16 @@ def periods(now: datetime, days: int, cal: BusinessCalendar) -> tuple[datetime, 
             _midnight(today, cal))
 
 
+def last_due(now: datetime, weekday: int, hour: int, minute: int, cal: BusinessCalendar
+             ) -> datetime:
+    """The latest time at or before ``now`` on ``weekday`` (0 = Monday) at ``hour``:``minute``
+    in the calendar's zone: when the weekly report was last due."""
+    today = now.astimezone(cal.tz).date()
+    day = today - timedelta(days=(today.weekday() - weekday) % 7)
+    due = datetime.combine(day, time(hour, minute), tzinfo=cal.tz)
+    return due if due <= now else due - timedelta(days=7)
+
+
 def _midnight(day: date, cal: BusinessCalendar) -> datetime:
     return datetime.combine(day, time(0), tzinfo=cal.tz)
 

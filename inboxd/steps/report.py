@@ -7,7 +7,8 @@ the questions people answered (as ``inboxd gaps``) and hands everything to the p
 inboxd sends: one outbox row (kind ``report``, no ticket), sent by ``steps.outbox`` once and
 copied to the Sent folder. The weekly mail has a Message-ID made from its period, so however
 often the job runs for one week (a restart, two daemons on one store), that week's report is
-queued once.
+queued once. A weekly report that was due while inboxd was not running, or whose run failed,
+is queued by ``queue_missed_report`` at the next sweep, for the period it was due for.
 """
 
 from __future__ import annotations
@@ -15,16 +16,16 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Any
 
-from inboxd.config import Config
+from inboxd.config import WEEKDAYS, Config
 from inboxd.core.deadlines import BusinessCalendar
 from inboxd.core.notice_mail import ReportMail, build_report_mail, content_id
 from inboxd.core.render import sender_domain
 from inboxd.core.report import MessageRow, PeriodLife, Report, SuggestionUse, TicketRow, \
-    build_report, periods
+    build_report, last_due, periods
 from inboxd.core.report_render import CHARTS, report_html, report_text, title
 from inboxd.errors import ConfigError
 from inboxd.faq import Faq
@@ -111,10 +112,14 @@ def subject(report: Report, support_name: str) -> str:
             f"{share} answered automatically")
 
 
-def weekly_message_id(rt: Runtime, report: Report) -> str:
-    """The Message-ID of the scheduled report of this period: the same for every run."""
-    c = report.current
-    return f"<report-{c.start.isoformat()}-{c.end.isoformat()}@{_domain(rt)}>"
+WEEKLY_ID_PREFIX = "<report-"
+
+
+def weekly_message_id(rt: Runtime, start: datetime, end: datetime) -> str:
+    """The Message-ID of the scheduled report of the period [start, end) (local midnights),
+    named by its first and last day: the same for every run."""
+    last = end.date() - timedelta(days=1)
+    return f"{WEEKLY_ID_PREFIX}{start.date().isoformat()}-{last.isoformat()}@{_domain(rt)}>"
 
 
 def queue_report(rt: Runtime, report: Report, pngs: Mapping[str, bytes],
@@ -143,10 +148,28 @@ def queue_report(rt: Runtime, report: Report, pngs: Mapping[str, bytes],
     return outbox_id
 
 
-def queue_weekly_report(rt: Runtime) -> int | None:
-    """The scheduled report of the last 7 days, queued once per period."""
-    report = make_report(rt.store, rt.config, rt.faq, rt.calendar, rt.clock(), WEEK_DAYS)
-    return queue_report(rt, report, draw(report), weekly_message_id(rt, report))
+def queue_weekly_report(rt: Runtime, now: datetime | None = None) -> int | None:
+    """The scheduled report of the 7 days before ``now`` (the clock's), queued once per
+    period."""
+    now = rt.clock() if now is None else now
+    _, start, end = periods(now, WEEK_DAYS, rt.calendar)
+    message_id = weekly_message_id(rt, start, end)
+    if rt.store.known_message_id(message_id):
+        return None
+    report = make_report(rt.store, rt.config, rt.faq, rt.calendar, now, WEEK_DAYS)
+    return queue_report(rt, report, draw(report), message_id)
+
+
+def queue_missed_report(rt: Runtime) -> int | None:
+    """The weekly report last due (``report.weekday`` at ``report.time``), when it is not in
+    the journal yet: inboxd was not running then, or that run failed. Never before a first
+    weekly report was queued, so that a new installation does not mail last week's at once."""
+    settings = rt.config.report
+    if not settings.to or not rt.store.any_outgoing(KIND, WEEKLY_ID_PREFIX):
+        return None
+    due = last_due(rt.clock(), WEEKDAYS.index(settings.weekday), settings.hour, settings.minute,
+                   rt.calendar)
+    return queue_weekly_report(rt, due)
 
 
 def _domain(rt: Runtime) -> str:
