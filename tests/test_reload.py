@@ -262,9 +262,9 @@ def test_an_unreachable_target_is_said_loudly_and_answers_nothing(
                          imap={"idle": False, "poll_interval_s": 1})
     (setup.dir / "faq.toml").write_text(TWINS, encoding="utf-8")  # no threshold tells them apart
     assert setup.run("train") == 2
-    out = capsys.readouterr().out
+    err = capsys.readouterr().err
     assert "WARNING: nothing is answered automatically: target precision 97% is not reachable" \
-        in out and "order-" in out.split("To fix: add more examples")[1]
+        in err and "order-" in err.split("To fix: add more examples")[1]
     assert setup.run("check") == 2
     assert "WARNING: nothing is answered automatically" in capsys.readouterr().err
     assert setup.run("once") == 0

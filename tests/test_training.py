@@ -223,14 +223,15 @@ def test_train_reports_threshold_and_coverage_per_faq(
     finally:
         monkeypatch.delenv(encoder.DISABLE_ENV)
         encoder._reset_for_tests()
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out, err = captured.out, captured.err
     assert "trained on 18 FAQ examples and 0 learned examples for 2 FAQs" in out
     assert "threshold none (nothing is answered automatically) (target precision 90% not " \
         "reached)" in out
     assert "\nWARNING: nothing is answered automatically: target precision 90% is not " \
-        "reachable on these examples (the best is " in out
-    assert "questions of messages no FAQ answers (" in out
-    assert "To fix: add more examples, worded unlike the other FAQs', to " in out
+        "reachable on these examples (the best is " in err
+    assert "questions of messages no FAQ answers (" in err
+    assert "To fix: add more examples, worded unlike the other FAQs', to " in err
     assert "password-reset" in out and "shipping-time" in out and "coverage" in out
     written = read_meta(setup.parent / "model.npz")
     assert written is not None and written.faq_examples == 18

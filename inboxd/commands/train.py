@@ -53,7 +53,7 @@ def run_train(config: Config) -> int:
         show(coverage_table(data, result.meta.coverage_by_faq))
     warning = threshold_warning(config.faq, result.meta)
     if warning:
-        print(f"\nWARNING: {warning}")
+        print(f"\nWARNING: {warning}", file=sys.stderr)  # as `inboxd check` writes it
     return EXIT_CONFIG if result.meta.threshold_problem else 0
 
 
