@@ -1,6 +1,6 @@
 """Mail-flow figures against a real Dovecot and SMTP server on 127.0.0.1.
 
-    .venv/bin/python benchmarks/mailflow.py [--backlog 1000] [--latency-rounds 20]
+    .venv/bin/python benchmarks/mailflow.py [--backlog 1000] [--latency-rounds 60]
 
 1. Latency: `inboxd run` (IMAP IDLE) is started; a customer question is delivered over LMTP and
    the time until the auto-reply reaches the SMTP server is measured, several times.
@@ -81,7 +81,7 @@ def measure_backlog(setup: Installation, count: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backlog", type=int, default=1000)
-    parser.add_argument("--latency-rounds", type=int, default=20)
+    parser.add_argument("--latency-rounds", type=int, default=60)
     args = parser.parse_args()
     dovecot = Dovecot()
     dovecot.start()
