@@ -163,8 +163,8 @@ def test_missing_templates_are_listed_per_language(tmp_path: Path) -> None:
     (tmp_path / "acknowledgement.de.txt.j2").write_text("Ticket {{ ticket_id }}.")
     templates = Templates([tmp_path, packaged_templates_dir()])
     assert templates.missing({"en", "de", "sv", "fr"}) == {
-        "de": ["auto_answer", "courtesy", "status"],
-        "fr": ["auto_answer", "acknowledgement", "courtesy", "status"]}
+        "de": ["auto_answer", "courtesy", "status", "suggestion", "survey"],
+        "fr": ["auto_answer", "acknowledgement", "courtesy", "status", "suggestion", "survey"]}
 
 
 def test_shipped_templates_have_no_syntax_errors() -> None:
