@@ -200,6 +200,26 @@ def test_a_draft_deleted_unsent_is_rejected(inboxd: Installation) -> None:
     assert learned(inboxd) == []
 
 
+def test_of_several_drafts_only_the_one_deleted_is_rejected(inboxd: Installation) -> None:
+    ask(inboxd)
+    inboxd.send(mail(REPLY_TO, "Envío", QUESTION, name="Luis"))
+    assert inboxd.run("once") == 0
+    first, second = sorted(drafts(inboxd), key=lambda d: str(d["Subject"]))
+    assert "[#1]" in first["Subject"] and "[#2]" in second["Subject"]
+    with inboxd.dovecot.imap(inboxd.dovecot.support) as client:
+        client.select_folder("Drafts")
+        for draft in (first, second):  # the second is saved anew below, under a new Message-ID
+            client.delete_messages(client.search(["HEADER", "Message-ID", draft["Message-ID"]]))
+        client.expunge()
+    del second["Message-ID"]
+    second["Message-ID"] = make_msgid(domain="client.example")
+    client_saves_edit(inboxd, second, "Hola Luis, lo miro y le escribo mañana.")
+    assert [str(d["Message-ID"]) for d in drafts(inboxd)] == [second["Message-ID"]]
+    assert inboxd.run("once") == 0
+    assert fates(inboxd) == [("shipping-time", "rejected", "gone"),
+                             ("shipping-time", None, "live")]
+
+
 def test_a_follow_up_replaces_an_unedited_draft_and_leaves_an_edited_one(
         inboxd: Installation) -> None:
     question = ask(inboxd)

@@ -16,7 +16,8 @@ from inboxd.config import load_config
 from inboxd.core.classify import Match
 from inboxd.core.decide import Acknowledge, AutoAnswer, Facts, Policy, decide
 from inboxd.core.drafts import (REJECTED, SENT_EDITED, SENT_UNCHANGED, Draft, build_draft,
-                                carries_suggestion, reply_fate, reply_thread_index, same_mail)
+                                carries_suggestion, draft_of_ticket_in, reply_fate,
+                                reply_thread_index, same_mail)
 from inboxd.core.message import parse_message
 from inboxd.core.rules import Rule
 from inboxd.errors import ConfigError, FaqError
@@ -118,6 +119,27 @@ FATES = [
 @pytest.mark.parametrize("case, reply, kept_header, fate", FATES, ids=[f[0] for f in FATES])
 def test_reply_fate(case: str, reply: str, kept_header: bool, fate: str) -> None:
     assert reply_fate(reply, kept_header, ANSWER, BODY) == fate
+
+
+FOLDER = [
+    b"Message-ID: <other@inboxd.example>\r\nSubject: Re: Returns [#12]\r\n\r\n",
+    b"Message-ID: <A1@Inboxd.Example>\r\nSubject: Re: Shipping [#3]\r\n\r\n",
+    b"Message-ID: <saved@client.example>\r\nSubject: =?utf-8?q?Re=3A_Env=C3=ADo_=5B#7=5D?=\r\n\r\n",
+]
+DRAFTS_FOUND = [
+    ("inboxd's own, by Message-ID without case", "<a1@inboxd.example>", 3, True),
+    ("a person's, by the tag of an encoded subject", "<gone@inboxd.example>", 7, True),
+    ("a longer ticket number is another ticket", "<gone@inboxd.example>", 1, False),
+    ("neither", "<gone@inboxd.example>", 4, False),
+]
+
+
+@pytest.mark.parametrize("case, message_id, ticket_id, found", DRAFTS_FOUND,
+                         ids=[c[0] for c in DRAFTS_FOUND])
+def test_a_draft_of_the_ticket_in_the_folder(case: str, message_id: str, ticket_id: int,
+                                             found: bool) -> None:
+    folder_mail = [parse_message(header) for header in FOLDER]
+    assert draft_of_ticket_in(message_id, ticket_id, folder_mail) is found
 
 
 # -- the keys ------------------------------------------------------------------------------------

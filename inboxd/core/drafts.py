@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
@@ -111,6 +112,16 @@ def same_mail(stored: bytes, found: bytes) -> bool:
     """Whether a message found in the mailbox is inboxd's draft byte for byte (line endings
     aside): anything a person changed, headers included, makes it theirs."""
     return _lines(stored) == _lines(found)
+
+
+def draft_of_ticket_in(message_id: str, ticket_id: int,
+                       folder_mail: Iterable[ParsedMessage]) -> bool:
+    """Whether a folder holding ``folder_mail`` (parsed header blocks) has a draft of the
+    ticket: inboxd's own (its Message-ID) or one a person saved from it (the ``[#id]`` tag in
+    the subject); compared without case, as IMAP SEARCH does."""
+    wanted_id, tag = message_id.strip().casefold(), f"[#{ticket_id}]"
+    return any((found.message_id or "").casefold() == wanted_id or tag in found.subject
+               for found in folder_mail)
 
 
 def _lines(raw: bytes) -> bytes:

@@ -297,14 +297,18 @@ class Mailbox:
                         internaldate=data[uid].get(b"INTERNALDATE"))
                 for uid in sorted(data) if b"BODY[]" in data[uid]]
 
-    def fetch_headers(self, folder: str, uids: Sequence[int]) -> dict[int, bytes]:
-        """The header block of each message, by UID; never sets \\Seen."""
+    def fetch_headers(self, folder: str, uids: Sequence[int],
+                      fields: Sequence[str] = ()) -> dict[int, bytes]:
+        """The header block of each message, by UID, or only the header ``fields`` named; never
+        sets \\Seen."""
         if not uids:
             return {}
+        part = f"HEADER.FIELDS ({' '.join(fields).upper()})" if fields else "HEADER"
         client = self._use(folder)
-        data = self._call("FETCH", client.fetch, list(uids), [b"BODY.PEEK[HEADER]"])
-        return {uid: data[uid][b"BODY[HEADER]"] for uid in sorted(data)
-                if b"BODY[HEADER]" in data[uid]}
+        data = self._call("FETCH", client.fetch, list(uids), [f"BODY.PEEK[{part}]".encode()])
+        return {uid: header for uid in sorted(data)
+                for key, header in data[uid].items()
+                if isinstance(key, bytes) and key.upper().startswith(b"BODY[HEADER")}
 
     def answered_uids(self, folder: str) -> list[int]:
         """UIDs of the messages flagged \\Answered in ``folder``."""

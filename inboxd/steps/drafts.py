@@ -32,8 +32,9 @@ from inboxd.config.mail import DEFAULT_DRAFTS
 from inboxd.core.bodytext import strip_history
 from inboxd.core.decide import Acknowledge, FollowUp
 from inboxd.core.drafts import (REJECTED, REPLACED, SENT_EDITED, SENT_UNCHANGED, Draft,
-                                build_draft, carries_suggestion, reply_fate, same_mail)
-from inboxd.core.message import ParsedMessage
+                                build_draft, carries_suggestion, draft_of_ticket_in, reply_fate,
+                                same_mail)
+from inboxd.core.message import ParsedMessage, parse_message
 from inboxd.core.render import mail_language, sender_domain
 from inboxd.errors import MailboxError, MailboxUnavailable
 from inboxd.faults import crash_point
@@ -270,20 +271,31 @@ def _look(rt: Runtime, folder: str, draft: dict[str, Any]) -> tuple[list[int], l
 def check_drafts(rt: Runtime) -> list[int]:
     """Drafts deleted unsent: no copy of inboxd's and none edited left in the folder. Each is
     recorded as rejected (an agent's reply that arrives later in Sent still counts). Returns
-    their tickets."""
+    their tickets. Reads the Message-ID and Subject of each drafts folder once."""
     found = []
+    by_folder: dict[str, list[dict[str, Any]]] = {}
     for draft in rt.store.live_drafts():
-        folder = draft["folder"]
-        ours, theirs = _look(rt, folder, draft) if rt.mailbox.folder_exists(folder) else ([], [])
-        if ours or theirs:
-            continue
-        now = rt.clock()
-        with rt.store.transaction():
-            rt.store.update_draft(draft["id"], {"state": "gone", "fate": REJECTED,
-                                                "fate_at": iso(now),
-                                                "detail": "deleted without being sent"})
-            rt.store.add_event(draft["ticket_id"], now, "suggestion-rejected",
-                               "the draft was deleted without being sent")
-        found.append(draft["ticket_id"])
+        by_folder.setdefault(draft["folder"], []).append(draft)
+    for folder, drafts in by_folder.items():
+        folder_mail = _header_fields(rt, folder)
+        for draft in drafts:
+            if draft_of_ticket_in(draft["message_id"], draft["ticket_id"], folder_mail):
+                continue
+            now = rt.clock()
+            with rt.store.transaction():
+                rt.store.update_draft(draft["id"], {"state": "gone", "fate": REJECTED,
+                                                    "fate_at": iso(now),
+                                                    "detail": "deleted without being sent"})
+                rt.store.add_event(draft["ticket_id"], now, "suggestion-rejected",
+                                   "the draft was deleted without being sent")
+            found.append(draft["ticket_id"])
     return found
 
+
+def _header_fields(rt: Runtime, folder: str) -> list[ParsedMessage]:
+    """The Message-ID and Subject of every message in ``folder`` (none when it is gone)."""
+    if not rt.mailbox.folder_exists(folder):
+        return []
+    uids = rt.mailbox.uids_after(folder, 0)
+    headers = rt.mailbox.fetch_headers(folder, uids, ("Message-ID", "Subject"))
+    return [parse_message(header) for header in headers.values()]
