@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -283,3 +284,29 @@ def test_a_done_note_resolves_and_sends_nothing(
     assert len(relay.replies_to(CUSTOMER)) == before
     [ticket] = tickets(relay, capsys)
     assert (ticket["state"], ticket["resolved_by"]) == ("resolved", "#done")
+
+
+def test_a_bad_rating_is_forwarded_to_the_team_and_a_good_one_is_not(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer) -> None:
+    relay = Installation(tmp_path, fresh_dovecot, fresh_smtp, relay=RELAY, faq=HUMAN,
+                         survey={"enabled": True, "after": "1h"}).start()
+    forward = open_ticket(relay)
+    relay.send(agent_reply(forward, "#done\nA new shade is on its way."))
+    assert relay.run("once") == 0
+    later = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat(timespec="seconds")
+    assert relay.run("once", "--now", later) == 0
+    [survey] = [m for m in relay.replies_to(CUSTOMER) if m["Subject"] == "[#1] How did we do?"]
+    forwards_before = len(relay.replies_to(AGENT))
+    relay.send(mail(CUSTOMER, f"Re: {survey['Subject']}", "1",
+                    in_reply_to=survey["Message-ID"]))
+    assert relay.run("once", "--now", later) == 0
+    assert len(relay.replies_to(AGENT)) == forwards_before, "a good rating stays filed"
+    relay.send(mail(CUSTOMER, f"Re: {survey['Subject']}", "3 the new shade is cracked too",
+                    in_reply_to=survey["Message-ID"]))
+    assert relay.run("once", "--now", later) == 0
+    [rated] = relay.replies_to(AGENT)[forwards_before:]
+    assert rated["Subject"] == "[#1] Re: How did we do?"
+    assert body_text(rated).startswith(
+        "customer@example.test rated ticket #1 3 (bad) in reply to the survey.")
+    assert "the new shade is cracked too" in body_text(rated)
+    assert rated["In-Reply-To"] == forward["Message-ID"], "threaded under the ticket's forward"

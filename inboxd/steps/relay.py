@@ -1,4 +1,5 @@
-"""Relay mode in the pipeline: forward routed tickets to their team, relay agents' answers.
+"""Relay mode in the pipeline: forward routed tickets (and survey replies a person should
+read) to their team, relay agents' answers.
 
 Everything here runs inside the pipeline's commit transaction and only writes to the store:
 the mails go through the outbox journal like every other mail (kinds ``forward`` and
@@ -16,7 +17,7 @@ from inboxd.steps.learn import learn_from_agent
 from inboxd.core.auth import auth_headers
 from inboxd.core.bodytext import strip_history
 from inboxd.core.lifecycle import BY_DONE_LINE, says_done
-from inboxd.steps.lifecycle import resolve
+from inboxd.steps.lifecycle import Thanked, resolve
 from inboxd.core.decide import Acknowledge, Decision, FollowUp, Queue
 from inboxd.core.message import ParsedMessage, parse_message
 from inboxd.core.outgoing import (Envelope, attached_files, build_forward, build_relayed,
@@ -24,6 +25,7 @@ from inboxd.core.outgoing import (Envelope, attached_files, build_forward, build
 from inboxd.core.relay import AgentCheck, RelayReply, TicketLike, check_agent, is_participant
 from inboxd.core.relay import reply_text
 from inboxd.core.render import sender_domain
+from inboxd.core.survey import LABELS, Rated, Rating
 from inboxd.runtime import Runtime
 from inboxd.store import Ticket, iso
 
@@ -46,8 +48,9 @@ def may_continue(rt: Runtime, ticket: TicketLike, parsed: ParsedMessage,
     return is_participant(rt.config.relay, ticket, parsed, agent)
 
 
-def after_commit(rt: Runtime, raw: bytes, parsed: ParsedMessage, decision: Decision,
-                 ticket_id: int | None, arrival: datetime, now: datetime) -> None:
+def after_commit(rt: Runtime, raw: bytes, parsed: ParsedMessage,
+                 decision: Decision | Thanked | Rated, ticket_id: int | None, arrival: datetime,
+                 now: datetime) -> None:
     """The relay-mode steps of one message, in the pipeline's transaction."""
     if rt.config.relay is None:
         return
@@ -55,6 +58,8 @@ def after_commit(rt: Runtime, raw: bytes, parsed: ParsedMessage, decision: Decis
         _answer(rt, raw, parsed, decision, arrival, now)
     elif isinstance(decision, Acknowledge | Queue | FollowUp) and ticket_id is not None:
         queue_forward(rt, raw, parsed, ticket_id, isinstance(decision, FollowUp), now)
+    elif isinstance(decision, Rated) and decision.rating.needs_person:
+        queue_forward(rt, raw, parsed, decision.ticket_id, True, now, decision.rating)
     agent = agent_check(rt, raw, parsed)
     if agent is not None and not agent.trusted:
         rt.store.add_event(ticket_id, now, "agent-auth-failed",
@@ -64,8 +69,9 @@ def after_commit(rt: Runtime, raw: bytes, parsed: ParsedMessage, decision: Decis
 
 
 def queue_forward(rt: Runtime, raw: bytes, parsed: ParsedMessage, ticket_id: int,
-                  follow_up: bool, now: datetime) -> None:
-    """Put the customer's message, forwarded to the ticket's team, in the outbox."""
+                  follow_up: bool, now: datetime, rating: Rating | None = None) -> None:
+    """Put the customer's message (a reply to the survey when ``rating`` is given), forwarded
+    to the ticket's team, in the outbox."""
     relay = rt.config.relay
     ticket = rt.store.ticket(ticket_id)
     assert relay is not None and ticket is not None
@@ -73,7 +79,9 @@ def queue_forward(rt: Runtime, raw: bytes, parsed: ParsedMessage, ticket_id: int
     body = rt.templates.render("forward", [rt.config.faq.default_language, "en"], {
         "ticket_id": ticket_id, "follow_up": follow_up, "subject": ticket.subject,
         "customer": customer_line(parsed.sender_name, parsed.reply_to or parsed.sender or ""),
-        "support_address": rt.config.support_address, "text": parsed.text, "team": ticket.team})
+        "support_address": rt.config.support_address, "text": parsed.text, "team": ticket.team,
+        "rating": rating.value if rating else None,
+        "rating_label": LABELS[rating.value] if rating else None})
     earlier = [r["message_id"] for r in rt.store.outgoing(ticket_id) if r["kind"] == "forward"]
     mail = build_forward(_envelope(rt, now), parsed, raw, ticket_id, to,
                          rt.config.support_address, body, earlier)
