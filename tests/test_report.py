@@ -459,6 +459,27 @@ def test_a_report_due_while_inboxd_was_not_running_is_queued_for_its_own_week(
                                     "<report-2026-12-07-2026-12-13@example.test>"]
 
 
+def test_a_report_queued_under_the_earlier_message_id_form_is_not_queued_again(
+        installation: Installation) -> None:
+    config = load_config(installation.config_path)
+    rt = build_runtime(config, clock=lambda: NOW + timedelta(days=1))
+    older = "<report-2026-11-23T00:00:00+01:00-2026-11-30T00:00:00+01:00@example.test>"
+    try:
+        fill(rt.store, rt.calendar)
+        with rt.store.transaction():
+            rt.store.queue_outgoing({"kind": "report", "message_id": older, "raw": b"x",
+                                     "recipient": installation.dovecot.agent,
+                                     "created_at": NOW.isoformat()})
+        assert queue_missed_report(rt) is None
+        rt.clock = lambda: NOW + timedelta(days=7, hours=3)
+        assert queue_missed_report(rt) is not None
+        rows = rt.store.db.execute("select message_id from outbox where kind = 'report' "
+                                   "order by id").fetchall()
+    finally:
+        rt.close()
+    assert [r[0] for r in rows] == [older, "<report-2026-11-30-2026-12-06@example.test>"]
+
+
 @pytest.mark.parametrize(("now", "due"), [
     (local(30, 8), local(30, 8)),  # the very minute
     (local(30, 7, 59), local(23, 8)),  # a minute early: last week's

@@ -154,8 +154,9 @@ def queue_weekly_report(rt: Runtime, now: datetime | None = None) -> int | None:
     now = rt.clock() if now is None else now
     _, start, end = periods(now, WEEK_DAYS, rt.calendar)
     message_id = weekly_message_id(rt, start, end)
-    if rt.store.known_message_id(message_id):
-        return None
+    older_form = f"{WEEKLY_ID_PREFIX}{start.isoformat()}-{end.isoformat()}@{_domain(rt)}>"
+    if rt.store.known_message_id(message_id) or rt.store.known_message_id(older_form):
+        return None  # queued already, by this version or by one that named it by the times
     report = make_report(rt.store, rt.config, rt.faq, rt.calendar, now, WEEK_DAYS)
     return queue_report(rt, report, draw(report), message_id)
 
