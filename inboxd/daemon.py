@@ -269,10 +269,13 @@ class Daemon:
         interval_s = self._wait_s()
         if self._mail_waiting():
             return  # arrived while the other folders were read: IDLE would not report it
+        log.debug("waiting up to %.0f s for new mail", interval_s)
         if rt.config.imap.idle and rt.mailbox.has_idle:
-            rt.mailbox.wait_for_change(rt.config.imap.inbox, interval_s, self.wake)
+            changed = rt.mailbox.wait_for_change(rt.config.imap.inbox, interval_s, self.wake)
         else:
-            self.wake.wait(interval_s)
+            changed = self.wake.wait(interval_s)
+        log.debug("the wait for new mail ended (%s)", "a change" if changed else
+                  "woken" if self.wake.is_set() else "time")
 
     def _mail_waiting(self) -> bool:
         inbox = self.rt.config.imap.inbox

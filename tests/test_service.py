@@ -150,6 +150,7 @@ def test_sighup_takes_up_a_new_faq_and_keeps_running_on_a_broken_config(
         assert daemon.process.poll() is None
     finally:
         code, out = daemon.stop()
+        print(out)  # the daemon's log, shown when the test fails
         said += notices(systemd)
         systemd.close()
     assert code == 0, out

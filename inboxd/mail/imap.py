@@ -411,6 +411,8 @@ class Mailbox:
         try:
             if isinstance(untagged, dict) and untagged.pop("EXISTS", None):
                 return True
+            if _read_ahead(client):
+                return True  # what came with "+ idling" (mail just delivered): look at once
             return self._idle_loop(client, timeout_s, stop)
         finally:
             if self._client is client:
@@ -433,6 +435,24 @@ class Mailbox:
                 self._drop()
                 raise MailboxUnavailable(f"IMAP {self.address}: connection closed during IDLE")
         return False
+
+
+def _read_ahead(client: IMAPClient) -> bool:
+    """Whether the server's next lines already wait in the connection's read buffer (read
+    together with the "+ idling" line, as in one TLS record), where idle_check, which polls
+    the socket, would not see them until more arrives."""
+    buffered = getattr(client._imap, "file", None)
+    if buffered is None or not hasattr(buffered, "peek"):
+        return False
+    sock = client.socket()
+    timeout_s = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        return bool(buffered.peek(1))
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return False  # nothing buffered and nothing on the wire yet
+    finally:
+        sock.settimeout(timeout_s)
 
 
 def readable(detail: str) -> str:
