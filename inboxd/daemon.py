@@ -149,7 +149,7 @@ class Daemon:
         old_imap, old_sweep_s = rt.mailbox, rt.config.notify.sweep_interval_s
         old_retrain_h = rt.config.faq.retrain_interval_h
         if reload_config(rt):
-            self.reloader = Reloader(rt)
+            self.reloader.poll(everything=True)
             if rt.mailbox is not old_imap:
                 self.connected = False  # the next watch connects with the new settings
             if rt.config.notify.sweep_interval_s != old_sweep_s:

@@ -11,10 +11,10 @@ before each pass over the inbox, so between two messages — and reloads what ch
   template files. A broken new FAQ file or template is logged with its key or file and line, and
   the ones in use stay until the next change.
 
-Each reload logs what is now in use, and warns when model and FAQ do not fit. :func:`reload_all`
-reloads everything unconditionally: the one entry point for a reload on request.
-:func:`reload_config` (SIGHUP) reads the configuration file again first, and takes up nothing
-unless the configuration and everything it names are valid.
+Each reload logs what is now in use; once everything due is loaded, a warning says when model
+and FAQ in use do not fit. ``poll(everything=True)`` reloads all of it, changed or not: the
+reload on request. :func:`reload_config` (SIGHUP) reads the configuration file first, and takes
+up nothing unless the configuration and everything it names are valid.
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ def reload_model(rt: Runtime) -> bool:
     settings = rt.config.faq
     with reading_lock(settings.model) as free:
         if not free:
+            log.info("model %s is being written by a training; it is taken up when that ends",
+                     settings.model)
             return False
         try:
             classifier = FaqClassifier.load(settings.model, rt.encoder)
@@ -89,7 +91,6 @@ def reload_model(rt: Runtime) -> bool:
             return True
     rt.classifier, rt.model_meta = classifier, meta
     log.info("now using model %s", describe_model(settings, meta))
-    log_fit(rt)
     return True
 
 
@@ -107,7 +108,6 @@ def reload_answers(rt: Runtime) -> bool:
     rt.faq, rt.templates = faq, templates
     log.info("reloaded the FAQ file %s (%d FAQs, %d rules) and the templates",
              rt.config.faq.path, len(faq.entries), len(faq.rules))
-    log_fit(rt)
     return True
 
 
@@ -126,19 +126,14 @@ def log_state(rt: Runtime) -> None:
     log_fit(rt)
 
 
-def reload_all(rt: Runtime) -> None:
-    """Reload FAQ, rules, templates and model from the files the configuration names."""
-    reload_answers(rt)
-    reload_model(rt)
-
-
 RESTART_ONLY = ("store_path", "metrics", "log")  # what a running daemon cannot switch
 
 
 def reload_config(rt: Runtime) -> bool:
     """Read the configuration file again; when it, its FAQ, templates and model are valid, use
-    them (new server settings take effect at the next connection). Otherwise log the problem,
-    naming its key, keep everything in use and return False."""
+    it (new server settings take effect at the next connection; the caller then reloads the
+    files it names). Otherwise log the problem, naming its key, keep everything in use and
+    return False."""
     path = rt.config.path
     try:
         config, setup = checked_config(path, rt)
@@ -158,7 +153,6 @@ def reload_config(rt: Runtime) -> bool:
         rt.sender = Sender(config.smtp)
     rt.config, rt.calendar = config, setup.calendar
     log.info("reloaded the configuration %s", path)
-    reload_all(rt)
     return True
 
 
@@ -188,8 +182,13 @@ class Reloader:
         self.rt = rt
         self.seen = [look(rt) for look, _ in WATCHED]
 
-    def poll(self) -> None:
+    def poll(self, everything: bool = False) -> None:
+        """Reload what changed, or ``everything``; a model a training is writing stays due."""
+        rt = self.rt
+        in_use = (rt.faq, rt.classifier)
         for i, (look, load) in enumerate(WATCHED):
-            now = look(self.rt)
-            if now != self.seen[i] and load(self.rt):
-                self.seen[i] = look(self.rt) if look is answer_stamps else now
+            now = look(rt)
+            if (everything or now != self.seen[i]) and load(rt):
+                self.seen[i] = look(rt) if look is answer_stamps else now
+        if rt.faq is not in_use[0] or rt.classifier is not in_use[1]:
+            log_fit(rt)  # once both are loaded: the new FAQ is not judged by the old model

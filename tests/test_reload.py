@@ -5,6 +5,7 @@ FAQ answers and rules, templates; the retrain job and `inboxd train` never step 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -321,3 +322,48 @@ def test_a_reloaded_faq_that_drops_a_notified_team_is_refused_like_at_start_up(
         assert "notify.team_addresses.orders" in caplog.text and "not reloaded" in caplog.text
     finally:
         rt.store.close()
+
+
+def test_a_reload_on_request_while_a_training_writes_takes_the_model_up_when_it_ends(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="inboxd")
+    config = offline_config(tmp_path, FAQ_TOML, "threshold = 0.5")
+    assert main(["-c", str(config), "train"]) == 0
+    rt = build_runtime(load_config(config))
+    try:
+        reloader, in_use = Reloader(rt), rt.classifier
+        model = rt.config.faq.model
+        written = tmp_path / "written.joblib"
+        written.write_bytes(model.read_bytes())
+        with training_lock(model):
+            os.replace(written, model)  # what the training writes, before it lets go
+            reloader.poll(everything=True)
+            assert rt.classifier is in_use
+        assert "is being written by a training; it is taken up when that ends" in caplog.text
+        reloader.poll()
+        assert rt.classifier is not in_use, "the model written meanwhile is taken up"
+    finally:
+        rt.store.close()
+
+
+def test_a_new_faq_and_its_new_model_reloaded_together_raise_no_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = offline_config(tmp_path, FAQ_TOML, "threshold = 0.5")
+    assert main(["-c", str(config), "train"]) == 0
+    rt = build_runtime(load_config(config))
+    try:
+        reloader = Reloader(rt)
+        (tmp_path / "faq.toml").write_text(FAQ_TOML + GIFT_CARDS, encoding="utf-8")
+        assert main(["-c", str(config), "train"]) == 0
+        caplog.clear()
+        reloader.poll(everything=True)
+        assert rt.classifier.predict("Can I buy a gift card?").faq_id == "gift-cards"
+        assert "gift-cards" not in caplog.text, caplog.text
+        assert "WARNING" not in caplog.text, caplog.text
+        (tmp_path / "faq.toml").write_text(FAQ_TOML + GIFT_CARDS.replace("gift-cards", "vouchers"),
+                                           encoding="utf-8")
+        reloader.poll()
+        assert "vouchers" in caplog.text, "a FAQ the model does not know is still said"
+    finally:
+        rt.store.close()
+
