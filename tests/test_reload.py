@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
@@ -27,7 +28,7 @@ from inboxd.config import load_config
 from inboxd.daemon import Daemon
 from inboxd.model.modelfile import lock_path, training_lock
 from inboxd.reload import Reloader
-from inboxd.runtime import build_runtime
+from inboxd.runtime import Runtime, build_runtime
 from inboxd.model.training import meta_path, read_meta
 
 GIFT_CARDS = """
@@ -281,27 +282,34 @@ def test_an_unreachable_target_is_said_loudly_and_answers_nothing(
     assert code == 0, out
 
 
-def test_a_damaged_or_half_written_model_is_not_taken_up(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.fixture
+def trained(tmp_path: Path) -> Iterator[tuple[Path, Runtime]]:
+    """The configuration of a trained FAQ (no servers) and a runtime built from it."""
     config = offline_config(tmp_path, FAQ_TOML, "threshold = 0.5")
     assert main(["-c", str(config), "train"]) == 0
     rt = build_runtime(load_config(config))
     try:
-        reloader, in_use = Reloader(rt), rt.classifier
-        model = rt.config.faq.model
-        with training_lock(model):  # a training is writing: wait for it
-            model.write_bytes(b"half a model")
-            reloader.poll()
-            assert rt.classifier is in_use
-        reloader.poll()
-        assert rt.classifier is in_use, "a damaged model is not used"
-        assert "new model not loaded: " in caplog.text and "the model in use stays" in caplog.text
-        assert main(["-c", str(config), "train"]) == 0
-        reloader.poll()
-        assert rt.classifier is not in_use
-        assert rt.classifier.predict("How long does delivery take?").faq_id == "shipping-time"
+        yield config, rt
     finally:
         rt.store.close()
+
+
+def test_a_damaged_or_half_written_model_is_not_taken_up(
+        trained: tuple[Path, Runtime], caplog: pytest.LogCaptureFixture) -> None:
+    config, rt = trained
+    reloader, in_use = Reloader(rt), rt.classifier
+    model = rt.config.faq.model
+    with training_lock(model):  # a training is writing: wait for it
+        model.write_bytes(b"half a model")
+        reloader.poll()
+        assert rt.classifier is in_use
+    reloader.poll()
+    assert rt.classifier is in_use, "a damaged model is not used"
+    assert "new model not loaded: " in caplog.text and "the model in use stays" in caplog.text
+    assert main(["-c", str(config), "train"]) == 0
+    reloader.poll()
+    assert rt.classifier is not in_use
+    assert rt.classifier.predict("How long does delivery take?").faq_id == "shipping-time"
 
 
 def test_a_reloaded_faq_that_drops_a_notified_team_is_refused_like_at_start_up(
@@ -325,45 +333,33 @@ def test_a_reloaded_faq_that_drops_a_notified_team_is_refused_like_at_start_up(
 
 
 def test_a_reload_on_request_while_a_training_writes_takes_the_model_up_when_it_ends(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        trained: tuple[Path, Runtime], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="inboxd")
-    config = offline_config(tmp_path, FAQ_TOML, "threshold = 0.5")
-    assert main(["-c", str(config), "train"]) == 0
-    rt = build_runtime(load_config(config))
-    try:
-        reloader, in_use = Reloader(rt), rt.classifier
-        model = rt.config.faq.model
-        written = tmp_path / "written.joblib"
-        written.write_bytes(model.read_bytes())
-        with training_lock(model):
-            os.replace(written, model)  # what the training writes, before it lets go
-            reloader.poll(everything=True)
-            assert rt.classifier is in_use
-        assert "is being written by a training; it is taken up when that ends" in caplog.text
-        reloader.poll()
-        assert rt.classifier is not in_use, "the model written meanwhile is taken up"
-    finally:
-        rt.store.close()
+    _, rt = trained
+    reloader, in_use = Reloader(rt), rt.classifier
+    model = rt.config.faq.model
+    written = tmp_path / "written.npz"
+    written.write_bytes(model.read_bytes())
+    with training_lock(model):
+        os.replace(written, model)  # what the training writes, before it lets go
+        reloader.poll(everything=True)
+        assert rt.classifier is in_use
+    assert "is being written by a training; it is taken up when that ends" in caplog.text
+    reloader.poll()
+    assert rt.classifier is not in_use, "the model written meanwhile is taken up"
 
 
 def test_a_new_faq_and_its_new_model_reloaded_together_raise_no_warning(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    config = offline_config(tmp_path, FAQ_TOML, "threshold = 0.5")
+        trained: tuple[Path, Runtime], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config, rt = trained
+    reloader = Reloader(rt)
+    (tmp_path / "faq.toml").write_text(FAQ_TOML + GIFT_CARDS, encoding="utf-8")
     assert main(["-c", str(config), "train"]) == 0
-    rt = build_runtime(load_config(config))
-    try:
-        reloader = Reloader(rt)
-        (tmp_path / "faq.toml").write_text(FAQ_TOML + GIFT_CARDS, encoding="utf-8")
-        assert main(["-c", str(config), "train"]) == 0
-        caplog.clear()
-        reloader.poll(everything=True)
-        assert rt.classifier.predict("Can I buy a gift card?").faq_id == "gift-cards"
-        assert "gift-cards" not in caplog.text, caplog.text
-        assert "WARNING" not in caplog.text, caplog.text
-        (tmp_path / "faq.toml").write_text(FAQ_TOML + GIFT_CARDS.replace("gift-cards", "vouchers"),
-                                           encoding="utf-8")
-        reloader.poll()
-        assert "vouchers" in caplog.text, "a FAQ the model does not know is still said"
-    finally:
-        rt.store.close()
-
+    caplog.clear()
+    reloader.poll(everything=True)
+    assert rt.classifier.predict("Can I buy a gift card?").faq_id == "gift-cards"
+    assert "WARNING" not in caplog.text, caplog.text
+    (tmp_path / "faq.toml").write_text(FAQ_TOML + GIFT_CARDS.replace("gift-cards", "vouchers"),
+                                       encoding="utf-8")
+    reloader.poll()
+    assert "does not know FAQ vouchers" in caplog.text, "a FAQ the model does not know is said"
