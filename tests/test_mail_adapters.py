@@ -224,14 +224,16 @@ def test_wait_for_change_wakes_up_on_delivery(inbox: Mailbox, fresh_dovecot: Dov
     assert len(inbox.uids_after("INBOX", 0)) == 1  # IDLE was left; the connection works
 
 
-def test_mail_delivered_just_before_idle_is_reported_at_once(inbox: Mailbox,
-                                                            fresh_dovecot: Dovecot) -> None:
+@pytest.mark.parametrize("security", ["tls", "none"])
+def test_mail_delivered_just_before_idle_is_reported_at_once(fresh_dovecot: Dovecot,
+                                                            security: str) -> None:
     # the server says so before its "+ idling", or right after it, often in the same read
-    for round_no in range(1, 6):
-        inbox.uids_after("INBOX", 0)
-        fresh_dovecot.deliver(fresh_dovecot.support, mail(f"before idle {round_no}"))
-        assert inbox.wait_for_change("INBOX", timeout_s=15) is True, f"round {round_no}"
-        assert len(inbox.uids_after("INBOX", 0)) == round_no
+    with Mailbox(fresh_dovecot.imap_settings(security=security)) as inbox:
+        for round_no in range(1, 6):
+            inbox.uids_after("INBOX", 0)
+            fresh_dovecot.deliver(fresh_dovecot.support, mail(f"before idle {round_no}"))
+            assert inbox.wait_for_change("INBOX", timeout_s=15) is True, f"round {round_no}"
+            assert len(inbox.uids_after("INBOX", 0)) == round_no
 
 
 def test_wait_for_change_returns_false_when_nothing_happens(inbox: Mailbox) -> None:
