@@ -23,14 +23,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inboxd", description="Support-inbox triage: answers frequent questions, "
         "acknowledges and queues the rest for people, and keeps every ticket's deadlines.")
-    parser.add_argument("-c", "--config", type=Path, default=None,
-                        help="configuration file (default: $INBOXD_CONFIG or ./inboxd.toml)")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    _add_common_options(parser, {"config": None, "verbose": 0, "quiet": False})
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for register in commands.REGISTRY:
         register(sub)
+    for command in set(sub.choices.values()):  # `inboxd check -c x.toml` = `inboxd -c x.toml check`
+        _add_common_options(command, dict.fromkeys(("config", "verbose", "quiet"),
+                                                   argparse.SUPPRESS))
     return parser
+
+
+def _add_common_options(parser: argparse.ArgumentParser, defaults: dict[str, object]) -> None:
+    """The options every command takes, before or after its name; ``defaults`` by dest
+    (SUPPRESS after the name, so that an option given before it is kept)."""
+    parser.add_argument("-c", "--config", type=Path, default=defaults["config"],
+                        help="configuration file (default: $INBOXD_CONFIG or ./inboxd.toml)")
+    parser.add_argument("-v", "--verbose", action="count", default=defaults["verbose"],
+                        help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", default=defaults["quiet"],
+                        help="only warnings and errors")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
