@@ -44,7 +44,8 @@ EMBEDDER = None if "--words-only" in sys.argv else encoder.load(threads=1)
 CACHE = default_cache_path()
 
 COLUMNS = ("tested", "train rows", "test rows (+ off-topic)", "accuracy", "answered",
-           "precision of answers", "off-topic answered", "threshold", "right @97 % (hindsight)")
+           "precision of answers", "off-topic answered", "threshold", "right @95 % (hindsight)",
+           "right @97 % (hindsight)")
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ class Figures:
     precision: float | None  # of every automatic answer; an answered off-topic row is wrong
     off_topic_answered: float
     threshold: float
-    right_at_97: float  # best share answered right at 97 % with hindsight on the test rows
+    right_at_95: float  # best share answered right at 95 % with hindsight on the test rows
+    right_at_97: float  # the same at 97 %
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ def figures(report: EvalReport, test: Sequence[Row]) -> Figures:
         answered=answered / n_in if n_in else 0.0,
         precision=report.auto_precision if answered_all else None,
         off_topic_answered=off_answered / n_off if n_off else 0.0,
-        threshold=report.threshold, right_at_97=report.coverage_at_precision["0.97"])
+        threshold=report.threshold, right_at_95=report.coverage_at_precision["0.95"],
+        right_at_97=report.coverage_at_precision["0.97"])
 
 
 def run(split: Split, seed: int) -> dict[str, Figures]:
@@ -194,7 +197,8 @@ def table_row(name: str, runs: list[Figures]) -> str:
         f"{first.n_in_scope} + {first.n_off_topic}",
         share([f.accuracy for f in runs]), share([f.answered for f in runs]),
         share([f.precision for f in runs]), share([f.off_topic_answered for f in runs]),
-        threshold_text([f.threshold for f in runs]), share([f.right_at_97 for f in runs]),
+        threshold_text([f.threshold for f in runs]), share([f.right_at_95 for f in runs]),
+        share([f.right_at_97 for f in runs]),
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -297,9 +301,9 @@ def render(corpus: Corpus, english: dict[str, list[Figures]], few: dict[str, lis
         "*precision of answers* — share of all automatic answers (off-topic ones included) that "
         "are right, averaged over the draws that answered any (their number in brackets); "
         "*off-topic answered* — off-topic test rows answered automatically (each one "
-        "a wrong answer; lower is better); *right @97 % (hindsight)* — the most in-scope rows "
-        "that could be answered right at 97 % precision had the threshold been set on the test "
-        "rows, an upper bound.",
+        "a wrong answer; lower is better); *right @95 % / @97 % (hindsight)* — the most in-scope "
+        "rows that could be answered right at 95 % / 97 % precision had the threshold been set on "
+        "the test rows, an upper bound (the small FAQ's goal asks for 95 % realised precision).",
         "",
         f"Python {platform.python_version()} on {platform.machine()}, one thread; whole run "
         f"{took_s:.0f} s; load average at the end {os.getloadavg()[0]:.1f} on "
