@@ -23,24 +23,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inboxd", description="Support-inbox triage: answers frequent questions, "
         "acknowledges and queues the rest for people, and keeps every ticket's deadlines.")
-    _add_common_options(parser, {"config": None, "verbose": 0, "quiet": False})
+    _add_common_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for register in commands.REGISTRY:
         register(sub)
     for command in set(sub.choices.values()):  # `inboxd check -c x.toml` = `inboxd -c x.toml check`
-        _add_common_options(command, dict.fromkeys(("config", "verbose", "quiet"),
-                                                   argparse.SUPPRESS))
+        _add_common_options(command, after_command=True)
     return parser
 
 
-def _add_common_options(parser: argparse.ArgumentParser, defaults: dict[str, object]) -> None:
-    """The options every command takes, before or after its name; ``defaults`` by dest
-    (SUPPRESS after the name, so that an option given before it is kept)."""
-    parser.add_argument("-c", "--config", type=Path, default=defaults["config"],
+def _add_common_options(parser: argparse.ArgumentParser, after_command: bool = False) -> None:
+    """The options every command takes, before or after its name (after it without defaults,
+    so that an option given before the name is kept)."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if after_command else value
+
+    parser.add_argument("-c", "--config", type=Path, default=default(None),
                         help="configuration file (default: $INBOXD_CONFIG or ./inboxd.toml)")
-    parser.add_argument("-v", "--verbose", action="count", default=defaults["verbose"],
+    parser.add_argument("-v", "--verbose", action="count", default=default(0),
                         help="more log output")
-    parser.add_argument("-q", "--quiet", action="store_true", default=defaults["quiet"],
+    parser.add_argument("-q", "--quiet", action="store_true", default=default(False),
                         help="only warnings and errors")
 
 

@@ -130,19 +130,6 @@ def test_tickets_with_an_unknown_state_names_the_valid_ones(
         assert state in err
 
 
-@pytest.mark.parametrize("argv", [["-c", "{cfg}", "check"], ["check", "-c", "{cfg}"],
-                                  ["check", "--config", "{cfg}"]])
-def test_the_config_option_is_taken_before_or_after_the_command(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
-    example = (Path(__file__).parents[1] / "config.example.toml").read_text(encoding="utf-8")
-    assert "\ntarget_precision = 0.97\n" in example
-    config = tmp_path / "wrong.toml"
-    config.write_text(example.replace("\ntarget_precision = 0.97\n", "\ntarget_precision = 1.5\n"),
-                      encoding="utf-8")
-    assert main([arg.format(cfg=config) for arg in argv]) == 2
-    assert "faq.target_precision" in capsys.readouterr().err
-
-
 def test_common_options_given_before_the_command_are_kept_when_not_repeated_after() -> None:
     args = build_parser().parse_args(["-c", "a.toml", "-v", "-q", "tickets"])
     assert (args.config, args.verbose, args.quiet) == (Path("a.toml"), 1, True)

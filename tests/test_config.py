@@ -135,6 +135,16 @@ def test_bad_config_names_the_key_and_exits_2(tmp_path: Path, capsys: pytest.Cap
     assert "imap-secret-value" not in err and "smtp-secret-value" not in err
 
 
+
+@pytest.mark.parametrize("argv", [["-c", "{path}", "check"], ["check", "-c", "{path}"],
+                                  ["check", "--config", "{path}"]])
+def test_the_config_option_is_taken_before_or_after_the_command(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    path = write(tmp_path, GOOD.replace('path = "faq.toml"',
+                                        'path = "faq.toml"\ntarget_precision = 1.5'))
+    assert main([arg.format(path=path) for arg in argv]) == 2
+    assert "configuration error: faq.target_precision:" in capsys.readouterr().err
+
 SMTP_LOGIN = 'username = "support@example.com"\npassword_env = "INBOXD_TEST_SMTP_PASSWORD"\n'
 
 
