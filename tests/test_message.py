@@ -122,6 +122,19 @@ def test_own_addresses_mark_own_mail() -> None:
     assert parse_message(raw).automated is None
 
 
+@pytest.mark.parametrize("reply_to, expected", [
+    ("Support <support@shop.example>", "anna@example.se"),
+    ("SUPPORT@Shop.Example", "anna@example.se"),
+    ("support@shop.example, Anna Home <anna@home.example>", "anna@home.example"),
+    ("Anna Home <anna@home.example>", "anna@home.example"),
+])
+def test_a_reply_to_naming_the_mailbox_itself_is_passed_over(reply_to: str, expected: str) -> None:
+    raw = mail("From: Anna <anna@example.se>", f"Reply-To: {reply_to}", "Subject: Shipping time")
+    parsed = parse_message(raw, own_addresses=["support@shop.example"])
+    assert parsed.reply_to == expected
+    assert parsed.automated is None
+
+
 # --- thread keys and ticket tags ----------------------------------------------------------------
 
 
@@ -458,6 +471,8 @@ AUTOMATED_CASES = [
     pytest.param(("Precedence: List",), "precedence: list", id="precedence-list"),
     pytest.param(("Precedence: junk",), "precedence: junk", id="precedence-junk"),
     pytest.param(("Precedence: first-class",), None, id="precedence-other"),
+    pytest.param(("Feedback-ID: 1234:5678:newsletter:esp",), "bulk sender (feedback-id)",
+                 id="feedback-id"),
     pytest.param(("Return-Path: <>",), "bounce", id="null-return-path"),
     pytest.param(("Return-Path: <anna@example.se>",), None, id="ordinary-return-path"),
     pytest.param(("Content-Type: multipart/report; report-type=disposition-notification; boundary=x",),
@@ -498,7 +513,16 @@ def test_automated(headers: tuple[str, ...], reason: str | None) -> None:
     ("bounces+abc=shop.example@em.example.com", "no-reply sender"),
     ("notification@example.com", "no-reply sender"),
     ("notifications@github.com", "no-reply sender"),
+    ("drive-shares-dm-noreply@google.com", "no-reply sender"),
+    ("jira-noreply@x.atlassian.net", "no-reply sender"),
+    ("info.noreply@example.com", "no-reply sender"),
+    ("shop_no-reply@example.com", "no-reply sender"),
+    ("orders-donotreply+7@example.com", "no-reply sender"),
+    ("mailer-daemon+x@example.com", "bounce"),
+    ("postmaster+abc@example.com", "bounce"),
     ("noreen@example.com", None),
+    ("anoreply@example.com", None),
+    ("norepl@example.com", None),
     ("replyto.me@example.com", None),
     ("bouncer@example.com", None),
     ("postmaster.jones@example.com", None),

@@ -141,7 +141,7 @@ def _parse(raw: bytes, own_addresses: Collection[str], defects: list[str]) -> Pa
         subject=subject,
         sender=sender,
         sender_name=sender_name,
-        reply_to=_guard(defects, "Reply-To", lambda: _reply_to(h), None) or sender,
+        reply_to=_guard(defects, "Reply-To", lambda: _reply_to(h, own), None) or sender,
         recipients=_guard(defects, "To/Cc", lambda: _recipients(h), ()),
         date=_guard(defects, "Date", lambda: _date(_raw(h, "date"), defects), None),
         in_reply_to=_guard(defects, "In-Reply-To", lambda: _one_id(h, "in-reply-to"), None),
@@ -288,8 +288,10 @@ def _valid_addr(addr: str) -> bool:
     return bool(at and local and domain and "@" not in domain and clean)
 
 
-def _reply_to(headers: Headers) -> str | None:
-    return next((addr for _, addr in _addresses(headers, "reply-to")), None)
+def _reply_to(headers: Headers, own: set[str]) -> str | None:
+    """The first Reply-To address that is not the mailbox's own (a reply there would go to
+    the support inbox itself, not to the customer)."""
+    return next((addr for _, addr in _addresses(headers, "reply-to") if addr not in own), None)
 
 
 def _sender(headers: Headers, defects: list[str]) -> tuple[str, str | None]:
@@ -346,10 +348,10 @@ def _date(value: str | None, defects: list[str]) -> datetime | None:
 # --- automated mail ------------------------------------------------------------------------
 
 
-_BOUNCE_LOCAL = re.compile(r"^(?:mailer[-_.]?daemon|postmaster)$")
-_NOREPLY_LOCAL = re.compile(
-    r"^(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply|bounces?|notifications?)"
-    r"(?:[-+_.=].*)?$")
+_BOUNCE_LOCAL = re.compile(r"^(?:mailer[-_.]?daemon|postmaster)(?:\+.*)?$")
+_NOREPLY_LOCAL = re.compile(  # no-reply@, jira-noreply@, info.donotreply@, bounces+x@...
+    r"^(?:bounces?|notifications?)(?:[-+_.=].*)?$"
+    r"|(?:^|[-+_.=])(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply)(?:[-+_.=]|$)")
 _AUTO_SUBJECT = re.compile(
     r"^\s*(?:out of (?:the )?office(?:\s+(?:auto)?reply)?\s*(?:[:\-–]|$)|automatic reply\s*[:：]"
     r"|auto[- ]?reply\s*[:：]|autosvar\s*[:：]|respuesta automática\s*[:：]|自动回复|自動回覆)",
@@ -359,7 +361,7 @@ _SUPPRESS_VALUES = frozenset({"all", "oof", "autoreply", "dr", "ndr", "rn", "nrn
 
 def is_noreply_address(address: str) -> bool:
     """Whether an address's local part says nobody reads it (no-reply@, bounces@...)."""
-    return bool(_NOREPLY_LOCAL.match(address.rpartition("@")[0].lower()))
+    return bool(_NOREPLY_LOCAL.search(address.rpartition("@")[0].lower()))
 
 
 def _automated(tree: _Tree, sender: str | None, subject: str, own: set[str]) -> str | None:
@@ -371,8 +373,9 @@ def _automated(tree: _Tree, sender: str | None, subject: str, own: set[str]) -> 
         lambda: _suppressed(h),
         lambda: _mailing_list(h),
         lambda: _precedence(h),
+        lambda: "bulk sender (feedback-id)" if _raw(h, "feedback-id") is not None else None,
         lambda: _bounce(h, tree.content_type, local),
-        lambda: "no-reply sender" if _NOREPLY_LOCAL.match(local) else None,
+        lambda: "no-reply sender" if _NOREPLY_LOCAL.search(local) else None,
         lambda: _own_mail(h, sender, own),
         lambda: _vendor_auto_reply(h),
         lambda: "auto-reply subject" if _AUTO_SUBJECT.match(subject) else None,
