@@ -169,16 +169,21 @@ _ATTRIBUTIONS = (
     re.compile(r"^On\s.{0,500}\swrote\s*:$", re.IGNORECASE),
     re.compile(r"^Den\s.{0,500}\sskrev\b.{0,300}:$", re.IGNORECASE),
     re.compile(r"^El\s.{0,500}\sescribió\s*:$", re.IGNORECASE),
+    re.compile(r"^Am\s.{0,500}\sschrieb\b.{0,300}:$", re.IGNORECASE),
+    re.compile(r"^Le\s.{0,500}\sa\s+écrit\s*:$", re.IGNORECASE),
     re.compile(r"^.{0,500}(?:写道|寫道)\s*[:：]$"),
 )
 _ATTRIBUTION = re.compile("|".join(f"(?:{p.pattern})" for p in _ATTRIBUTIONS), re.IGNORECASE)
+# what a mail client puts in its attribution line and a customer's own sentence ("On your site
+# you wrote:") lacks: a time (09:00, 9.00), a year or an address; or else a quote right after it
+_ATTRIBUTION_MARK = re.compile(r"\d{1,2}[:.]\d{2}|(?<!\d)(?:19|20)\d{2}(?!\d)|@")
 _ORIGINAL = re.compile(r"^-{2,}\s*(?:original message|ursprungligt meddelande|mensaje original"
                        r"|原始邮件|原始郵件)\s*-{2,}$", re.IGNORECASE)
 _FROM = re.compile(r"^\*?(?:from|från|de|发件人|寄件者)\*?\s*[:：]", re.IGNORECASE)
-_SENT = re.compile(r"^\*?(?:sent|skickat|enviado(?: el)?|date|datum|fecha|发送时间|寄件日期)\*?\s*[:：]",
-                   re.IGNORECASE)
-_SENT_FROM_DEVICE = re.compile(r"^(?:sent from my|skickat från min|enviado desde mi|发自我的)\s",
-                               re.IGNORECASE)
+_SENT = re.compile(r"^\*?(?:sent|skickat|enviado(?: el)?|date|datum|fecha|发送时间|寄件日期|日期)\*?"
+                   r"\s*[:：]", re.IGNORECASE)
+_SENT_FROM_DEVICE = re.compile(r"^(?:(?:sent from my|skickat från min|enviado desde mi)\s"
+                               r"|发自我的\S{0,30}$|[从從]我的\S{0,30}(?:发送|發送|傳送)$)", re.IGNORECASE)
 
 
 def question_text(text: str, topic: str) -> str:
@@ -213,4 +218,14 @@ def _history_starts(lines: list[str], index: int) -> bool:
     if _FROM.match(line) and any(_SENT.match(n.strip()) for n in lines[index + 1:index + 4]):
         return True
     wrapped = f"{line} {lines[index + 1].strip()}" if index + 1 < len(lines) else line
-    return bool(_ATTRIBUTION.match(line) or _ATTRIBUTION.match(wrapped))
+    for text, after in ((line, index + 1), (wrapped, index + 2)):
+        if _ATTRIBUTION.match(text) and (_ATTRIBUTION_MARK.search(text)
+                                         or _quote_follows(lines, after)):
+            return True
+    return False
+
+
+def _quote_follows(lines: list[str], index: int) -> bool:
+    """Whether the first non-blank line from ``index`` on is quoted ('>')."""
+    following = (line.strip() for line in lines[index:index + 3])
+    return next((line for line in following if line), "").startswith(">")
