@@ -57,6 +57,8 @@ THANKS = [
     "Toppen, tack!",
     "¡Muchas gracias! Ya funciona.",
     "Perfecto, gracias.\nSaludos,\nLucía",
+    "Thanks a lot, have a nice day!",
+    "Tack! Ha en bra dag.",
 ]
 NOT_THANKS = [
     "Thanks, but the parcel still hasn't arrived.",
@@ -67,6 +69,14 @@ NOT_THANKS = [
     "谢谢。可以改地址吗？",
     "Tack, men det fungerar inte.",
     "Gracias, pero todavía no ha llegado.",
+    "Thanks, I need to talk to a human.",
+    "Thanks. It doesn\u2019t work.",
+    "Thanks for the quick answer! Unfortunately my parcel is lost.",
+    "Thanks. Please also cancel my second order.",
+    "OK thanks, the link is broken.",
+    "Tack! Länken fungerar ej.",
+    "谢谢，我要找人工客服。",
+    "Gracias, necesito hablar con una persona.",
     "Thanks for the answer. I ordered a lamp on Monday and the delivery address was wrong, "
     "my neighbour received it and now the box is damaged and the glass is broken and I need "
     "a new one sent to my work address instead, please.",

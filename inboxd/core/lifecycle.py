@@ -124,7 +124,16 @@ NOT_SETTLED = (
     "但是", "但", "可是", "还是", "不", "没有", "没收到", "问题是",
     "men", "dock", "fortfarande", "inte", "ingen", "fel", "problem",
     "pero", "sin embargo", "todavía", "aún", "no", "nunca", "problema",
+    "unfortunately", "need", "human", "person", "someone", "refund", "broken", "lost", "missing",
+    "tyvärr", "ej", "behöver", "människa", "trasig", "saknas",
+    "lamentablemente", "desafortunadamente", "necesito", "persona", "roto", "falta",
+    "不过", "需要", "人工", "坏了", "丢了", "少了",
 )
+# a sentence of thanks may end with one of these and still say nothing more
+CLOSINGS = ("have a nice day", "have a great day", "have a good day", "have a nice weekend",
+            "have a great weekend", "have a good weekend", "ha en bra dag", "ha en trevlig dag",
+            "trevlig helg", "ha en trevlig helg", "que tengas un buen día", "buen día",
+            "buen fin de semana", "que tenga un buen día", "祝你愉快", "祝您愉快", "周末愉快")
 GREETINGS = ("hi", "hello", "hey", "dear", "hej", "hallå", "hola", "buenos días", "buenas",
              "您好", "你好", "嗨", "best", "regards", "best regards", "kind regards", "br",
              "mvh", "med vänliga hälsningar", "hälsningar", "saludos", "un saludo", "atentamente",
@@ -137,7 +146,7 @@ def is_thanks(text: str, names: frozenset[str] = frozenset()) -> bool:
 
     ``text`` is the reply's new part (quoted history already removed); ``names`` are words of
     the sender's name, which may sign it."""
-    body = text.strip()
+    body = text.strip().replace("\u2019", "'")  # the apostrophe phones and Outlook type
     if not body or len(body) > MAX_THANKS_CHARS or "?" in body or "？" in body:
         return False
     lines = [line for line in (_plain(l) for l in body.splitlines()) if line]
@@ -147,7 +156,18 @@ def is_thanks(text: str, names: frozenset[str] = frozenset()) -> bool:
     said = " ".join(lines)
     if any(_has(said, word) for word in NOT_SETTLED):
         return False
-    return any(_has(said, phrase) for phrases in THANKS_PHRASES.values() for phrase in phrases)
+    fragments = [f.strip() for f in _FRAGMENT.split(said) if f.strip(" ¡¿-")]
+    return bool(fragments) and all(_thanks_only(f, names) for f in fragments)
+
+
+_FRAGMENT = re.compile(r"[,.!;:，。！；、\n]+")
+
+
+def _thanks_only(fragment: str, names: frozenset[str]) -> bool:
+    """Whether one part of a reply, between punctuation, thanks or confirms (or is courtesy):
+    "Thanks, the link is broken" has a part that says something else."""
+    return (any(_has(fragment, phrase) for phrases in THANKS_PHRASES.values() for phrase in phrases)
+            or fragment.strip(" ¡¿-") in CLOSINGS or _is_courtesy(fragment, names))
 
 
 def _plain(line: str) -> str:
