@@ -460,6 +460,20 @@ class Store:
             "select 1 from outbox where message_id = ? limit 1",
             [message_id, message_id]).fetchall())
 
+    def known_reply_id(self, message_id: str) -> bool:
+        """Whether a mail with this Message-ID was sent by inboxd or recorded as an agent's reply
+        (not merely received: a reply-all's copy in the inbox has the Sent copy's Message-ID)."""
+        return bool(self.db.execute(
+            "select 1 from messages where message_id = ? and direction <> 'in' union all "
+            "select 1 from outbox where message_id = ? limit 1",
+            [message_id, message_id]).fetchall())
+
+    def ticket_senders(self, ticket_id: int) -> set[str]:
+        """The addresses the ticket's inbound mail came from."""
+        return {row[0] for row in self.db.execute(
+            "select distinct sender from messages where ticket_id = ? and direction = 'in' "
+            "and sender is not null", [ticket_id]).fetchall()}
+
     def any_outgoing(self, kind: str, message_id_prefix: str) -> bool:
         """Whether the outbox journal holds a mail of ``kind`` whose Message-ID starts so."""
         pattern = message_id_prefix.replace("\\", "\\\\").replace("%", "\\%").replace(

@@ -186,11 +186,13 @@ def parse(raw: bytes) -> EmailMessage:
 
 
 def mail(sender: str, subject: str, body: str, *, name: str = "", message_id: str | None = None,
-         headers: dict[str, str] | None = None, in_reply_to: str | None = None) -> bytes:
-    """A customer's message as bytes, the way a mail client writes it."""
+         headers: dict[str, str] | None = None, in_reply_to: str | None = None,
+         to: str = "support@example.test") -> bytes:
+    """A customer's message as bytes, the way a mail client writes it (an agent's reply with
+    ``to`` the customer)."""
     msg = EmailMessage()
     msg["From"] = f"{name} <{sender}>" if name else sender
-    msg["To"] = "support@example.test"
+    msg["To"] = to
     msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime.now(timezone.utc))
     msg["Message-ID"] = message_id or make_msgid(domain="customer.example")

@@ -168,7 +168,7 @@ def test_agent_reply_before_the_deadline_prevents_notices_until_the_customer_wri
     arrive(setup, question)
     run_at(setup, "2025-11-24 10:01")
     reply = parse(mail("support@example.test", "Re: Broken lamp [#1]", "A new lamp is on its way.",
-                       in_reply_to="<lamp2@customer.example>"))
+                       in_reply_to="<lamp2@customer.example>", to=CUSTOMER))
     reply.replace_header("Date", "Mon, 24 Nov 2025 12:00:00 +0100")
     with setup.dovecot.imap(setup.dovecot.support) as client:  # the agent's mail client
         client.append("Sent", bytes(reply), flags=[b"\\Seen"])

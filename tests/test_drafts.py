@@ -86,7 +86,7 @@ def client_saves_edit(setup: Installation, draft: EmailMessage, body: str) -> No
 def agent_replies(setup: Installation, question: bytes, text: str) -> None:
     original = parse(question)
     reply = mail("support@example.test", f"Re: {original['Subject']}", text,
-                 in_reply_to=original["Message-ID"])
+                 in_reply_to=original["Message-ID"], to=original["From"])
     with setup.dovecot.imap(setup.dovecot.support) as client:
         client.append("Sent", reply, flags=[b"\\Seen"])
 

@@ -155,7 +155,7 @@ def test_subject_tag_joins_only_for_the_ticket_customer(
 def agent_reply(to_msg: bytes, text: str) -> bytes:
     original = parse(to_msg)
     return mail("support@example.test", f"Re: {original['Subject']}", text,
-                in_reply_to=original["Message-ID"])
+                in_reply_to=original["Message-ID"], to=original["From"])
 
 
 def test_agent_reply_saved_in_sent_is_linked_and_stops_the_clock(
@@ -176,6 +176,49 @@ def test_agent_reply_saved_in_sent_is_linked_and_stops_the_clock(
     db = sqlite3.connect(inboxd.folder_path("inboxd.sqlite3"))
     kinds = [r[0] for r in db.execute("select direction from messages order by id")]
     assert kinds == ["in", "agent"]
+
+
+def test_a_reply_all_whose_copy_reaches_the_inbox_first_still_stops_the_clock(
+        inboxd: Installation, capsys: pytest.CaptureFixture[str]) -> None:
+    question = mail(CUSTOMER, "Broken lamp", "My lamp arrived broken.")
+    inboxd.send(question)
+    inboxd.run("once")
+    reply = parse(agent_reply(question, "Sorry! A new lamp is on its way."))
+    reply["Cc"] = "support@example.test"  # reply-all: the support address gets a copy
+    inboxd.send(bytes(reply))
+    inboxd.run("once")  # the copy is read first, as inboxd's own address's mail
+    with inboxd.dovecot.imap(inboxd.dovecot.support) as client:
+        client.append("Sent", bytes(reply), flags=[b"\\Seen"])
+    inboxd.run("once")
+    [ticket] = tickets(inboxd, capsys)
+    assert ticket["state"] == "answered"
+    assert ticket["first_response_by"] == "agent"
+
+
+def test_a_forward_to_a_colleague_is_no_answer_to_the_customer(
+        inboxd: Installation, capsys: pytest.CaptureFixture[str]) -> None:
+    question = mail(CUSTOMER, "Broken lamp", "My lamp arrived broken.")
+    inboxd.send(question)
+    inboxd.run("once")
+    forward = mail("support@example.test", "FW: Broken lamp [#1]",
+                   "Please check the stock.\n\n-----Original Message-----\nMy lamp arrived broken.",
+                   in_reply_to=parse(question)["Message-ID"], to="warehouse@example.test")
+    with inboxd.dovecot.imap(inboxd.dovecot.support) as client:
+        client.append("Sent", forward, flags=[b"\\Seen"])
+    inboxd.run("once")
+    [ticket] = tickets(inboxd, capsys)
+    assert ticket["state"] == "open"
+    assert ticket["first_response_at"] is None
+    assert len(inboxd.folder("Support/Queue")) == 1
+    blind = parse(forward)
+    blind.replace_header("To", "warehouse@example.test")
+    blind["Bcc"] = CUSTOMER  # the customer in Bcc is still an answer to them
+    del blind["Message-ID"]
+    blind["Message-ID"] = "<blind-copy@example.test>"
+    with inboxd.dovecot.imap(inboxd.dovecot.support) as client:
+        client.append("Sent", bytes(blind), flags=[b"\\Seen"])
+    inboxd.run("once")
+    assert tickets(inboxd, capsys)[0]["state"] == "answered"
 
 
 def test_answered_flag_in_queue_stops_the_clock(

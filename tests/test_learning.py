@@ -89,7 +89,7 @@ def agent_answers(setup: Installation, question: bytes, text: str) -> None:
     """The agent replies from the shared mailbox; the client saves the reply in Sent."""
     original = parse(question)
     reply = mail("support@example.test", f"Re: {original['Subject']}", text,
-                 in_reply_to=original["Message-ID"])
+                 in_reply_to=original["Message-ID"], to=original["From"])
     with setup.dovecot.imap(setup.dovecot.support) as client:
         client.append("Sent", reply, flags=[b"\\Seen"])
 

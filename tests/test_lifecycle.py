@@ -63,7 +63,10 @@ def to(setup: Installation, address: str) -> list[EmailMessage]:
 
 def reply_to(msg: EmailMessage, text: str, sender: str = CUSTOMER,
              subject: str | None = None) -> bytes:
-    return mail(sender, subject or f"Re: {msg['Subject']}", text, in_reply_to=msg["Message-ID"])
+    """A reply to ``msg`` from ``sender``: to the support address, or from it to ``msg``'s sender."""
+    to = msg["From"] if sender == "support@example.test" else "support@example.test"
+    return mail(sender, subject or f"Re: {msg['Subject']}", text, in_reply_to=msg["Message-ID"],
+                to=to)
 
 
 def db(setup: Installation) -> sqlite3.Connection:

@@ -78,7 +78,7 @@ def test_moving_into_a_learn_folder_teaches_once_and_files_the_message(
             assert client.folder_exists(f"Support/Learn/{faq_id}")
     # the agent answers from the shared mailbox (no #faq line the customer would see) ...
     reply = mail("support@example.test", "Re: Exchange", "Hi! You can swap them in 30 days.",
-                 in_reply_to="<shoes@customer.example>")
+                 in_reply_to="<shoes@customer.example>", to=CUSTOMER)
     with inboxd.dovecot.imap(inboxd.dovecot.support) as client:
         client.append("Sent", reply, flags=[b"\\Seen"])
     # ... and drags the customer's message from the queue into the learn folder

@@ -306,6 +306,17 @@ def _sender(headers: Headers, defects: list[str]) -> tuple[str, str | None]:
     return found[0]
 
 
+def blind_recipients(raw: bytes) -> tuple[str, ...]:
+    """The Bcc addresses of a mail (kept in the sender's own copy of it). Never raises."""
+    try:
+        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        msg = BytesParser(policy=policy.default).parsebytes(head, headersonly=True)
+        return tuple(addr.lower() for _, addr in utils.getaddresses(msg.get_all("bcc", []))
+                     if _valid_addr(addr))
+    except Exception:
+        return ()
+
+
 def _recipients(headers: Headers) -> tuple[str, ...]:
     addrs = [addr for name in ("to", "cc") for _, addr in _addresses(headers, name)]
     return tuple(dict.fromkeys(addrs))

@@ -1,8 +1,9 @@
 """Notice agents' answers given from their own mail client in the shared support mailbox.
 
 Two signals, both read-only on the server:
-- a new message in the Sent folder that inboxd did not send itself and that threads onto a
-  ticket (In-Reply-To / References, or the ``[#id]`` tag): the agent's reply, with its time;
+- a new message in the Sent folder that inboxd did not send itself, that threads onto a
+  ticket (In-Reply-To / References, or the ``[#id]`` tag) and that went to the ticket's
+  customer (a forward to a colleague does not): the agent's reply, with its time;
 - the ``\\Answered`` flag on a ticket's message in a queue folder (set by the client when an
   agent replies, even when the reply was saved elsewhere): the ticket is answered by then.
 Either one stops the ticket's clock and records the first human response.
@@ -14,7 +15,7 @@ import logging
 from datetime import datetime
 
 from inboxd.core.drafts import carries_suggestion
-from inboxd.core.message import ParsedMessage, parse_message, thread_keys
+from inboxd.core.message import ParsedMessage, blind_recipients, parse_message, thread_keys
 from inboxd.core.render import TICKET_HEADER
 from inboxd.steps.drafts import after_agent_reply, check_drafts
 from inboxd.steps.learn import learn_from_agent
@@ -84,7 +85,7 @@ def _agent_reply(rt: Runtime, raw: bytes, internaldate: datetime | None, uid: in
     if _is_own(rt, raw, msg) or _to_team_only(rt, msg):
         return None
     ticket = _ticket_of(rt, msg)
-    if ticket is None:
+    if ticket is None or not _to_customer(rt, raw, msg, ticket):
         return None
     now = rt.clock()
     at = _response_time(msg.date or internaldate, ticket, now)
@@ -105,7 +106,17 @@ def _is_own(rt: Runtime, raw: bytes, msg: ParsedMessage) -> bool:
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].lower()
     if TICKET_HEADER.lower().encode() + b":" in head and not carries_suggestion(head):
         return True
-    return bool(msg.message_id and rt.store.known_message_id(msg.message_id))
+    return bool(msg.message_id and rt.store.known_reply_id(msg.message_id))
+
+
+def _to_customer(rt: Runtime, raw: bytes, msg: ParsedMessage, ticket: Ticket) -> bool:
+    """Whether the mail went to the ticket's customer (a forward to a colleague answers no one);
+    a mail whose recipients cannot be read counts, as before."""
+    recipients = {*msg.recipients, *blind_recipients(raw)}
+    if not recipients:
+        return True
+    customer = {ticket.customer.lower(), *(s.lower() for s in rt.store.ticket_senders(ticket.id))}
+    return bool(recipients & customer)
 
 
 def _to_team_only(rt: Runtime, msg: ParsedMessage) -> bool:
