@@ -46,6 +46,21 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+@pytest.mark.parametrize("section", ["imap", "smtp"])
+def test_a_ca_file_that_holds_no_certificate_is_named(tmp_path: Path, section: str) -> None:
+    (tmp_path / "not-a-ca.pem").write_text("[faq]\nthis is no certificate\n")
+    text = GOOD.replace(f"[{section}]\n", f'[{section}]\nca_file = "not-a-ca.pem"\n')
+    with pytest.raises(ConfigError) as bad:
+        load_config(write(tmp_path, text))
+    assert bad.value.key == f"{section}.ca_file"
+    assert "holds no certificate" in str(bad.value)
+
+
+def test_the_faq_file_defaults_to_faq_toml_beside_the_config(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD.replace('path = "faq.toml"\n', "")))
+    assert config.faq.path == tmp_path / "faq.toml"
+
+
 def test_good_config_loads_with_defaults_and_relative_paths(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, GOOD))
     assert config.imap.port == 993 and config.imap.security == "tls"
@@ -95,6 +110,18 @@ BAD = [
     ("hours", GOOD.replace('"09:00-17:00"', '"17:00-09:00"'), "deadlines.business_hours", ""),
     ("weekday", GOOD.replace('"fri"]', '"friday"]'), "deadlines.business_days[4]",
      "must be one of"),
+    ("no business days", GOOD.replace('["mon", "tue", "wed", "thu", "fri"]', "[]"),
+     "deadlines.business_days", "no business hours in the week"),
+    ("no business hours", GOOD.replace('business_hours = "09:00-17:00"', "business_hours = {}"),
+     "deadlines.business_hours", "no business hours in the week"),
+    ("queue is the inbox", GOOD + '[folders]\nqueue = "INBOX"\n', "folders.queue",
+     "the same folder as imap.inbox"),
+    ("queue is the inbox in lower case", GOOD + '[folders]\nqueue = "inbox"\n', "folders.queue",
+     "the same folder as imap.inbox"),
+    ("two folders in one", GOOD + '[folders]\ndone = "Support/Answered"\n', "folders.done",
+     "the same folder as folders.answered"),
+    ("a folder is a custom inbox", GOOD.replace("[smtp]", 'inbox = "Support"\n\n[smtp]')
+     + '[folders]\nautomated = "Support"\n', "folders.automated", "the same folder as imap.inbox"),
     ("password without username", GOOD.replace('username = "support@example.com"\n'
                                                'password_env', "password_env"),
      "smtp.password_env", "is set but smtp.username is not"),
@@ -171,6 +198,13 @@ def test_passwords_are_read_when_a_connection_needs_them(
     (tmp_path / "imap-password").write_text("from-a-file\n")
     monkeypatch.setenv("INBOXD_TEST_SMTP_PASSWORD", "set-later")
     assert (config.imap.password.value, config.smtp.password.value) == ("from-a-file", "set-later")
+    (tmp_path / "imap-password").write_text("first-line\nrotated 2026-11-01 by Kim\n")
+    assert config.imap.password.value == "first-line"
+    for content, problem in ((b"\xff\xfe\x00pw", "is not UTF-8 text"), (b"\n \n", "is empty")):
+        (tmp_path / "imap-password").write_bytes(content)
+        with pytest.raises(ConfigError) as bad:
+            config.imap.password.value
+        assert bad.value.key == "imap.password_file" and problem in str(bad.value)
 
 
 @pytest.mark.parametrize("command", [["once"], ["once", "--dry-run"], ["run"], ["check"]])

@@ -93,7 +93,7 @@ def parse_config(data: dict[str, Any], base_dir: Path, path: Path | None = None)
         path=(path or base_dir / "inboxd.toml"),
         imap=imap,
         smtp=smtp,
-        folders=folder_settings(root.table("folders", required=False)),
+        folders=folder_settings(root.table("folders", required=False), imap.inbox),
         faq=faq_settings(root.table("faq"), base_dir),
         store_path=_store(root.table("store", required=False), base_dir),
         deadlines=deadline_settings(root.table("deadlines", required=False)),

@@ -41,11 +41,21 @@ class Secret:
                 raise ConfigError(self.key, f"environment variable {self.env} is not set")
             return os.environ[self.env]
         if self.file is not None:
-            try:
-                return self.file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(self.key, f"cannot read {self.file}: {exc.strerror}") from None
+            return self._first_line()
         return self.given
+
+    def _first_line(self) -> str:
+        assert self.file is not None
+        try:
+            text = self.file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(self.key, f"cannot read {self.file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(self.key, f"{self.file} is not UTF-8 text") from None
+        lines = text.strip().splitlines()
+        if not lines:
+            raise ConfigError(self.key, f"{self.file} is empty")
+        return lines[0].strip()  # the first line: a comment or a note may follow
 
     def redact(self, text: str) -> str:
         """``text`` with the password (when it can be read) replaced by asterisks."""
@@ -131,6 +141,8 @@ def _server(t: Table, default_port: int, default_security: str, base: Path) -> d
     ca_file = resolve_path(base, ca) if ca else None
     if ca_file is not None and not ca_file.is_file():
         raise ConfigError(t.key("ca_file"), f"file not found: {ca_file}")
+    if ca_file is not None:
+        _check_certificates(t.key("ca_file"), ca_file)
     return dict(host=host, port=port, security=security, ca_file=ca_file,
                 timeout_s=positive(t, "timeout_s", 30.0))
 
@@ -166,6 +178,18 @@ def _optional_login(t: Table, base: Path) -> dict[str, Any]:
                                            f"send without a login")
     t.used.update(PASSWORD_KEYS)
     return dict(username="", password=Secret(key=t.key("password")))
+
+
+def _check_certificates(key: str, path: Path) -> None:
+    """``path`` must hold PEM certificates that TLS can trust."""
+    import ssl
+
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(key, f"{path} holds no certificate TLS can use ({reason}); give the "
+                               f"PEM file of the CA that signed the server's certificate") from None
 
 
 def _is_loopback(host: str) -> bool:
@@ -215,7 +239,7 @@ def _sender(t: Table) -> str:
     return sender
 
 
-def folder_settings(t: Table) -> FolderSettings:
+def folder_settings(t: Table, inbox: str = "INBOX") -> FolderSettings:
     defaults = FolderSettings()
     values = {}
     for name in ("answered", "queue", "sent", "automated", "overdue", "learn", "done"):
@@ -226,5 +250,24 @@ def folder_settings(t: Table) -> FolderSettings:
     drafts = t.get("drafts", str, None)
     if drafts is not None and not drafts.strip():
         raise ConfigError(t.key("drafts"), "must not be empty")
+    _check_distinct(t, {**values, "drafts": drafts}, inbox)
     t.reject_unknown()
     return FolderSettings(**values, drafts=drafts)
+
+
+def _check_distinct(t: Table, folders: dict[str, str | None], inbox: str) -> None:
+    """Each folder has one purpose: a queue that is the inbox would be read again as new mail."""
+    seen = {_folder_key(inbox): "imap.inbox"}
+    for name, folder in folders.items():
+        if folder is None:
+            continue
+        other = seen.setdefault(_folder_key(folder), t.key(name))
+        if other != t.key(name):
+            raise ConfigError(t.key(name), f"is {folder!r}, the same folder as {other}; "
+                                           f"each folder needs a name of its own")
+
+
+def _folder_key(folder: str) -> str:
+    """How a folder name compares: INBOX in any case is the inbox (RFC 3501), others exactly."""
+    folder = folder.strip().strip("/")
+    return "INBOX" if folder.upper() == "INBOX" else folder

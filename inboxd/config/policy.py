@@ -59,7 +59,7 @@ def faq_settings(t: Table, base: Path) -> FaqSettings:
     if not 0.0 <= route_threshold <= threshold:
         raise ConfigError(t.key("route_threshold"),
                           f"must be between 0 and faq.threshold ({threshold}), got {route_threshold}")
-    settings = FaqSettings(path=resolve_path(base, t.get("path", str)),
+    settings = FaqSettings(path=resolve_path(base, t.get("path", str, "faq.toml")),
                            model=resolve_path(base, t.get("model", str, "models/faq-model.npz")),
                            threshold=threshold, route_threshold=route_threshold,
                            default_language=t.get("default_language", str, "en"),
@@ -133,6 +133,10 @@ def _hours_per_day(t: Table, hours: str | dict[str, Any], days: list[Any]) -> di
     for day, spans in per_day.items():
         key = t.key("business_hours") + (f".{day}" if isinstance(hours, dict) else "")
         _check_spans(key, spans)
+    if not per_day:
+        key = t.key("business_days" if isinstance(hours, str) else "business_hours")
+        raise ConfigError(key, "gives no business hours in the week, so no answer could ever be "
+                               'due within a business day; give at least one day, e.g. "mon"')
     return per_day
 
 
