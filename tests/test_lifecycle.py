@@ -213,6 +213,27 @@ def test_a_thank_you_resolves_and_confirms_the_faq(
         [("shipping-time", "Delivery\n\nHow long does delivery take to Oslo?", "thanks")]
 
 
+def test_after_a_survey_a_new_problem_in_the_thread_is_no_rating(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    setup = install(tmp_path, fresh_dovecot, fresh_smtp, faq=NO_AUTO,
+                    survey={"enabled": True, "after": "24h"})
+    setup.send(mail(CUSTOMER2, "Broken lamp", LAMP))
+    assert setup.run("once") == 0
+    [acknowledgement] = to(setup, CUSTOMER2)
+    move(setup, "Support/Queue", "Support/Done")
+    assert setup.run("once") == 0
+    once_at(setup, 25)
+    assert [m for m in to(setup, CUSTOMER2) if m["Auto-Submitted"] == "auto-generated"]
+    setup.send(reply_to(acknowledgement, "Ok so the replacement lamp arrived today and it is "
+                                         "broken too. Please send a refund.", CUSTOMER2))
+    once_at(setup, 26)
+    history = ticket(setup, capsys)["ticket"]
+    assert (history["rating"], history["state"]) == (None, "open")
+    [waiting] = setup.folder("Support/Queue")
+    assert "broken too" in body_text(waiting)
+
+
 def test_survey_goes_out_once_and_ratings_are_recorded(
         tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer,
         capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ import pytest
 from inboxd.core.lifecycle import (LifePolicy, RemoveRaw, TicketClock, Transition, due_change,
                                    is_thanks, says_done, without_done)
 from inboxd.core.survey import (BAD, GOOD, OKAY, SendSurvey, SkipSurvey, SurveyCandidate,
-                                SurveyPolicy, mailto, read_rating, survey_due)
+                                SurveyPolicy, answers_survey, mailto, read_rating, survey_due)
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 POLICY = LifePolicy(resolve_after=timedelta(hours=72), close_after=timedelta(days=14),
@@ -140,6 +140,18 @@ def test_the_customer_never_reads_the_done_line() -> None:
 def test_reading_a_rating(text: str, subject: str, expected: tuple[int, str] | None) -> None:
     rating = read_rating(text, subject)
     assert (None if rating is None else (rating.value, rating.comment)) == expected
+
+
+@pytest.mark.parametrize("subject, thread, expected", [
+    ("Re: [#4] How did we do?", ("<ack@x>", "<survey@x>"), True),
+    ("[#4] Rating: 2", (), True),
+    ("Re: [#4] Betyg: 3", (), True),
+    ("Re: Broken lamp [#4]", ("<ack@x>",), False),
+    ("Re: [#4] How did we do?", (), False),
+])
+def test_a_rating_is_read_only_from_a_reply_to_the_survey(
+        subject: str, thread: tuple[str, ...], expected: bool) -> None:
+    assert answers_survey(subject, thread, ["<survey@x>"]) is expected
 
 
 def test_who_reads_a_rating() -> None:

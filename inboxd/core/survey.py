@@ -9,6 +9,7 @@ Everything here is pure.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.headerregistry import Address
@@ -164,6 +165,14 @@ def read_rating(text: str, subject: str) -> Rating | None:
     if found is None or found[1]:
         return None
     return Rating(found[0], body[:MAX_COMMENT_CHARS])
+
+
+def answers_survey(subject: str, thread: Collection[str], survey_ids: Collection[str]) -> bool:
+    """Whether a reply answers the ticket's survey: threaded on it, or sent through one of its
+    rating links (whose subject names the rating). Any other mail on the ticket is no rating."""
+    if set(thread) & set(survey_ids):
+        return True
+    return bool(_LABEL.match(_PREFIX.sub("", strip_ticket_tag(subject)).strip()))
 
 
 def _rating_at_start(line: str) -> tuple[int, str] | None:

@@ -28,7 +28,7 @@ from inboxd.core.lifecycle import (ANSWERED, BY_DONE_FOLDER, BY_DONE_LINE, BY_TH
                                    RemoveRaw, TicketClock, Transition, due_change, is_thanks,
                                    resolve_by, says_done)
 from inboxd.core.message import ParsedMessage, parse_message, thread_keys
-from inboxd.core.survey import Rated, read_rating
+from inboxd.core.survey import Rated, answers_survey, read_rating
 from inboxd.runtime import Runtime
 from inboxd.steps.drafts import drop_stale_draft
 from inboxd.store import NO_FIRST_RESPONSE, Ticket, from_iso, iso
@@ -229,7 +229,7 @@ def reply_decision(rt: Runtime, parsed: ParsedMessage, ticket_id: int | None,
     if ticket is None or parsed.automated:
         return None
     text = strip_history(parsed.text)
-    if ticket.survey_sent:
+    if ticket.survey_sent and _answers_survey(rt, parsed, ticket.id):
         rating = read_rating(text, parsed.subject)
         if rating is not None:
             return Rated(ticket.id, rating, f"rated {rating.value} in reply to the survey",
@@ -239,6 +239,12 @@ def reply_decision(rt: Runtime, parsed: ParsedMessage, ticket_id: int | None,
         return Thanked(ticket.id, "the customer only thanked: the answer settled it", faq,
                        ticket.team)
     return None
+
+
+def _answers_survey(rt: Runtime, parsed: ParsedMessage, ticket_id: int) -> bool:
+    survey_ids = [row["message_id"] for row in rt.store.outgoing(ticket_id)
+                  if row["kind"] == "survey" and row["message_id"]]
+    return answers_survey(parsed.subject, thread_keys(parsed), survey_ids)
 
 
 def _names(parsed: ParsedMessage) -> frozenset[str]:
