@@ -213,6 +213,7 @@ def test_forward_headers() -> None:
     assert again["Subject"] == "[#7] Re: Broken lamp"
     assert again["Reply-To"] == "support@example.com"
     assert again["Auto-Submitted"] == "auto-generated"
+    assert again["X-Auto-Response-Suppress"] == "All"
     assert again["X-Inboxd-Ticket"] == "7"
     assert again["In-Reply-To"] == "<f1@example.com>"
     assert [a.addr_spec for a in again["To"].addresses] == ["a@example.com", "b@example.com"]

@@ -218,7 +218,7 @@ def test_status_lists_only_the_senders_tickets(
 
     ack, status = inboxd.replies_to(CUSTOMER)
     assert status["In-Reply-To"] == "<st@customer.example>"
-    assert status["Subject"] == "Re: status"
+    assert status["Subject"] == "Re: status [#1]"  # about one ticket: a reply joins it
     assert status["Auto-Submitted"] == "auto-replied"
     text = body_text(status)
     assert "#1 Broken lamp" in text and "Waiting for our team" in text
@@ -228,6 +228,11 @@ def test_status_lists_only_the_senders_tickets(
     [filed] = inboxd.folder("Support/Answered")
     assert filed["Message-ID"] == "<st@customer.example>"
     assert len(inboxd.replies_to(CUSTOMER2)) == 1
+    inboxd.send(mail(CUSTOMER, f"Re: {status['Subject']}", "It is a fire hazard, please hurry!",
+                     in_reply_to=status["Message-ID"]))
+    assert inboxd.run("once") == 0
+    assert len(tickets(inboxd, capsys)) == 2, "the reply to the status joined ticket #1"
+    assert len(inboxd.replies_to(CUSTOMER)) == 2, "a follow-up gets no new acknowledgement"
 
 
 def test_status_in_a_reply_to_the_acknowledgement_is_answered_not_queued(

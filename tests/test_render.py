@@ -76,6 +76,38 @@ def test_long_references_are_capped() -> None:
     assert len([i for i in ids if i.startswith(b"<")]) <= 20
 
 
+def test_a_reply_to_a_mail_without_references_carries_its_in_reply_to() -> None:
+    raw = reply_to(original(b"From: a@example.org\r\nSubject: x\r\nMessage-ID: <m@x>\r\n"
+                            b"In-Reply-To: <parent@x>"))
+    assert header(raw, b"References") == b"<parent@x> <m@x>"
+
+
+def test_capped_references_keep_the_first_of_the_thread() -> None:
+    refs = b" ".join(b"<r%d@x>" % i for i in range(30))
+    raw = reply_to(original(b"From: a@example.org\r\nSubject: x\r\nMessage-ID: <last@x>\r\n"
+                            b"References: " + refs))
+    ids = BytesParser(policy=policy.default).parsebytes(raw)["References"].split()
+    assert ids[0] == "<r0@x>" and ids[-2:] == ["<r29@x>", "<last@x>"] and len(ids) == 20
+
+
+@pytest.mark.parametrize("subject, ticket_id, expected", [
+    ("SV: Re: status", None, "Re: status"),
+    ("AW: status", None, "Re: status"),
+    ("回复: 状态", None, "Re: 状态"),
+    ("", None, "Re: status"),
+    ("Re: status", 4, "Re: status [#4]"),
+])
+def test_a_status_mail_has_one_reply_prefix_and_the_tag_of_the_one_ticket_it_is_about(
+        subject: str, ticket_id: int | None, expected: str) -> None:
+    from inboxd.core.outgoing import Envelope, build_status_mail
+
+    request = parse_message(original(f"From: Ana <ana@example.org>\r\nSubject: {subject}\r\n"
+                                     "Message-ID: <m9@example.org>".encode()))
+    env = Envelope(sender=SENDER, message_id="<r1@example.com>", now=NOW)
+    mail = build_status_mail(env, request, "Your tickets", "en", ticket_id)
+    assert mail["Subject"] == expected
+
+
 @pytest.mark.parametrize("language", ["en", "zh", "sv", "es"])
 def test_shipped_templates_render_in_every_language(language: str) -> None:
     templates = Templates([packaged_templates_dir()])

@@ -93,9 +93,12 @@ def strip_ticket_tag(subject: str) -> str:
     return one_line(_TAG.sub(" ", subject))
 
 
-def reply_subject(subject: str, ticket_id: int) -> str:
-    """``Re: <subject> [#<id>]`` with earlier reply prefixes and tags removed."""
+def reply_subject(subject: str, ticket_id: int | None) -> str:
+    """``Re: <subject> [#<id>]`` with earlier reply prefixes and tags removed (no tag for
+    None)."""
     base = _REPLY_PREFIXES.sub("", strip_ticket_tag(subject)).strip()
+    if ticket_id is None:
+        return f"Re: {base or 'status'}"
     return f"Re: {base or 'your message'} [#{ticket_id}]"
 
 

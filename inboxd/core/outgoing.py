@@ -6,7 +6,6 @@ Every value taken from a mail is folded onto one line before it goes into a head
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,9 +16,7 @@ from email.parser import BytesParser
 from email.utils import format_datetime
 
 from inboxd.core.message import ParsedMessage, reply_subject, strip_ticket_tag
-from inboxd.core.render import MAX_REFERENCES, TICKET_HEADER, as_written
-
-_RE_PREFIXES = re.compile(r"^\s*(?:re\s*:\s*)+", re.IGNORECASE)
+from inboxd.core.render import MAX_REFERENCES, TICKET_HEADER, as_written, reply_references
 
 
 @dataclass(frozen=True)
@@ -32,10 +29,11 @@ class Envelope:
 
 
 def build_status_mail(env: Envelope, request: ParsedMessage, body: str,
-                      language: str) -> EmailMessage:
-    """The answer to a status request: threaded under it, automatic, tied to no ticket."""
+                      language: str, ticket_id: int | None = None) -> EmailMessage:
+    """The answer to a status request: threaded under it, automatic; tagged with the ticket
+    it is about when it is about one, so that a reply to it joins that ticket."""
     msg = _base(env, _address(request.sender_name, request.reply_to or ""))
-    msg["Subject"] = as_written(request, _status_subject)
+    msg["Subject"] = as_written(request, lambda subject: reply_subject(subject, ticket_id))
     _thread(msg, request)
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
@@ -43,11 +41,6 @@ def build_status_mail(env: Envelope, request: ParsedMessage, body: str,
     msg.set_content(body, charset="utf-8")
     msg["Content-Language"] = language
     return msg
-
-
-def _status_subject(subject: str) -> str:
-    topic = _RE_PREFIXES.sub("", strip_ticket_tag(subject)).strip()
-    return f"Re: {topic or 'status'}"
 
 
 def build_forward(env: Envelope, original: ParsedMessage, raw: bytes, ticket_id: int,
@@ -66,6 +59,7 @@ def build_forward(env: Envelope, original: ParsedMessage, raw: bytes, ticket_id:
         msg["In-Reply-To"] = earlier[-1]
         msg["References"] = " ".join(earlier[-MAX_REFERENCES:])
     msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"  # an agent's out-of-office must not answer it
     msg[TICKET_HEADER] = str(ticket_id)
     msg.set_content(body, charset="utf-8")
     _attach_original(msg, raw)
@@ -152,9 +146,8 @@ def _base(env: Envelope, to: Address | str) -> EmailMessage:
 def _thread(msg: EmailMessage, original: ParsedMessage) -> None:
     if not original.message_id:
         return
-    refs = [r for r in original.references if r != original.message_id]
     msg["In-Reply-To"] = original.message_id
-    msg["References"] = " ".join([*refs[-(MAX_REFERENCES - 1):], original.message_id])
+    msg["References"] = " ".join(reply_references(original))
 
 
 def _address(name: str, address: str) -> Address:

@@ -257,7 +257,7 @@ def reply_to(original: ParsedMessage, ticket_id: int, sender: str, message_id: s
     msg["Message-ID"] = message_id
     if original.message_id:
         msg["In-Reply-To"] = original.message_id
-        msg["References"] = " ".join(_references(original))
+        msg["References"] = " ".join(reply_references(original))
     return msg
 
 
@@ -282,9 +282,13 @@ def _recipient(original: ParsedMessage) -> Address:
     return Address(display_name=name, username=local, domain=domain)
 
 
-def _references(original: ParsedMessage) -> list[str]:
-    refs = [r for r in original.references if r != original.message_id]
-    refs = refs[-(MAX_REFERENCES - 1):]
+def reply_references(original: ParsedMessage) -> list[str]:
+    """The References of a reply to ``original`` (RFC 5322 3.6.4): its References, else its
+    In-Reply-To, then its Message-ID; cut to MAX_REFERENCES keeping the thread's first."""
+    earlier = original.references or ((original.in_reply_to,) if original.in_reply_to else ())
+    refs = [r for r in earlier if r != original.message_id]
+    if len(refs) > MAX_REFERENCES - 1:
+        refs = [refs[0], *refs[-(MAX_REFERENCES - 2):]]
     return [*refs, original.message_id] if original.message_id else refs
 
 

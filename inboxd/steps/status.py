@@ -40,7 +40,8 @@ def queue_status_reply(rt: Runtime, parsed: ParsedMessage, d: StatusReply, detec
     body = rt.templates.render("status", [language], values)
     envelope = Envelope(rt.config.smtp.sender,
                         make_msgid(domain=sender_domain(rt.config.smtp.sender)), now)
-    mail = build_status_mail(envelope, parsed, body, language)
+    about = tickets[0].id if len(tickets) == 1 else None
+    mail = build_status_mail(envelope, parsed, body, language, about)
     rt.store.queue_outgoing({"ticket_id": None, "kind": "status",
                              "message_id": mail["Message-ID"], "recipient": parsed.reply_to,
                              "raw": bytes(mail), "created_at": iso(now)})
