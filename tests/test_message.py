@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,41 @@ def test_a_reply_to_naming_the_mailbox_itself_is_passed_over(reply_to: str, expe
     parsed = parse_message(raw, own_addresses=["support@shop.example"])
     assert parsed.reply_to == expected
     assert parsed.automated is None
+
+
+def test_raw_8bit_headers_are_read_in_the_charset_the_body_declares() -> None:
+    raw = ("From: 王小明 <w@example.cn>\r\nSubject: 订单什么时候到\r\n"
+           "Content-Type: text/plain; charset=gb2312\r\n\r\n请问我的订单什么时候到？").encode("gbk")
+    parsed = parse_message(raw)
+    assert (parsed.subject, parsed.sender_name) == ("订单什么时候到", "王小明")
+    assert parsed.text == "请问我的订单什么时候到？"
+    assert parse_message(b"From: a@example.se\r\nSubject: Caf\xe9\r\n\r\nhej").subject == "Café"
+
+
+def _with_attachment(forwarded: bool, text: str | None) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "ana@example.se", "support@shop.example", "Shipping"
+    if text is not None:
+        msg.set_content(text)
+    if forwarded:
+        inner = EmailMessage()
+        inner["From"], inner["Subject"] = "shop@example.com", "Your order"
+        inner.set_content("Your order has shipped.")
+        msg.add_attachment(inner)
+    else:
+        msg.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="a.pdf")
+    return bytes(msg)
+
+
+@pytest.mark.parametrize("forwarded, text, defect", [
+    (False, None, "no text of its own, only attachments"),
+    (True, None, "no text of its own, only a forwarded mail"),
+    (False, "The invoice is attached: is it paid?", None),
+])
+def test_a_mail_with_only_a_file_or_a_forwarded_mail_is_for_a_person(
+        forwarded: bool, text: str | None, defect: str | None) -> None:
+    parsed = parse_message(_with_attachment(forwarded, text))
+    assert parsed.defects == ((defect,) if defect else ())
 
 
 # --- thread keys and ticket tags ----------------------------------------------------------------

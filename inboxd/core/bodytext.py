@@ -7,6 +7,7 @@ Pure and never raising on odd input: decoding problems become entries in the cal
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 import unicodedata
 from email.message import EmailMessage, Message
@@ -47,7 +48,24 @@ def body_text(msg: EmailMessage, defects: list[str]) -> str:
     text = _part_text(plain, defects) if plain is not None else ""
     if not text.strip() and html is not None:
         text = html_to_text(_part_text(html, defects)[:MAX_HTML_CHARS])
-    return _tidy(text)
+    text = _tidy(text)
+    if not text:
+        _note_untold(msg, defects)
+    return text
+
+
+def _note_untold(msg: EmailMessage, defects: list[str]) -> None:
+    """A mail with no text of its own but a file or a forwarded mail is for a person to read:
+    its subject alone does not say what it asks."""
+    for part in itertools.islice(msg.walk(), 200):
+        if part.get_content_type() == "message/rfc822":
+            defects.append("no text of its own, only a forwarded mail")
+            return
+        maintype = part.get_content_maintype()
+        if not part.is_multipart() and maintype != "multipart" and (
+                maintype != "text" or part.get_content_disposition() == "attachment"):
+            defects.append("no text of its own, only attachments")
+            return
 
 
 def plain_text(payload: bytes, charset: str | None, defects: list[str]) -> str:
@@ -79,7 +97,7 @@ def _part_text(part: Message, defects: list[str]) -> str:
 def decode_bytes(payload: bytes, charset: str | None, defects: list[str]) -> str:
     """Declared charset, else UTF-8, else the declared charset lossy, else Latin-1. Never raises."""
     declared = shorten((charset or "").strip().lower(), 40)
-    codec = _codec(declared)
+    codec = text_codec(declared)
     if declared and codec is None:
         defects.append(f"undecodable charset {declared}")
     for name in dict.fromkeys(filter(None, (codec, "utf-8"))):
@@ -93,7 +111,7 @@ def decode_bytes(payload: bytes, charset: str | None, defects: list[str]) -> str
     return payload.decode("latin-1")
 
 
-def _codec(charset: str) -> str | None:
+def text_codec(charset: str) -> str | None:
     """A usable text codec for ``charset``, or None."""
     if not charset:
         return None

@@ -185,8 +185,19 @@ def _simple_tree(raw: bytes) -> _Tree | None:
 def _mime_tree(raw: bytes, defects: list[str]) -> _Tree:
     """The stdlib parser's reading of any message."""
     msg = _parse_tree(raw, defects)
-    return _Tree(index_headers(msg.raw_items()), msg.get_content_type,
+    return _Tree(index_headers(msg.raw_items(), _body_charset(msg)), msg.get_content_type,
                  lambda found: body_text(msg, found), lambda found: _collect_defects(msg, found))
+
+
+def _body_charset(msg: Message) -> str | None:
+    """The charset the first text part declares: an old client's 8-bit headers are in it."""
+    for part in itertools.islice(msg.walk(), 50):
+        if part.get_content_maintype() == "text":
+            try:
+                return part.get_content_charset()
+            except Exception:
+                return None
+    return None
 
 
 def _parse_tree(raw: bytes, defects: list[str]) -> EmailMessage:

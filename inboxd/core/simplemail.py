@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from inboxd.core.bodytext import text_codec
+
 MAX_HEADER_CHARS = 16_384
 
 Headers = dict[str, list[str]]  # lower-cased name -> values (unfolded, 8-bit decoded, capped)
@@ -29,24 +31,29 @@ class SinglePart:
     charset: str | None  # as declared, lower-cased; None when not declared
 
 
-def index_headers(items: Iterable[tuple[str, str]]) -> Headers:
-    """Header values by lower-cased name: unfolded, 8-bit bytes decoded, length-capped."""
+def index_headers(items: Iterable[tuple[str, str]], charset: str | None = None) -> Headers:
+    """Header values by lower-cased name: unfolded, 8-bit bytes decoded (as UTF-8, else as the
+    body's ``charset``, else Latin-1), length-capped."""
     headers: Headers = {}
     for key, value in items:
-        value = _decode_8bit("".join(value.splitlines()))[:MAX_HEADER_CHARS]
+        value = _decode_8bit("".join(value.splitlines()), charset)[:MAX_HEADER_CHARS]
         headers.setdefault(key.lower(), []).append(value)
     return headers
 
 
-def _decode_8bit(value: str) -> str:
-    """Headers with raw 8-bit bytes arrive as surrogate escapes; read them as UTF-8 or Latin-1."""
+def _decode_8bit(value: str, charset: str | None) -> str:
+    """Headers with raw 8-bit bytes arrive as surrogate escapes: an old client writes them in
+    its own charset (GBK, say), the one it declares for the body."""
     if value.isascii() or not any("\udc80" <= ch <= "\udcff" for ch in value):
         return value
     data = value.encode("utf-8", "surrogateescape")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    codec = text_codec(charset.lower()) if charset else None
+    for name in dict.fromkeys(filter(None, ("utf-8", codec))):
+        try:
+            return data.decode(name)
+        except UnicodeDecodeError:
+            pass
+    return data.decode("latin-1")
 
 
 # --- one text/plain part -------------------------------------------------------------------
