@@ -361,6 +361,9 @@ class Store:
             self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store {path}: {exc}") from None
+        except OSError as exc:  # its folder cannot be made: a file is in the way, no permission
+            raise StoreError(f"cannot open the store {path}: {exc.strerror or exc} "
+                             f"({exc.filename or Path(path).parent}); check store.path") from None
 
     def close(self) -> None:
         self.db.close()

@@ -135,3 +135,55 @@ def test_common_options_given_before_the_command_are_kept_when_not_repeated_afte
     assert (args.config, args.verbose, args.quiet) == (Path("a.toml"), 1, True)
     args = build_parser().parse_args(["tickets", "-vv"])
     assert (args.config, args.verbose, args.quiet) == (None, 2, False)
+
+
+def offline_config(tmp_path: Path, extra: str = "") -> str:
+    """A valid configuration for commands that only read files and the store."""
+    from test_config import GOOD, write
+
+    (tmp_path / "faq.toml").write_text('[[faq]]\nid = "a"\nexamples = ["x"]\nanswer.en = "A"\n')
+    return str(write(tmp_path, GOOD + extra))
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["tickets"], "no store yet"),
+    (["ticket", "3"], "no store yet"),
+    (["gaps"], "no store yet"),
+    (["classify", "{tmp}/missing.eml"], "cannot read"),
+    (["classify", "{tmp}"], "cannot read"),
+])
+def test_a_command_on_a_missing_file_says_so_without_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], words: str) -> None:
+    config = offline_config(tmp_path)
+    assert main(["-c", config, *(a.format(tmp=tmp_path) for a in argv)]) == 1
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert not (tmp_path / "inboxd.sqlite3").exists(), "a reading command creates no store"
+
+
+def test_a_store_or_model_path_through_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    from inboxd.errors import ModelError, StoreError
+    from inboxd.model.modelfile import training_lock
+    from inboxd.store import Store
+
+    (tmp_path / "faq.toml").write_text("")
+    with pytest.raises(StoreError, match="cannot open the store .*check store.path"):
+        Store(tmp_path / "faq.toml" / "inboxd.sqlite3")
+    with pytest.raises(ModelError, match="cannot write the model .*check faq.model"):
+        with training_lock(tmp_path / "faq.toml" / "model.npz"):
+            pass
+
+
+@pytest.mark.parametrize("argv", [
+    ["ticket", "99999999999999999999"], ["ticket", "0"], ["gaps", "--days", "-1"],
+    ["gaps", "--top", "0"], ["gaps", "--days", "99999999"], ["report", "--days", "99999999"],
+    ["tickets", "--due-within", "99999999d"],
+    ["eval", "--train", "a.csv", "--test", "b.csv", "--threshold", "2"],
+    ["eval", "--train", "a.csv", "--test", "b.csv", "--target-precision", "5"],
+])
+def test_numbers_out_of_range_are_refused_by_the_command_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["-c", str(tmp_path / "inboxd.toml"), *argv])
+    assert exit_info.value.code == 2
+    assert "argument" in capsys.readouterr().err

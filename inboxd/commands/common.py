@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from inboxd.config import Config, load_config
+from inboxd.errors import InboxdError
 from inboxd.logs import setup_logging
+from inboxd.store import Store
 
 EXIT_RUNTIME = 1
 EXIT_CONFIG = 2
@@ -32,9 +34,22 @@ def config_from(args: argparse.Namespace) -> Config:
     return config
 
 
+def stored_tickets(config: Config) -> Store:
+    """The store, which a command that only reads it must not create: a mistyped store.path
+    would otherwise show an empty store."""
+    if not config.store_path.is_file():
+        raise InboxdError(f"{config.store_path}: no store yet; run inboxd first (or check "
+                          f"store.path)")
+    return Store(config.store_path)
+
+
 def print_json(value: object) -> None:
     json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
+
+
+MOST_DAYS = 3660  # ten years: the longest look back a command takes
+LARGEST_ID = 2 ** 63 - 1  # SQLite's largest integer
 
 
 def number_in(convert: Callable[[str], N], kind: str, low: N,

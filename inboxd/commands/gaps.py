@@ -14,16 +14,16 @@ import argparse
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from inboxd.commands.common import config_from, print_json
-from inboxd.errors import InboxdError
+from inboxd.commands.common import MOST_DAYS, config_from, number_in, print_json, stored_tickets
 from inboxd.faq import load_faq
-from inboxd.store import Store
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("gaps", help="group the questions people answered: candidates for new FAQs")
-    p.add_argument("--days", type=int, default=30, help="tickets of the last DAYS days (30)")
-    p.add_argument("--top", type=int, default=10, help="how many groups to list (10)")
+    p.add_argument("--days", type=number_in(int, "a whole number of days", 1, MOST_DAYS),
+                   default=30, help="tickets of the last DAYS days (30)")
+    p.add_argument("--top", type=number_in(int, "a whole number", 1), default=10,
+                   help="how many groups to list (10)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(handler=cmd_gaps)
 
@@ -32,10 +32,8 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     from inboxd.core.gaps import find_gaps, human_asked
 
     config = config_from(args)
-    if not config.store_path.is_file():
-        raise InboxdError(f"{config.store_path}: no store yet; run inboxd first")
+    store = stored_tickets(config)
     faq = load_faq(config.faq.path)
-    store = Store(config.store_path)
     try:
         rows = store.human_questions(datetime.now(timezone.utc) - timedelta(days=args.days))
     finally:

@@ -9,6 +9,7 @@ from typing import Any
 
 from inboxd.commands.common import config_from, number_in, print_json
 from inboxd.commands.terminal import working
+from inboxd.errors import InboxdError
 from inboxd.config.policy import DEFAULT_SUGGEST_THRESHOLD, DEFAULT_UNKNOWN_SHARE
 from inboxd.core.decide import AutoAnswer, Acknowledge
 from inboxd.mail.imap import Fetched
@@ -32,10 +33,10 @@ def register_eval(sub: Any) -> None:
     p = sub.add_parser("eval", help="train on labelled rows and report accuracy and coverage")
     p.add_argument("--train", type=Path, required=True, help="CSV with text,category")
     p.add_argument("--test", type=Path, required=True, help="CSV with text,category")
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--threshold", type=share, default=None,
                    help="confidence threshold (default: chosen by cross-validation)")
-    p.add_argument("--target-precision", type=float, default=0.97)
-    p.add_argument("--suggest-threshold", type=float, default=DEFAULT_SUGGEST_THRESHOLD,
+    p.add_argument("--target-precision", type=share, default=0.97)
+    p.add_argument("--suggest-threshold", type=share, default=DEFAULT_SUGGEST_THRESHOLD,
                    help="report how often a draft at or above this confidence (below the "
                         "threshold) suggests the right FAQ, as faq.suggest_threshold "
                         "(default: %(default)s; 0 = off)")
@@ -50,6 +51,7 @@ def register_eval(sub: Any) -> None:
 
 
 unknown_share = number_in(float, "a number", 0.0, 0.5)
+share = number_in(float, "a number", 0.0, 1.0)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -58,9 +60,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return run_train(config_from(args))
 
 
+def _read_mail(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InboxdError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     config = config_from(args)
-    raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    raw = sys.stdin.buffer.read() if args.file == "-" else _read_mail(Path(args.file))
     rt = build_offline_runtime(config)
     t = triage(rt, Fetched(uid=0, raw=raw, flags=(), internaldate=None))
     rt.store.close()

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from inboxd.commands.common import EXIT_RUNTIME, config_from, number_in, print_json
+from inboxd.commands.common import EXIT_RUNTIME, MOST_DAYS, config_from, number_in, print_json
 from inboxd.commands.terminal import console
 from inboxd.config import Config
 from inboxd.config.mail import read_passwords
@@ -38,7 +38,7 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_report)
 
 
-days = number_in(int, "a whole number of days", 1)
+days = number_in(int, "a whole number of days", 1, MOST_DAYS)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -73,7 +73,10 @@ def _show(report: Report, args: argparse.Namespace, pngs: dict[str, bytes]) -> N
 
     if args.html:
         page = html_page(report, pngs or draw(report))
-        args.html.write_text(page, encoding="utf-8")
+        try:
+            args.html.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise InboxdError(f"cannot write {args.html}: {exc.strerror or exc}") from None
         print(f"report of {report.current.start} to {report.current.end} written to {args.html}",
               file=sys.stderr)
     if args.json:

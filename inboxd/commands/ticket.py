@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 from rich.console import RenderableType
 
-from inboxd.commands.common import EXIT_RUNTIME, config_from, print_json
+from inboxd.commands.common import (EXIT_RUNTIME, LARGEST_ID, config_from, number_in, print_json,
+                                    stored_tickets)
 from inboxd.commands.terminal import local, show, table
 from inboxd.commands.tickets import ticket_json
 from inboxd.core.clocks import DEADLINE_LABELS
@@ -18,7 +19,8 @@ from inboxd.store import Store, Ticket, from_iso
 
 def register(sub: Any) -> None:
     p = sub.add_parser("ticket", help="one ticket's history: messages, mails, notices, events")
-    p.add_argument("id", type=int, help="the ticket number")
+    p.add_argument("id", type=number_in(int, "a ticket number", 1, LARGEST_ID),
+                   help="the ticket number")
     p.add_argument("--json", action="store_true", help="print a JSON object")
     p.set_defaults(handler=cmd_ticket)
 
@@ -26,7 +28,7 @@ def register(sub: Any) -> None:
 def cmd_ticket(args: argparse.Namespace) -> int:
     config = config_from(args)
     tz = ZoneInfo(config.deadlines.timezone)
-    store = Store(config.store_path)
+    store = stored_tickets(config)
     try:
         ticket = store.ticket(args.id)
         history = ticket_history(store, ticket, tz) if ticket else None

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from inboxd.commands.common import config_from, print_json
+from inboxd.commands.common import config_from, print_json, stored_tickets
 from inboxd.commands.terminal import local, print_table
 from inboxd.core.clocks import parse_duration
-from inboxd.store import TICKET_STATES, Store, Ticket, iso
+from inboxd.store import TICKET_STATES, Ticket, iso
 
 
 def register(sub: Any) -> None:
@@ -49,8 +49,7 @@ def ticket_filter(state: str | None, overdue: bool, due_within: timedelta | None
 
 
 def cmd_tickets(args: argparse.Namespace) -> int:
-    config = config_from(args)
-    store = Store(config.store_path)
+    store = stored_tickets(config_from(args))
     where, params = ticket_filter(args.state, args.overdue, args.due_within,
                                   datetime.now(timezone.utc))
     tickets = store.tickets(where, params)

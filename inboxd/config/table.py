@@ -7,6 +7,7 @@ naming the dotted key; ``reject_unknown`` turns leftover keys (typos) into error
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -46,6 +47,8 @@ class Table:
             value = float(value)
         if not isinstance(value, kinds):
             raise ConfigError(self.key(name), f"must be {_names(kinds)}, got {kind_name(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(self.key(name), f"must be a finite number, got {value}")
         if choices and value not in choices:
             allowed = ", ".join(repr(c) for c in choices)
             raise ConfigError(self.key(name), f"must be one of {allowed}, got {value!r}")

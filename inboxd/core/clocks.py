@@ -43,6 +43,9 @@ _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _MINUTE = timedelta(minutes=1)
 
 
+LONGEST_DURATION = timedelta(days=3660)  # ten years: anything longer is a typo, and dates overflow
+
+
 def parse_duration(text: str) -> timedelta:
     """"2h", "90m", "1h30m", "1d", "45s" -> timedelta. Raises ValueError for anything else."""
     compact = "".join(text.split()).lower()
@@ -50,7 +53,13 @@ def parse_duration(text: str) -> timedelta:
     if not compact or match is None:
         raise ValueError(f'{text!r} is not a duration; write it like "2h", "90m" or "1h30m"')
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        value = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        value = LONGEST_DURATION * 2
+    if value > LONGEST_DURATION:
+        raise ValueError(f"{text!r} is longer than {LONGEST_DURATION.days} days (ten years)")
+    return value
 
 
 # --- response times ----------------------------------------------------------------------------

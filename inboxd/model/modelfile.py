@@ -27,6 +27,7 @@ from typing import Any
 from inboxd.core.classify import Embedder
 from inboxd.model.embedding_cache import cache_path_for
 from inboxd.config import Config, FaqSettings
+from inboxd.errors import ModelError
 from inboxd.faq import Faq, load_faq
 from inboxd.model.training import (NO_AUTO_ANSWER, ModelMeta, Progress, TrainResult,
                              effective_threshold, save, threshold_source, train, training_set)
@@ -44,8 +45,12 @@ def training_lock(model: Path, wait: bool = True,
                   on_wait: Callable[[], None] = lambda: None) -> Iterator[bool]:
     """Hold the exclusive training lock of ``model``. Yields True once held; with ``wait`` off,
     False at once when another training holds it. ``on_wait`` is called before waiting."""
-    model.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path(model), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        model.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path(model), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ModelError(f"cannot write the model {model}: {exc.strerror or exc} "
+                         f"({exc.filename or model.parent}); check faq.model") from None
     try:
         if not _try_lock(fd, fcntl.LOCK_EX):
             if not wait:
