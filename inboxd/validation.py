@@ -23,6 +23,9 @@ from inboxd.errors import ConfigError, ModelError
 from inboxd.faq import Faq, load_faq
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
+
+
 @dataclass(frozen=True)
 class Setup:
     """What the validation read and a run goes on to use."""
@@ -49,6 +52,11 @@ def check_store_path(path: Path) -> None:
     if path.exists():
         if not path.is_file() or not os.access(path, os.R_OK | os.W_OK):
             raise ConfigError("store.path", f"{path} is not a file inboxd can read and write")
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+        if head and head != SQLITE_HEADER:
+            raise ConfigError("store.path", f"{path} is not an SQLite database (another file "
+                                            f"at that path?)")
         return
     folder = next(p for p in path.parents if p.exists())
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):

@@ -114,6 +114,8 @@ BAD = [
      "finite"),
     ("duration of ages", GOOD + '[policy]\nclose_after = "99999999d"\n', "policy.close_after",
      "ten years"),
+    ("default language", GOOD.replace("[faq]", '[faq]\ndefault_language = "english"'),
+     "faq.default_language", "ISO 639-1"),
     ("no business days", GOOD.replace('["mon", "tue", "wed", "thu", "fri"]', "[]"),
      "deadlines.business_days", "no business hours in the week"),
     ("no business hours", GOOD.replace('business_hours = "09:00-17:00"', "business_hours = {}"),

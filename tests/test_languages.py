@@ -137,3 +137,15 @@ def test_check_names_the_faq_languages_without_templates(
             "survey template; "
             "de customers get those mails wholly in en (faq.default_language)") in out
     assert "FAQ language en" not in out
+
+
+def test_check_names_a_default_language_without_templates(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, faq={"default_language": "fr"})
+    setup.train()
+    capsys.readouterr()
+    assert setup.run("check") == 0
+    out = capsys.readouterr().out
+    assert "templates: faq.default_language fr has no auto_answer, acknowledgement" in out
+    assert "fr customers get those mails wholly in en" in out

@@ -59,6 +59,8 @@ CASES = [
      "store.path", "is not a writable folder"),
     ("store is a folder", CONFIG + '\n[store]\npath = "."\n',
      "store.path", "is not a file inboxd can read and write"),
+    ("store is another file", CONFIG + '\n[store]\npath = "faq.toml"\n',
+     "store.path", "is not an SQLite database"),
 ]
 
 

@@ -226,10 +226,11 @@ def print_missing_languages(templates: Templates, languages: Collection[str],
                             default: str) -> None:
     """Name the FAQ languages without their own templates: a customer writing one of them gets
     that mail wholly in another language (``mail_language``), never a mix."""
-    for language, kinds in templates.missing(languages).items():
+    for language, kinds in templates.missing([*languages, default]).items():
         instead = mail_language(language, default, templates.languages(kinds[0]))
         which = " (faq.default_language)" if instead == default else ""
-        print(f"templates: FAQ language {language} has no {', '.join(kinds)} template; "
+        whose = "faq.default_language" if language == default else "FAQ language"
+        print(f"templates: {whose} {language} has no {', '.join(kinds)} template; "
               f"{language} customers get those mails wholly in {instead}{which}; add "
               f"{kinds[0]}.{language}.txt.j2 and the others to [templates] path to write to "
               f"them in {language}")

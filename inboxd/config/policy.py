@@ -62,11 +62,21 @@ def faq_settings(t: Table, base: Path) -> FaqSettings:
     settings = FaqSettings(path=resolve_path(base, t.get("path", str, "faq.toml")),
                            model=resolve_path(base, t.get("model", str, "models/faq-model.npz")),
                            threshold=threshold, route_threshold=route_threshold,
-                           default_language=t.get("default_language", str, "en"),
+                           default_language=_language(t, "default_language", "en"),
                            suggest_threshold=_suggest_threshold(t, threshold),
                            **_faq_learning(t))
     t.reject_unknown()
     return settings
+
+
+def _language(t: Table, name: str, default: str) -> str:
+    from inboxd.faq import LANGUAGE_PATTERN
+
+    value = t.get(name, str, default)
+    if not LANGUAGE_PATTERN.match(value):
+        raise ConfigError(t.key(name), f"must be an ISO 639-1 language code like en, zh, sv, "
+                                       f"got {value!r}")
+    return value
 
 
 def _suggest_threshold(t: Table, threshold: float) -> float:
