@@ -151,7 +151,10 @@ def _login(t: Table, base: Path) -> dict[str, Any]:
     auth = t.get("auth", str, "password", choices=AUTH_MODES)
     if auth == "oauth2":
         return _oauth2_login(t)
-    return dict(username=t.get("username", str), password=_password(t, base), auth=auth)
+    username = t.get("username", str)
+    if not username.strip():
+        raise ConfigError(t.key("username"), "must not be empty: the mailbox's login name")
+    return dict(username=username, password=_password(t, base), auth=auth)
 
 
 def _oauth2_login(t: Table) -> dict[str, Any]:
