@@ -49,7 +49,8 @@ def ticket_filter(state: str | None, overdue: bool, due_within: timedelta | None
 
 
 def cmd_tickets(args: argparse.Namespace) -> int:
-    store = stored_tickets(config_from(args))
+    config = config_from(args)
+    store = stored_tickets(config)
     where, params = ticket_filter(args.state, args.overdue, args.due_within,
                                   datetime.now(timezone.utc))
     tickets = store.tickets(where, params)
