@@ -30,10 +30,10 @@ from typing import Any
 
 from inboxd.core.rules import DRAFT, HUMAN, Rule
 from inboxd.core.classify import NONE
+from inboxd.core.language import LANGUAGE_PATTERN
 from inboxd.errors import FaqError
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
 TEAM_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
 ENTRY_KEYS = {"id", "team", "examples", "answer", "template", "mode"}
 RULE_KEYS = {"phrases", "senders", "route", "team", "mode"}

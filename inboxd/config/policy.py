@@ -70,7 +70,7 @@ def faq_settings(t: Table, base: Path) -> FaqSettings:
 
 
 def _language(t: Table, name: str, default: str) -> str:
-    from inboxd.faq import LANGUAGE_PATTERN
+    from inboxd.core.language import LANGUAGE_PATTERN
 
     value = t.get(name, str, default)
     if not LANGUAGE_PATTERN.match(value):

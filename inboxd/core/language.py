@@ -7,11 +7,14 @@ copy, cached, so a call costs well under a millisecond.
 from __future__ import annotations
 
 import copy
+import re
 import functools
 import threading
 from collections.abc import Collection
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")  # an ISO 639 code as FAQ answers and templates use
 
 MIN_CONFIDENCE = 0.7
 OTHER_LANGUAGE_CONFIDENCE = 0.9  # sure it is a language none of the candidates is: default
