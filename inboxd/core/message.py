@@ -44,7 +44,7 @@ class ParsedMessage:
     sender: str | None
     sender_name: str
     reply_to: str | None
-    recipients: tuple[str, ...]
+    recipients: tuple[str, ...]  # To, Cc and Bcc
     date: datetime | None
     in_reply_to: str | None
     references: tuple[str, ...]
@@ -145,7 +145,7 @@ def _parse(raw: bytes, own_addresses: Collection[str], defects: list[str]) -> Pa
         sender=sender,
         sender_name=sender_name,
         reply_to=_guard(defects, "Reply-To", lambda: _reply_to(h, own), None) or sender,
-        recipients=_guard(defects, "To/Cc", lambda: _recipients(h), ()),
+        recipients=_guard(defects, "To/Cc/Bcc", lambda: _recipients(h), ()),
         date=_guard(defects, "Date", lambda: _date(_raw(h, "date"), defects), None),
         in_reply_to=_guard(defects, "In-Reply-To", lambda: _one_id(h, "in-reply-to"), None),
         references=_guard(defects, "References", lambda: _references(h), ()),
@@ -320,19 +320,9 @@ def _sender(headers: Headers, defects: list[str]) -> tuple[str, str | None]:
     return found[0]
 
 
-def blind_recipients(raw: bytes) -> tuple[str, ...]:
-    """The Bcc addresses of a mail (kept in the sender's own copy of it). Never raises."""
-    try:
-        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-        msg = BytesParser(policy=policy.default).parsebytes(head, headersonly=True)
-        return tuple(addr.lower() for _, addr in utils.getaddresses(msg.get_all("bcc", []))
-                     if _valid_addr(addr))
-    except Exception:
-        return ()
-
-
 def _recipients(headers: Headers) -> tuple[str, ...]:
-    addrs = [addr for name in ("to", "cc") for _, addr in _addresses(headers, name)]
+    """To, Cc and Bcc (which a sender's own copy, in Sent, keeps)."""
+    addrs = [addr for name in ("to", "cc", "bcc") for _, addr in _addresses(headers, name)]
     return tuple(dict.fromkeys(addrs))
 
 

@@ -15,7 +15,7 @@ import logging
 from datetime import datetime
 
 from inboxd.core.drafts import carries_suggestion
-from inboxd.core.message import ParsedMessage, blind_recipients, parse_message, thread_keys
+from inboxd.core.message import ParsedMessage, parse_message, thread_keys
 from inboxd.core.render import TICKET_HEADER
 from inboxd.steps.drafts import after_agent_reply, check_drafts
 from inboxd.steps.learn import learn_from_agent
@@ -85,7 +85,7 @@ def _agent_reply(rt: Runtime, raw: bytes, internaldate: datetime | None, uid: in
     if _is_own(rt, raw, msg) or _to_team_only(rt, msg):
         return None
     ticket = _ticket_of(rt, msg)
-    if ticket is None or not _to_customer(rt, raw, msg, ticket):
+    if ticket is None or not _to_customer(rt, msg, ticket):
         return None
     now = rt.clock()
     at = _response_time(msg.date or internaldate, ticket, now)
@@ -109,14 +109,13 @@ def _is_own(rt: Runtime, raw: bytes, msg: ParsedMessage) -> bool:
     return bool(msg.message_id and rt.store.known_reply_id(msg.message_id))
 
 
-def _to_customer(rt: Runtime, raw: bytes, msg: ParsedMessage, ticket: Ticket) -> bool:
-    """Whether the mail went to the ticket's customer (a forward to a colleague answers no one);
-    a mail whose recipients cannot be read counts, as before."""
-    recipients = {*msg.recipients, *blind_recipients(raw)}
-    if not recipients:
+def _to_customer(rt: Runtime, msg: ParsedMessage, ticket: Ticket) -> bool:
+    """Whether the mail went to the ticket's customer, in To, Cc or Bcc (a forward to a
+    colleague answers no one); a mail whose recipients cannot be read counts, as before."""
+    if not msg.recipients:
         return True
     customer = {ticket.customer.lower(), *(s.lower() for s in rt.store.ticket_senders(ticket.id))}
-    return bool(recipients & customer)
+    return bool(set(msg.recipients) & customer)
 
 
 def _to_team_only(rt: Runtime, msg: ParsedMessage) -> bool:
