@@ -457,17 +457,13 @@ class Store:
             "message_id = ? and direction = 'in'", [message_id], order_by="id", limit=1))
         return store_blobs.whole(self.db, "messages", rows[0]) if rows else None
 
-    def known_message_id(self, message_id: str) -> bool:
+    def known_message_id(self, message_id: str, received: bool = True) -> bool:
+        """Whether a mail with this Message-ID is in the store; with ``received`` off, only one
+        inboxd sent or recorded as an agent's reply (a reply-all's copy in the inbox has the
+        Sent copy's Message-ID)."""
+        only_ours = "" if received else " and direction <> 'in'"
         return bool(self.db.execute(
-            "select 1 from messages where message_id = ? union all "
-            "select 1 from outbox where message_id = ? limit 1",
-            [message_id, message_id]).fetchall())
-
-    def known_reply_id(self, message_id: str) -> bool:
-        """Whether a mail with this Message-ID was sent by inboxd or recorded as an agent's reply
-        (not merely received: a reply-all's copy in the inbox has the Sent copy's Message-ID)."""
-        return bool(self.db.execute(
-            "select 1 from messages where message_id = ? and direction <> 'in' union all "
+            f"select 1 from messages where message_id = ?{only_ours} union all "
             "select 1 from outbox where message_id = ? limit 1",
             [message_id, message_id]).fetchall())
 

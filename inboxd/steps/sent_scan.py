@@ -106,7 +106,8 @@ def _is_own(rt: Runtime, raw: bytes, msg: ParsedMessage) -> bool:
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].lower()
     if TICKET_HEADER.lower().encode() + b":" in head and not carries_suggestion(head):
         return True
-    return bool(msg.message_id and rt.store.known_reply_id(msg.message_id))
+    return bool(msg.message_id
+                and rt.store.known_message_id(msg.message_id, received=False))
 
 
 def _to_customer(rt: Runtime, msg: ParsedMessage, ticket: Ticket) -> bool:
