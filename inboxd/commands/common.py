@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from inboxd.config import Config, load_config
+from inboxd.core.clocks import LONGEST_DURATION
 from inboxd.errors import InboxdError
 from inboxd.logs import setup_logging
 from inboxd.store import Store
@@ -34,7 +35,7 @@ def config_from(args: argparse.Namespace) -> Config:
     return config
 
 
-def stored_tickets(config: Config) -> Store:
+def existing_store(config: Config) -> Store:
     """The store, which a command that only reads it must not create: a mistyped store.path
     would otherwise show an empty store."""
     if not config.store_path.is_file():
@@ -48,7 +49,7 @@ def print_json(value: object) -> None:
     sys.stdout.write("\n")
 
 
-MOST_DAYS = 3660  # ten years: the longest look back a command takes
+MOST_DAYS = LONGEST_DURATION.days  # the longest look back a command takes
 LARGEST_ID = 2 ** 63 - 1  # SQLite's largest integer
 
 

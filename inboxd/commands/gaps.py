@@ -14,7 +14,7 @@ import argparse
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from inboxd.commands.common import MOST_DAYS, config_from, number_in, print_json, stored_tickets
+from inboxd.commands.common import MOST_DAYS, config_from, existing_store, number_in, print_json
 from inboxd.faq import load_faq
 
 
@@ -32,7 +32,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     from inboxd.core.gaps import find_gaps, human_asked
 
     config = config_from(args)
-    store = stored_tickets(config)
+    store = existing_store(config)
     faq = load_faq(config.faq.path)
     try:
         rows = store.human_questions(datetime.now(timezone.utc) - timedelta(days=args.days))

@@ -14,14 +14,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from inboxd.commands.common import EXIT_RUNTIME, MOST_DAYS, config_from, number_in, print_json
+from inboxd.commands.common import (EXIT_RUNTIME, MOST_DAYS, config_from, existing_store,
+                                    number_in, print_json)
 from inboxd.commands.terminal import console
 from inboxd.config import Config
 from inboxd.config.mail import read_passwords
 from inboxd.core.report import Report
 from inboxd.core.report_render import report_text
 from inboxd.errors import ConfigError, InboxdError, StoreBusy
-from inboxd.store import Store
 from inboxd.validation import validate_setup
 
 
@@ -56,11 +56,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _report(config: Config, days_back: int) -> Report:
     from inboxd.steps.report import make_report
 
-    if not config.store_path.is_file():
-        raise InboxdError(f"{config.store_path}: no store yet; run inboxd first")
-    setup = validate_setup(config, writes=False)
-    store = Store(config.store_path)
+    store = existing_store(config)
     try:
+        setup = validate_setup(config, writes=False)
         return make_report(store, config, setup.faq, setup.calendar, datetime.now(timezone.utc),
                            days_back)
     finally:

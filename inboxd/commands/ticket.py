@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from rich.console import RenderableType
 
-from inboxd.commands.common import (EXIT_RUNTIME, LARGEST_ID, config_from, number_in, print_json,
-                                    stored_tickets)
+from inboxd.commands.common import (EXIT_RUNTIME, LARGEST_ID, config_from, existing_store,
+                                    number_in, print_json)
 from inboxd.commands.terminal import local, show, table
 from inboxd.commands.tickets import ticket_json
 from inboxd.core.clocks import DEADLINE_LABELS
@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
 def cmd_ticket(args: argparse.Namespace) -> int:
     config = config_from(args)
     tz = ZoneInfo(config.deadlines.timezone)
-    store = stored_tickets(config)
+    store = existing_store(config)
     try:
         ticket = store.ticket(args.id)
         history = ticket_history(store, ticket, tz) if ticket else None

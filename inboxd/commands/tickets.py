@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from inboxd.commands.common import config_from, print_json, stored_tickets
+from inboxd.commands.common import config_from, existing_store, print_json
 from inboxd.commands.terminal import local, print_table
 from inboxd.core.clocks import parse_duration
 from inboxd.store import TICKET_STATES, Ticket, iso
@@ -50,7 +50,7 @@ def ticket_filter(state: str | None, overdue: bool, due_within: timedelta | None
 
 def cmd_tickets(args: argparse.Namespace) -> int:
     config = config_from(args)
-    store = stored_tickets(config)
+    store = existing_store(config)
     where, params = ticket_filter(args.state, args.overdue, args.due_within,
                                   datetime.now(timezone.utc))
     tickets = store.tickets(where, params)
