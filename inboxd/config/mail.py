@@ -41,21 +41,8 @@ class Secret:
                 raise ConfigError(self.key, f"environment variable {self.env} is not set")
             return os.environ[self.env]
         if self.file is not None:
-            return self._first_line()
+            return _first_line(self.file, self.key)
         return self.given
-
-    def _first_line(self) -> str:
-        assert self.file is not None
-        try:
-            text = self.file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(self.key, f"cannot read {self.file}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(self.key, f"{self.file} is not UTF-8 text") from None
-        lines = text.strip().splitlines()
-        if not lines:
-            raise ConfigError(self.key, f"{self.file} is empty")
-        return lines[0].strip()  # the first line: a comment or a note may follow
 
     def redact(self, text: str) -> str:
         """``text`` with the password (when it can be read) replaced by asterisks."""
@@ -139,8 +126,6 @@ def _server(t: Table, default_port: int, default_security: str, base: Path) -> d
                           f"loopback host (127.0.0.1, ::1, localhost), not {host!r}")
     ca = t.get("ca_file", str, None)
     ca_file = resolve_path(base, ca) if ca else None
-    if ca_file is not None and not ca_file.is_file():
-        raise ConfigError(t.key("ca_file"), f"file not found: {ca_file}")
     if ca_file is not None:
         _check_certificates(t.key("ca_file"), ca_file)
     return dict(host=host, port=port, security=security, ca_file=ca_file,
@@ -183,10 +168,26 @@ def _optional_login(t: Table, base: Path) -> dict[str, Any]:
     return dict(username="", password=Secret(key=t.key("password")))
 
 
+def _first_line(path: Path, key: str) -> str:
+    """The first line of a password file (a comment or a note may follow)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(key, f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(key, f"{path} is not UTF-8 text") from None
+    lines = text.strip().splitlines()
+    if not lines:
+        raise ConfigError(key, f"{path} is empty")
+    return lines[0].strip()
+
+
 def _check_certificates(key: str, path: Path) -> None:
-    """``path`` must hold PEM certificates that TLS can trust."""
+    """``path`` must be a file of PEM certificates that TLS can trust."""
     import ssl
 
+    if not path.is_file():
+        raise ConfigError(key, f"file not found: {path}")
     try:
         ssl.create_default_context(cafile=str(path))
     except (ssl.SSLError, OSError, UnicodeDecodeError) as exc:
