@@ -98,6 +98,25 @@ def test_check_names_a_broken_operator_template(tmp_path: Path, fresh_dovecot: D
     assert "templates: 1 with errors" in captured.out
 
 
+def test_check_names_a_template_variable_inboxd_does_not_give(
+        tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    typo = templates / "acknowledgement.en.txt.j2"
+    typo.write_text("Hello {{ customer_name }},\nyour ticket is #{{ ticket_number }}.\n")
+    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, templates={"path": str(templates)})
+    setup.train()
+    capsys.readouterr()
+    assert setup.run("check") == 2
+    captured = capsys.readouterr()
+    assert f"{typo}:2: unknown variable 'ticket_number'" in captured.err
+    assert "templates: 1 with errors" in captured.out
+    setup.send(mail("customer@example.test", "Lamp", "My lamp arrived broken."))
+    assert setup.run("once") == 2  # refused at start, not every acknowledgement failing
+    assert fresh_smtp.received == []
+
+
 def test_once_and_run_refuse_to_start_with_a_broken_template(
         tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer,
         capsys: pytest.CaptureFixture[str]) -> None:

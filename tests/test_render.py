@@ -140,13 +140,15 @@ def test_operator_templates_are_sandboxed(tmp_path: Path) -> None:
         "{{ ticket_id.__class__.__mro__[1].__subclasses__() }}")
     templates = Templates([tmp_path, packaged_templates_dir()])
     with pytest.raises(SecurityError):
-        templates.render("acknowledgement", ["en"], {"ticket_id": 1})
+        templates.render("acknowledgement", ["en"], {"ticket_id": 1, "customer_name": "",
+                                                     "support_name": "S", "due_at": "soon"})
 
 
 def test_operator_templates_override_shipped_ones(tmp_path: Path) -> None:
     (tmp_path / "acknowledgement.en.txt.j2").write_text("Ticket {{ ticket_id }} noted.")
     templates = Templates([tmp_path, packaged_templates_dir()])
-    assert templates.render("acknowledgement", ["en"], {"ticket_id": 3}) == "Ticket 3 noted."
+    values = {"ticket_id": 3, "customer_name": "", "support_name": "S", "due_at": "soon"}
+    assert templates.render("acknowledgement", ["en"], values) == "Ticket 3 noted."
     assert "sv" in templates.languages("acknowledgement")
 
 
@@ -216,6 +218,39 @@ def test_template_problems_name_the_file_and_line(tmp_path: Path) -> None:
     assert len(problems) == 2
     assert "acknowledgement.en.txt.j2:" in problems[0] and "endif" in problems[0]
     assert problems[1].startswith(f"{faq_template}:1:")
+
+
+def test_a_variable_a_template_is_not_given_is_a_problem_at_its_line(tmp_path: Path) -> None:
+    operator, faq = tmp_path / "templates", tmp_path / "faq"
+    operator.mkdir()
+    faq.mkdir()
+    (operator / "acknowledgement.sv.txt.j2").write_text(
+        "Hej {{ customer_name }},\n{% for x in range(1) %}{{ x }}{% endfor %}\n"
+        "ärende {{ ticket_number }}, svar senast {{ due_at }}.\n")
+    (operator / "status.sv.txt.j2").write_text(
+        "{% for t in tickets %}#{{ t.id }} {{ t.state }}{% endfor %}\n{{ ticket_id }}\n")
+    (operator / "footer.txt.j2").write_text("{{ anything }}\n")  # no kind: not checked
+    faq_template = faq / "answer.txt.j2"
+    faq_template.write_text("Hej {{ customer_name }}, {{ answer }}\n")  # an FAQ's own: no answer
+    templates = Templates([operator, packaged_templates_dir()], [faq_template])
+    problems = [str(p) for p in templates.problem_list]
+    assert len(problems) == 3, problems
+    ack = next(p for p in problems if "acknowledgement.sv" in p)
+    assert ack.endswith("acknowledgement.sv.txt.j2:3: unknown variable 'ticket_number' (this "
+                        "template is given: customer_name, due_at, support_name, ticket_id)")
+    assert any(p.startswith(f"{operator / 'status.sv.txt.j2'}:2: unknown variable 'ticket_id'")
+               for p in problems)
+    assert any(p.startswith(f"{faq_template}:1: unknown variable 'answer'") for p in problems)
+    assert Templates([operator]).problems([faq_template])[-1].startswith(f"{faq_template}:1:")
+
+
+def test_render_is_handed_every_declared_variable() -> None:
+    templates = Templates([packaged_templates_dir()])
+    values = {"ticket_id": 7, "customer_name": "Ana", "support_name": "Shop", "due_at": "mañana"}
+    assert "7" in templates.render("acknowledgement", ["es"], values)
+    del values["due_at"]
+    with pytest.raises(ValueError, match=r"acknowledgement template: not handed .*'due_at'"):
+        templates.render("acknowledgement", ["es"], values)
 
 
 @pytest.mark.parametrize("subject, expected", [

@@ -21,7 +21,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_datetime_format
 from jinja2 import (BaseLoader, FileSystemLoader, StrictUndefined, TemplateNotFound,
-                    TemplateSyntaxError)
+                    TemplateSyntaxError, meta, nodes)
 from jinja2.sandbox import SandboxedEnvironment
 
 from inboxd.core.message import ParsedMessage, reply_subject
@@ -33,6 +33,27 @@ TICKET_HEADER = "X-Inboxd-Ticket"
 # language (see ``mail_language``)
 CUSTOMER_KINDS = ("auto_answer", "acknowledgement", "courtesy", "status", "suggestion", "survey")
 FALLBACK_LOCALE = "en"
+
+# The variables each kind of template is given (``Templates.render`` is handed at least these),
+# and an FAQ's own template (``Templates.render_file``). A template naming another one is a
+# problem ``inboxd check`` reports, not a mail that fails to render.
+FAQ_TEMPLATE_VARIABLES = frozenset({"ticket_id", "customer_name", "support_name"})
+_NOTICE_VARIABLES = frozenset({"ticket_id", "customer", "subject", "team", "received_at",
+                               "excerpt", "latest", "support_name"})
+TEMPLATE_VARIABLES: dict[str, frozenset[str]] = {
+    "auto_answer": FAQ_TEMPLATE_VARIABLES | {"answer"},
+    "suggestion": FAQ_TEMPLATE_VARIABLES | {"answer"},
+    "acknowledgement": FAQ_TEMPLATE_VARIABLES | {"due_at"},
+    "courtesy": FAQ_TEMPLATE_VARIABLES | {"due_at"},
+    "survey": FAQ_TEMPLATE_VARIABLES | {"subject", "links"},
+    "status": frozenset({"customer_name", "support_name", "asked", "tickets",
+                         "last_resolved_at"}),
+    "forward": frozenset({"ticket_id", "follow_up", "subject", "customer", "support_address",
+                          "text", "team", "rating", "rating_label"}),
+    "warning": _NOTICE_VARIABLES | {"deadline", "due_at", "relay_mode"},
+    "escalation": _NOTICE_VARIABLES | {"passed", "overdue_folder"},
+    "digest": frozenset({"max_age", "overdue_folder", "support_name", "tickets"}),
+}
 
 
 def packaged_templates_dir() -> Path:
@@ -132,6 +153,11 @@ class Templates:
         self._languages: dict[str, frozenset[str]] = {}
         for name in sources:
             self._problems += _syntax_errors(name, lambda: self.env.get_template(name))
+        for name, (source, filename) in sources.items():
+            given = (FAQ_TEMPLATE_VARIABLES if name in {str(f) for f in files}
+                     else TEMPLATE_VARIABLES.get(name.split(".")[0]))
+            if given is not None:
+                self._problems += _unknown_variables(self.env, source, filename, given)
 
     def languages(self, kind: str) -> frozenset[str]:
         """Languages with a ``kind`` template."""
@@ -146,11 +172,13 @@ class Templates:
                 template = self.env.get_template(f"{kind}.{language}.txt.j2")
             except TemplateNotFound:
                 continue
+            _check_values(kind, values, TEMPLATE_VARIABLES[kind])
             return template.render(**values)
         raise TemplateNotFound(f"{kind}.{{{','.join(languages)}}}.txt.j2")
 
     def render_file(self, path: Path, values: Mapping[str, Any]) -> str:
         """An FAQ's own template: the copy read with the others when given in ``files``."""
+        _check_values(str(path), values, FAQ_TEMPLATE_VARIABLES)
         if str(path) in self._names:
             return self.env.get_template(str(path)).render(**values)
         return self.env.from_string(path.read_text(encoding="utf-8")).render(**values)
@@ -167,13 +195,16 @@ class Templates:
         return {language: kinds for language, kinds in gaps.items() if kinds}
 
     def problems(self, extra: Sequence[Path] = ()) -> list[str]:
-        """Syntax errors, as "file:line: message", of every template in use (the operator's
+        """Syntax errors and unknown variables, as "file:line: message", of every template in use (the operator's
         where they override inboxd's), of ``files`` and of the ``extra`` template files."""
         found = [str(p) for p in self._problems]
         for path in extra:
             if str(path) not in self._names:
+                source = path.read_text(encoding="utf-8")
                 found += [str(p) for p in _syntax_errors(str(path), lambda: self.env.parse(
-                    path.read_text(encoding="utf-8"), filename=str(path)))]
+                    source, filename=str(path)))]
+                found += [str(p) for p in _unknown_variables(self.env, source, str(path),
+                                                             FAQ_TEMPLATE_VARIABLES)]
         return found
 
 
@@ -202,6 +233,29 @@ def _syntax_errors(name: str, load: Any) -> list[TemplateProblem]:
     except TemplateSyntaxError as exc:
         return [TemplateProblem(exc.filename or name, exc.lineno, exc.message or "syntax error")]
     return []
+
+
+def _unknown_variables(env: SandboxedEnvironment, source: str, filename: str,
+                       given: frozenset[str]) -> list[TemplateProblem]:
+    """A problem for each variable the template uses that it is not ``given`` (first line of
+    use); a template that does not compile has its syntax error reported instead."""
+    try:
+        tree = env.parse(source, filename=filename)
+    except TemplateSyntaxError:
+        return []
+    unknown = meta.find_undeclared_variables(tree) - given - env.globals.keys()
+    lines = {name: min(n.lineno for n in tree.find_all(nodes.Name) if n.name == name)
+             for name in unknown}
+    offered = ", ".join(sorted(given))
+    return [TemplateProblem(filename, lines[name], f"unknown variable {name!r} (this template "
+                            f"is given: {offered})") for name in sorted(unknown, key=lines.get)]
+
+
+def _check_values(kind: str, values: Mapping[str, Any], given: frozenset[str]) -> None:
+    """A template is handed at least the variables declared for it."""
+    missing = given - values.keys()
+    if missing:
+        raise ValueError(f"{kind} template: not handed the declared {sorted(missing)}")
 
 
 @dataclass(frozen=True)
