@@ -230,6 +230,7 @@ def test_a_variable_a_template_is_not_given_is_a_problem_at_its_line(tmp_path: P
     (operator / "status.sv.txt.j2").write_text(
         "{% for t in tickets %}#{{ t.id }} {{ t.state }}{% endfor %}\n{{ ticket_id }}\n")
     (operator / "footer.txt.j2").write_text("{{ anything }}\n")  # no kind: not checked
+    (operator / "status.txt.j2").write_text("{{ anything }}\n")
     faq_template = faq / "answer.txt.j2"
     faq_template.write_text("Hej {{ customer_name }}, {{ answer }}\n")  # an FAQ's own: no answer
     templates = Templates([operator, packaged_templates_dir()], [faq_template])

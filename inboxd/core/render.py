@@ -153,9 +153,10 @@ class Templates:
         self._languages: dict[str, frozenset[str]] = {}
         for name in sources:
             self._problems += _syntax_errors(name, lambda: self.env.get_template(name))
+        faq_templates = {str(f) for f in files}
         for name, (source, filename) in sources.items():
-            given = (FAQ_TEMPLATE_VARIABLES if name in {str(f) for f in files}
-                     else TEMPLATE_VARIABLES.get(name.split(".")[0]))
+            given = (FAQ_TEMPLATE_VARIABLES if name in faq_templates
+                     else TEMPLATE_VARIABLES.get(_kind_of(name)))
             if given is not None:
                 self._problems += _unknown_variables(self.env, source, filename, given)
 
@@ -249,6 +250,12 @@ def _unknown_variables(env: SandboxedEnvironment, source: str, filename: str,
     offered = ", ".join(sorted(given))
     return [TemplateProblem(filename, lines[name], f"unknown variable {name!r} (this template "
                             f"is given: {offered})") for name in sorted(unknown, key=lines.get)]
+
+
+def _kind_of(name: str) -> str:
+    """The kind of a ``<kind>.<language>.txt.j2`` template; "" for another file."""
+    parts = name.split(".")
+    return parts[0] if len(parts) == 4 and parts[2:] == ["txt", "j2"] else ""
 
 
 def _check_values(kind: str, values: Mapping[str, Any], given: frozenset[str]) -> None:
