@@ -196,8 +196,9 @@ class Templates:
         return {language: kinds for language, kinds in gaps.items() if kinds}
 
     def problems(self, extra: Sequence[Path] = ()) -> list[str]:
-        """Syntax errors and unknown variables, as "file:line: message", of every template in use (the operator's
-        where they override inboxd's), of ``files`` and of the ``extra`` template files."""
+        """Syntax errors and unknown variables, as "file:line: message", of every template in
+        use (the operator's where they override inboxd's), of ``files`` and of the ``extra``
+        template files."""
         found = [str(p) for p in self._problems]
         for path in extra:
             if str(path) not in self._names:
@@ -249,7 +250,8 @@ def _unknown_variables(env: SandboxedEnvironment, source: str, filename: str,
              for name in unknown}
     offered = ", ".join(sorted(given))
     return [TemplateProblem(filename, lines[name], f"unknown variable {name!r} (this template "
-                            f"is given: {offered})") for name in sorted(unknown, key=lines.get)]
+                            f"is given: {offered})")
+            for name in sorted(unknown, key=lambda n: (lines[n], n))]
 
 
 def _kind_of(name: str) -> str:
