@@ -243,7 +243,9 @@ def test_a_message_inboxd_fails_on_goes_to_a_person_and_the_rest_flows(
         tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer) -> None:
     templates = tmp_path / "templates"
     templates.mkdir()
-    (templates / "acknowledgement.en.txt.j2").write_text("Ticket {{ ticket_id }} {{ typo }}")
+    # a variable it is given, but an attribute it lacks: only rendering can tell
+    (templates / "acknowledgement.en.txt.j2").write_text(
+        "Ticket {{ ticket_id }} {{ customer_name.nickname }}")
     setup = Installation(tmp_path, fresh_dovecot, fresh_smtp,
                          templates={"path": str(templates)}).start()
     setup.send(mail(CUSTOMER, "Lamp", "My lamp arrived broken."))
