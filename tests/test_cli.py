@@ -83,14 +83,23 @@ def test_classify_reads_standard_input(tmp_path: Path, fresh_dovecot: Dovecot,
         ("AutoAnswer", "password-reset", "sv")
 
 
+def trained_with_template(tmp_path: Path, dovecot: Dovecot, smtp: SmtpServer, name: str,
+                          text: str) -> tuple[Installation, Path]:
+    """An installation with a templates folder holding one operator template, trained; and
+    that template's path."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / name).write_text(text)
+    setup = Installation(tmp_path, dovecot, smtp, templates={"path": str(templates)})
+    setup.train()
+    return setup, templates / name
+
+
 def test_check_names_a_broken_operator_template(tmp_path: Path, fresh_dovecot: Dovecot,
                                                 fresh_smtp: SmtpServer,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    (templates / "auto_answer.sv.txt.j2").write_text("Hej {{ customer_name }\n")
-    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, templates={"path": str(templates)})
-    setup.train()
+    setup, _ = trained_with_template(tmp_path, fresh_dovecot, fresh_smtp, "auto_answer.sv.txt.j2",
+                                     "Hej {{ customer_name }\n")
     capsys.readouterr()
     assert setup.run("check") == 2  # a configuration problem, like a wrong key
     captured = capsys.readouterr()
@@ -101,12 +110,9 @@ def test_check_names_a_broken_operator_template(tmp_path: Path, fresh_dovecot: D
 def test_check_names_a_template_variable_inboxd_does_not_give(
         tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer,
         capsys: pytest.CaptureFixture[str]) -> None:
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    typo = templates / "acknowledgement.en.txt.j2"
-    typo.write_text("Hello {{ customer_name }},\nyour ticket is #{{ ticket_number }}.\n")
-    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, templates={"path": str(templates)})
-    setup.train()
+    setup, typo = trained_with_template(
+        tmp_path, fresh_dovecot, fresh_smtp, "acknowledgement.en.txt.j2",
+        "Hello {{ customer_name }},\nyour ticket is #{{ ticket_number }}.\n")
     capsys.readouterr()
     assert setup.run("check") == 2
     captured = capsys.readouterr()
@@ -120,12 +126,9 @@ def test_check_names_a_template_variable_inboxd_does_not_give(
 def test_once_and_run_refuse_to_start_with_a_broken_template(
         tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer,
         capsys: pytest.CaptureFixture[str]) -> None:
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    broken = templates / "acknowledgement.en.txt.j2"
-    broken.write_text("Hello {{ customer_name }},\n{% if ticket_id %}\nyour ticket\n")
-    setup = Installation(tmp_path, fresh_dovecot, fresh_smtp, templates={"path": str(templates)})
-    setup.train()
+    setup, broken = trained_with_template(
+        tmp_path, fresh_dovecot, fresh_smtp, "acknowledgement.en.txt.j2",
+        "Hello {{ customer_name }},\n{% if ticket_id %}\nyour ticket\n")
     setup.send(mail("customer@example.test", "Lamp", "My lamp arrived broken."))
     capsys.readouterr()
     assert setup.run("once") == 2

@@ -151,14 +151,14 @@ class Templates:
                                         undefined=StrictUndefined, keep_trailing_newline=True,
                                         auto_reload=False, cache_size=-1)
         self._languages: dict[str, frozenset[str]] = {}
-        for name in sources:
-            self._problems += _syntax_errors(name, lambda: self.env.get_template(name))
         faq_templates = {str(f) for f in files}
         for name, (source, filename) in sources.items():
+            problems = _syntax_errors(name, lambda: self.env.get_template(name))
             given = (FAQ_TEMPLATE_VARIABLES if name in faq_templates
                      else TEMPLATE_VARIABLES.get(_kind_of(name)))
-            if given is not None:
-                self._problems += _unknown_variables(self.env, source, filename, given)
+            if not problems and given is not None:
+                problems = _unknown_variables(self.env, source, filename, given)
+            self._problems += problems
 
     def languages(self, kind: str) -> frozenset[str]:
         """Languages with a ``kind`` template."""
@@ -203,10 +203,10 @@ class Templates:
         for path in extra:
             if str(path) not in self._names:
                 source = path.read_text(encoding="utf-8")
-                found += [str(p) for p in _syntax_errors(str(path), lambda: self.env.parse(
-                    source, filename=str(path)))]
-                found += [str(p) for p in _unknown_variables(self.env, source, str(path),
-                                                             FAQ_TEMPLATE_VARIABLES)]
+                problems = _syntax_errors(str(path), lambda: self.env.parse(
+                    source, filename=str(path)))
+                found += [str(p) for p in problems or _unknown_variables(
+                    self.env, source, str(path), FAQ_TEMPLATE_VARIABLES)]
         return found
 
 
@@ -240,11 +240,8 @@ def _syntax_errors(name: str, load: Any) -> list[TemplateProblem]:
 def _unknown_variables(env: SandboxedEnvironment, source: str, filename: str,
                        given: frozenset[str]) -> list[TemplateProblem]:
     """A problem for each variable the template uses that it is not ``given`` (first line of
-    use); a template that does not compile has its syntax error reported instead."""
-    try:
-        tree = env.parse(source, filename=filename)
-    except TemplateSyntaxError:
-        return []
+    use). Only for a template that compiles: ``_syntax_errors`` first."""
+    tree = env.parse(source, filename=filename)
     unknown = meta.find_undeclared_variables(tree) - given - env.globals.keys()
     lines = {name: min(n.lineno for n in tree.find_all(nodes.Name) if n.name == name)
              for name in unknown}
