@@ -54,6 +54,7 @@ class Corpus:
 
     asked: dict[str, dict[str, list[str]]]  # language -> FAQ id -> texts
     off_topic: dict[str, list[str]]  # language -> texts
+    answers: dict[str, dict[str, str]]  # language -> FAQ id -> the shop's answer
 
 
 @dataclass(frozen=True)
@@ -74,16 +75,19 @@ class Figures:
 
 @dataclass(frozen=True)
 class Split:
-    """One training set and, per language tested, its test rows (never trained)."""
+    """One training set, the FAQs' answers in the languages trained (as the operator of that
+    FAQ would have written them) and, per language tested, its test rows (never trained)."""
 
     train: list[Row]
     tests: dict[str, list[Row]]
+    answers: dict[str, list[str]]  # FAQ id -> answer texts
 
 
 def load(path: Path) -> Corpus:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     asked = {lang: {faq["id"]: list(faq[lang]) for faq in data["faq"]} for lang in LANGUAGES}
-    return Corpus(asked, {lang: list(data["off_topic"][lang]) for lang in LANGUAGES})
+    answers = {lang: {faq["id"]: faq["answer"][lang] for faq in data["faq"]} for lang in LANGUAGES}
+    return Corpus(asked, {lang: list(data["off_topic"][lang]) for lang in LANGUAGES}, answers)
 
 
 def halves(texts: Sequence[str], seed: int) -> tuple[list[str], list[str]]:
@@ -111,7 +115,9 @@ def draw(corpus: Corpus, per_question: dict[str, int], seed: int) -> Split:
             train += [(t, OFF_TOPIC) for t in trained_off]
         if test:
             tests[lang] = test + [(t, OFF_TOPIC) for t in tested_off]
-    return Split(train, tests)
+    answers = {faq_id: [corpus.answers[lang][faq_id] for lang in per_question]
+               for faq_id in corpus.asked[LANGUAGES[0]]}
+    return Split(train, tests, answers)
 
 
 def figures(report: EvalReport, test: Sequence[Row]) -> Figures:
@@ -136,9 +142,9 @@ def run(split: Split, seed: int) -> dict[str, Figures]:
     pooled test call, then reused for each language: the same model and threshold)."""
     pooled = [row for test in split.tests.values() for row in test]
     report = evaluate(split.train, pooled, threshold=None, target_precision=TARGET_PRECISION,
-                      seed=seed, embedder=EMBEDDER, cache=CACHE)
+                      seed=seed, embedder=EMBEDDER, cache=CACHE, answers=split.answers)
     out = {lang: figures(evaluate(split.train, test, threshold=report.threshold, seed=seed,
-                                  embedder=EMBEDDER, cache=CACHE), test)
+                                  embedder=EMBEDDER, cache=CACHE, answers=split.answers), test)
            for lang, test in split.tests.items()}
     if len(split.tests) > 1:
         out["all"] = figures(report, pooled)
@@ -155,7 +161,8 @@ def few_per_language(corpus: Corpus, seed: int) -> Split:
 
 def one_language(corpus: Corpus, trained: str, seed: int) -> Split:
     split = draw(corpus, {trained: 10 ** 6}, seed)  # every example of ``trained``
-    return Split(split.train, {k: v for k, v in split.tests.items() if k != trained})
+    return Split(split.train, {k: v for k, v in split.tests.items() if k != trained},
+                 split.answers)
 
 
 def repeated(make: Callable[[int], Split]) -> dict[str, list[Figures]]:

@@ -34,6 +34,7 @@ from inboxd.core.language import LANGUAGE_PATTERN
 from inboxd.errors import FaqError
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_JINJA_MARKUP = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 TEAM_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
 ENTRY_KEYS = {"id", "team", "examples", "answer", "template", "mode"}
 RULE_KEYS = {"phrases", "senders", "route", "team", "mode"}
@@ -63,6 +64,18 @@ class FaqEntry:
     def languages(self) -> tuple[str, ...]:
         return tuple(self.answers)
 
+    def answer_texts(self) -> list[str]:
+        """What its answers say, for matching questions to them: each language's answer, or the
+        template's text without its Jinja2 markup."""
+        if self.template is None:
+            return list(self.answers.values())
+        try:
+            source = self.template.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):  # `inboxd check` names an unreadable template
+            return []
+        text = " ".join(_JINJA_MARKUP.sub(" ", source).split())
+        return [text] if text else []
+
 
 @dataclass(frozen=True)
 class Faq:
@@ -82,6 +95,10 @@ class Faq:
         texts = [ex for e in self.entries for ex in e.examples] + list(self.background)
         labels = [e.id for e in self.entries for _ in e.examples] + [NONE] * len(self.background)
         return texts, labels
+
+    def answer_texts(self) -> dict[str, list[str]]:
+        """Each FAQ's answer texts (``FaqEntry.answer_texts``), by id."""
+        return {e.id: e.answer_texts() for e in self.entries}
 
 
 def packaged_background() -> tuple[str, ...]:

@@ -27,6 +27,9 @@ def problems(data: dict) -> list[str]:
             if len(asked) < MIN_ASKED:
                 found.append(f"{faq.get('id')}: {len(asked)} {lang} texts, fewer than {MIN_ASKED}")
             texts.update(asked)
+            answer = faq.get("answer", {}).get(lang)
+            if not isinstance(answer, str) or not answer.strip():
+                found.append(f"{faq.get('id')}: no {lang} answer")
     off_topic = data.get("off_topic", {})
     for lang in LANGUAGES:
         rows = off_topic.get(lang, [])
@@ -52,8 +55,10 @@ def test_the_checks_catch_a_short_language_a_duplicate_and_missing_off_topic() -
     broken["faq"][0]["sv"] = broken["faq"][0]["sv"][:9]
     broken["faq"][1]["es"].append(broken["faq"][2]["es"][0].upper())
     broken["off_topic"]["zh"] = broken["off_topic"]["zh"][:29]
+    del broken["faq"][3]["answer"]["es"]
     found = problems(broken)
-    assert len(found) == 3
+    assert len(found) == 4
+    assert f"{data['faq'][3]['id']}: no es answer" in found
     assert f"{data['faq'][0]['id']}: 9 sv texts, fewer than 10" in found
     assert "29 zh off-topic texts, fewer than 30" in found
     assert any(p.startswith("duplicate text") for p in found)

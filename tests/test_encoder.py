@@ -15,7 +15,7 @@ from harness import offline_config
 from inboxd.model import encoder
 from inboxd.cli import main
 from inboxd.core.classify import NONE, FaqClassifier
-from inboxd.model.embedding_cache import embed_cached
+from inboxd.model.embedding_cache import embed_answers, embed_cached
 from inboxd.errors import ModelError
 from inboxd.faq import load_faq
 
@@ -113,6 +113,80 @@ def test_a_model_with_the_encoder_round_trips(both_views: FaqClassifier, e5: enc
     assert loaded.predict_many(questions) == pytest.approx(both_views.predict_many(questions))
     with np.load(path, allow_pickle=False) as archive:  # plain arrays, no pickle
         assert all(archive[name].dtype != object for name in archive.files)
+
+
+SHOP_ANSWERS = {
+    "shipping-time": ["Orders leave our warehouse within 2 working days and arrive 3-5 working "
+                      "days later."],
+    "password-reset": ["Click Forgot password on the login page and we e-mail you a link to "
+                       "choose a new password."],
+    "payment-methods": ["We accept Visa, Mastercard, PayPal and Klarna; payment is taken when "
+                        "your order ships."],
+}
+# each close to one answer's words and far from every example's
+ANSWERED_BY_THE_ANSWER = [("Is a link to choose a new one e-mailed to me from the login page?",
+                           "password-reset"),
+                          ("Do you take Mastercard or Klarna?", "payment-methods"),
+                          ("Does it leave your warehouse within two working days?",
+                           "shipping-time")]
+
+
+@pytest.fixture(scope="module")
+def with_answers(e5: encoder.Encoder, embedding_cache: Path) -> FaqClassifier:
+    texts, labels = english_rows()
+    return FaqClassifier.train(texts, labels, embedder=e5,
+                               vectors=embed_cached(e5, texts, embedding_cache),
+                               answers=embed_answers(e5, SHOP_ANSWERS, embedding_cache))
+
+
+def test_the_faqs_answers_help_match_questions_close_to_them(
+        with_answers: FaqClassifier, both_views: FaqClassifier) -> None:
+    questions = [q for q, _ in ANSWERED_BY_THE_ANSWER]
+    before, after = both_views.predict_many(questions), with_answers.predict_many(questions)
+    for (_, faq_id), old, new in zip(ANSWERED_BY_THE_ANSWER, before, after):
+        assert new.faq_id == faq_id
+        assert old.faq_id != faq_id or new.confidence > old.confidence
+    questions = [q for q, _ in OTHER_LANGUAGES]  # and the examples still count
+    assert [m.faq_id for m in with_answers.predict_many(questions)] == \
+        [faq_id for _, faq_id in OTHER_LANGUAGES]
+
+
+def test_a_model_with_answers_round_trips_and_one_saved_without_them_loads(
+        with_answers: FaqClassifier, both_views: FaqClassifier, e5: encoder.Encoder,
+        tmp_path: Path) -> None:
+    questions = [q for q, _ in ANSWERED_BY_THE_ANSWER]
+    with_answers.save(tmp_path / "answers.npz")
+    loaded = FaqClassifier.load(tmp_path / "answers.npz", e5)
+    assert loaded.predict_many(questions) == pytest.approx(with_answers.predict_many(questions))
+    both_views.save(tmp_path / "plain.npz")
+    with np.load(tmp_path / "plain.npz", allow_pickle=False) as archive:
+        older = {n: archive[n] for n in archive.files if not n.startswith("semantic_answer")}
+    np.savez(tmp_path / "older.npz", **older)  # as saved before models held answers
+    assert FaqClassifier.load(tmp_path / "older.npz", e5).predict_many(questions) == \
+        pytest.approx(both_views.predict_many(questions))
+
+
+def test_answers_are_embedded_as_passages_and_cached_apart(e5: encoder.Encoder,
+                                                           tmp_path: Path) -> None:
+    path, text = tmp_path / "cache.sqlite", SHOP_ANSWERS["payment-methods"][0]
+    answers = embed_answers(e5, {"payment-methods": [text], "none": []}, path)
+    assert answers is not None and answers.labels == ("payment-methods",)
+    assert not np.allclose(answers.vectors[0], e5.embed([text])[0], atol=1e-3)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT encoder FROM embedding").fetchall() == [(encoder.PASSAGE_NAME,)]
+    assert embed_answers(Counting(e5), {"payment-methods": [text]}, path) is None  # no passages
+
+
+def test_an_faq_templates_text_is_its_answer(tmp_path: Path) -> None:
+    (tmp_path / "ship.txt.j2").write_text(
+        "Hello {{ customer_name }},\n{% if ticket_id %}Ticket {{ ticket_id }}.{% endif %}\n"
+        "{# not said #}Orders ship within 2 days.\n", encoding="utf-8")
+    (tmp_path / "faq.toml").write_text(
+        '[[faq]]\nid = "ship"\nexamples = ["When does it ship?"]\ntemplate = "ship.txt.j2"\n'
+        '[[faq]]\nid = "pay"\nexamples = ["How to pay?"]\nanswer.en = "By card."\n'
+        'answer.sv = "Med kort."\n', encoding="utf-8")
+    assert load_faq(tmp_path / "faq.toml").answer_texts() == {
+        "ship": ["Hello , Ticket . Orders ship within 2 days."], "pay": ["By card.", "Med kort."]}
 
 
 def test_a_model_trained_with_the_encoder_needs_it(both_views: FaqClassifier,

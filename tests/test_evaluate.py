@@ -169,6 +169,31 @@ def test_eval_command_prints_the_json_fields(tmp_path: Path,
     assert json.loads(capsys.readouterr().out)["encoder"] == ""
 
 
+def test_eval_compares_with_the_answers_of_an_faq_file(tmp_path: Path, embedding_cache: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    from inboxd.cli import main
+    from inboxd.model import encoder
+
+    for name, rows in (("train.csv", TRAIN), ("test.csv", TEST)):
+        lines = ["text,category"] + [f'"{text}",{label}' for text, label in rows]
+        (tmp_path / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    answer = "Click Forgot password on the login page: we e-mail you a link for a new one."
+    (tmp_path / "faq.toml").write_text(
+        f'[[faq]]\nid = "password"\nexamples = ["I forgot my password"]\n'
+        f'answer.en = "{answer}"\n', encoding="utf-8")
+    args = ["eval", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
+            "--json", "--answers-from"]
+    assert main(args + [str(tmp_path / "missing.toml")]) == 2
+    assert "FAQ file not found" in capsys.readouterr().err
+    assert main(args + [str(tmp_path / "faq.toml")]) == 0
+    assert json.loads(capsys.readouterr().out)["encoder"] == encoder.NAME
+    with sqlite3.connect(embedding_cache) as db:  # the answer was embedded, as a passage
+        assert db.execute("SELECT count(*) FROM embedding WHERE encoder = ? AND text = ?",
+                          (encoder.PASSAGE_NAME, answer)).fetchone() == (1,)
+
+
 def test_suggestions_below_the_threshold() -> None:
     report = evaluate(TRAIN, TEST, threshold=1.01, suggest_threshold=0.01)
     s = report.suggestions

@@ -46,6 +46,9 @@ def register_eval(sub: Any) -> None:
                         "%(default)s; 0 = none)")
     p.add_argument("--words-only", action="store_true",
                    help="evaluate the model on words alone (TF-IDF), without the encoder")
+    p.add_argument("--answers-from", type=Path, default=None, metavar="FAQ_FILE",
+                   help="compare the questions with the answers of this FAQ file's FAQs too, "
+                        "as `inboxd train` does (categories are its FAQ ids)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_eval)
 
@@ -97,17 +100,20 @@ def triage_json(t: Triage) -> dict[str, Any]:
 def cmd_eval(args: argparse.Namespace) -> int:
     from inboxd.model import encoder
     from inboxd.model.embedding_cache import default_cache_path
+    from inboxd.faq import load_faq
     from inboxd.model.evaluate import evaluate, format_report, read_labelled_csv
 
     sentence_encoder = None if args.words_only else encoder.load(encoder.training_threads())
     if sentence_encoder is None and not args.words_only:
         print(f"inboxd: encoder {encoder.describe(None)}", file=sys.stderr)
     train, test = read_labelled_csv(args.train), read_labelled_csv(args.test)
+    answers = None if args.answers_from is None else load_faq(args.answers_from).answer_texts()
     with working(f"evaluating on {len(train)} training and {len(test)} test rows"):
         report = evaluate(train, test, threshold=args.threshold,
                           target_precision=args.target_precision,
                           unknown_share=args.unknown_share, embedder=sentence_encoder,
-                          cache=default_cache_path(), suggest_threshold=args.suggest_threshold)
+                          cache=default_cache_path(), suggest_threshold=args.suggest_threshold,
+                          answers=answers)
     if args.json:
         print_json(report.to_json())
     else:

@@ -11,7 +11,10 @@ nearest example of each FAQ its cosine similarity. An FAQ's score is ``WORDS_WEI
 of the text's words the examples hold x its SVM score + its log-probability + ``NEAREST_WEIGHT``
 x that similarity (a product of experts: a question whose words the FAQ never uses, e.g. in
 another language, is decided by its meaning; this fusion beat one SVM on both views concatenated
-on BANKING77, see benchmarks/README.md). One temperature, fitted on cross-validated scores of the
+on BANKING77, see benchmarks/README.md). When the FAQs' answers are given (``Answers``, embedded
+as passages: the encoder was trained to find the passage that answers a query), each FAQ also
+gains ``ANSWER_WEIGHT`` x the best cosine similarity between the question and one of its
+answers. One temperature, fitted on cross-validated scores of the
 training examples, turns the scores into probabilities (``Match.confidence``). With a single FAQ
 there is nothing to tell apart: the confidence is then the cosine similarity to its nearest
 example (words only).
@@ -63,6 +66,7 @@ _RETRAIN = "run `inboxd train`"
 WORDS_WEIGHT = 2.0  # SVM score units per log-probability unit of the embedding's model, for a
 # text all of whose words the examples hold; less in proportion for a text with unknown words
 NEAREST_WEIGHT = 5.0  # log-probability units per unit of cosine similarity to the nearest example
+ANSWER_WEIGHT = 60.0  # log-probability units per unit of cosine similarity to the FAQ's answer
 _MEANING_C = 30.0  # inverse regularisation of the logistic regression on the embedding
 NONE = ""  # the label of background examples: "none of the FAQs"; never returned as a match
 NO_ENCODER = ""  # the encoder name of a model trained on words alone
@@ -76,7 +80,18 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 # An Embedder may also have ``language_offsets() -> (languages, offsets)``: the vector offset of
-# each language, taken off the vectors of texts in it (``_without_language``).
+# each language, taken off the vectors of texts in it (``_without_language``), and
+# ``passages() -> Embedder``: the same encoder embedding texts as passages that answer a query
+# (the FAQs' answers, ``Answers``).
+
+
+@dataclass(frozen=True)
+class Answers:
+    """The FAQs' answers embedded as passages: one row per answer (an FAQ has one per language
+    it answers in), each labelled with its FAQ id."""
+
+    labels: tuple[str, ...]
+    vectors: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -218,12 +233,15 @@ class _Semantic:
     """The embedding view. Each vector loses the offset of its text's language (when the encoder
     gives them, ``Embedder.language_offsets``), is centred on the training examples' mean and
     re-normalised; a logistic regression (weights: dimensions x labels) gives log-probabilities
-    and each label's nearest example its cosine similarity, ``NEAREST_WEIGHT`` times."""
+    and each label's nearest example its cosine similarity, ``NEAREST_WEIGHT`` times; each FAQ's
+    answer (``answers``) adds ``ANSWER_WEIGHT`` x its similarity to the text as it was embedded."""
 
     def __init__(self, encoder: str, centre: np.ndarray, weights: np.ndarray,
                  bias: np.ndarray, examples: np.ndarray, starts: np.ndarray,
-                 languages: Sequence[str] = (), offsets: np.ndarray | None = None) -> None:
+                 languages: Sequence[str] = (), offsets: np.ndarray | None = None,
+                 answers: _AnswerRows | None = None) -> None:
         self.encoder = encoder
+        self.answers = answers or _AnswerRows.none(len(centre))
         self.centre = np.asarray(centre, dtype=np.float32)
         self.weights = np.ascontiguousarray(weights, dtype=np.float32)
         self.bias = np.asarray(bias, dtype=np.float64)
@@ -237,7 +255,8 @@ class _Semantic:
 
     @classmethod
     def fit(cls, encoder: str, vectors: np.ndarray, y: np.ndarray, seed: int,
-            texts: Sequence[str], offsets: LanguageOffsets | None) -> _Semantic:
+            texts: Sequence[str], offsets: LanguageOffsets | None,
+            answers: Answers | None = None) -> _Semantic:
         from sklearn.linear_model import LogisticRegression
 
         languages, shifts = offsets if offsets is not None else ((), None)
@@ -252,7 +271,8 @@ class _Semantic:
                                                                                bias[0] / 2])
         order = np.argsort(y, kind="stable")  # np.unique's label order, as the model's columns
         starts = np.searchsorted(y[order], np.unique(y))
-        return cls(encoder, centre, weights, bias, rows[order], starts, languages, shifts)
+        return cls(encoder, centre, weights, bias, rows[order], starts, languages, shifts,
+                   _AnswerRows.of(answers, np.unique(y).tolist(), len(centre)))
 
     def scores(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """Each label's score for each text: log-probability + NEAREST_WEIGHT x similarity."""
@@ -263,7 +283,52 @@ class _Semantic:
         logits = (rows @ self.weights).astype(np.float64) + self.bias
         similarity = rows @ self.examples.astype(np.float32).T
         nearest = np.maximum.reduceat(similarity, self.starts, axis=1)
-        return log_softmax(logits, axis=1) + NEAREST_WEIGHT * nearest
+        return (log_softmax(logits, axis=1) + NEAREST_WEIGHT * nearest
+                + ANSWER_WEIGHT * self.answers.similarity(vectors, len(self.bias)))
+
+
+class _AnswerRows:
+    """The answers a model holds: rows sorted by the column of their label, ``starts`` the
+    first row of each column that has answers (``columns``)."""
+
+    def __init__(self, vectors: np.ndarray, starts: np.ndarray, columns: np.ndarray) -> None:
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float16)
+        self.starts = np.asarray(starts, dtype=np.intp)
+        self.columns = np.asarray(columns, dtype=np.intp)
+        if len(self.starts) != len(self.columns) or (len(self.starts) and (
+                self.starts[0] != 0 or np.any(np.diff(self.starts) <= 0)
+                or self.starts[-1] >= len(self.vectors))):
+            raise ValueError("answer rows do not fit their labels")
+
+    @classmethod
+    def none(cls, dim: int) -> _AnswerRows:
+        return cls(np.zeros((0, dim)), np.zeros(0), np.zeros(0))
+
+    @classmethod
+    def of(cls, answers: Answers | None, labels: list[str], dim: int) -> _AnswerRows:
+        """The rows of ``answers`` whose FAQ is one of ``labels`` (the model's columns)."""
+        if answers is None:
+            return cls.none(dim)
+        column = {label: i for i, label in enumerate(labels) if label != NONE}
+        kept = [(column[label], i) for i, label in enumerate(answers.labels) if label in column]
+        if not kept:
+            return cls.none(dim)
+        kept.sort()
+        columns = np.array([c for c, _ in kept])
+        first = np.flatnonzero(np.append(True, columns[1:] != columns[:-1]))
+        return cls(np.asarray(answers.vectors)[[i for _, i in kept]], first, columns[first])
+
+    def similarity(self, vectors: np.ndarray, labels: int) -> np.ndarray:
+        """Each label's best cosine similarity between ``vectors`` and one of its answers; a
+        label without answers (``NONE`` too) gets the mean of the others, so it neither gains
+        nor loses against them."""
+        if not len(self.columns):
+            return np.zeros((len(vectors), labels))
+        rows = np.asarray(vectors, dtype=np.float32) @ self.vectors.astype(np.float32).T
+        best = np.maximum.reduceat(rows, self.starts, axis=1).astype(np.float64)
+        out = np.repeat(best.mean(axis=1, keepdims=True), labels, axis=1)
+        out[:, self.columns] = best
+        return out
 
 
 LanguageOffsets = tuple[Sequence[str], np.ndarray]  # languages, a row of offset per language
@@ -317,10 +382,11 @@ class FaqClassifier:
 
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[str], *, seed: int = 0,
-              embedder: Embedder | None = None,
-              vectors: np.ndarray | None = None) -> FaqClassifier:
+              embedder: Embedder | None = None, vectors: np.ndarray | None = None,
+              answers: Answers | None = None) -> FaqClassifier:
         """Fit on example texts, each labelled with its FAQ id; with an ``embedder`` on their
-        meaning too (``vectors``: the texts' embeddings when the caller has them already)."""
+        meaning too (``vectors``: the texts' embeddings when the caller has them already), and
+        on the ``answers`` of the FAQs among ``labels``."""
         from sklearn.svm import LinearSVC
 
         _check_examples(texts, labels)
@@ -333,12 +399,12 @@ class FaqClassifier:
         if embedder is not None:
             vectors = embedder.embed(texts) if vectors is None else np.asarray(vectors)
             offsets = _offsets_of(embedder)
-            semantic = _Semantic.fit(embedder.name, vectors, y, seed, texts, offsets)
+            semantic = _Semantic.fit(embedder.name, vectors, y, seed, texts, offsets, answers)
         svm = LinearSVC(C=_SVM_C, class_weight="balanced", random_state=seed).fit(x, y)
         weights, bias = _scores_as_columns(svm.coef_.T, svm.intercept_)
         temperature = _fit_temperature(x, y, seed, texts, None if semantic is None else vectors,
                                        embedder.name if embedder is not None else NO_ENCODER,
-                                       offsets)
+                                       offsets, answers)
         return cls(names, features, weights, bias, temperature, semantic=semantic,
                    embedder=embedder)
 
@@ -411,7 +477,10 @@ class FaqClassifier:
                          semantic_bias=meaning.bias, semantic_examples=meaning.examples,
                          semantic_starts=meaning.starts,
                          semantic_languages=_pack(meaning.languages),
-                         semantic_offsets=meaning.offsets)
+                         semantic_offsets=meaning.offsets,
+                         semantic_answers=meaning.answers.vectors,
+                         semantic_answer_starts=meaning.answers.starts,
+                         semantic_answer_columns=meaning.answers.columns)
         for view in self._features.views:
             state[f"{view.name}_terms"] = _pack(view.terms)
             state[f"{view.name}_idf"] = view.idf
@@ -435,11 +504,24 @@ class FaqClassifier:
             semantic = _Semantic(embedder.name, state["semantic_centre"],
                                  state["semantic_weights"], state["semantic_bias"],
                                  state["semantic_examples"], state["semantic_starts"],
-                                 _unpack(state["semantic_languages"]), state["semantic_offsets"])
+                                 _unpack(state["semantic_languages"]), state["semantic_offsets"],
+                                 _answers_of(state))
             if semantic.weights.shape != (len(semantic.centre), len(state["bias"])):
                 raise ValueError("the meaning's weights do not fit the labels")
+            answers = semantic.answers
+            if answers.vectors.shape[1] != len(semantic.centre) or (
+                    len(answers.columns) and answers.columns.max() >= len(state["bias"])):
+                raise ValueError("the answers do not fit the labels")
         return cls(_unpack(state["labels"]), features, state["weights"], state["bias"],
                    float(state["temperature"]), examples, semantic, embedder)
+
+
+def _answers_of(state: dict[str, np.ndarray]) -> _AnswerRows | None:
+    """The answers a saved model holds; None for a model saved without them."""
+    if "semantic_answers" not in state:
+        return None
+    return _AnswerRows(state["semantic_answers"], state["semantic_answer_starts"],
+                       state["semantic_answer_columns"])
 
 
 def _check_examples(texts: Sequence[str], labels: Sequence[str]) -> None:
@@ -477,7 +559,8 @@ def _offsets_of(embedder: Embedder) -> LanguageOffsets | None:
 
 def _fit_temperature(x: sp.csr_matrix, y: np.ndarray, seed: int, texts: Sequence[str],
                      vectors: np.ndarray | None = None, encoder: str = NO_ENCODER,
-                     offsets: LanguageOffsets | None = None) -> float:
+                     offsets: LanguageOffsets | None = None,
+                     answers: Answers | None = None) -> float:
     """The temperature minimising the log-loss of cross-validated scores (words, and meaning
     when ``vectors`` are given)."""
     from scipy.optimize import minimize_scalar
@@ -497,7 +580,7 @@ def _fit_temperature(x: sp.csr_matrix, y: np.ndarray, seed: int, texts: Sequence
         meaning = np.zeros_like(scores)
         for fit, held in cv.split(x, y):
             semantic = _Semantic.fit(encoder, vectors[fit], y[fit], seed,
-                                     [texts[i] for i in fit], offsets)
+                                     [texts[i] for i in fit], offsets, answers)
             meaning[held] = semantic.scores(vectors[held], [texts[i] for i in held])
         scores = _fused(scores, meaning, np.ones(len(y)))
     rows = np.arange(len(y))

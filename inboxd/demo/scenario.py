@@ -20,7 +20,7 @@ from inboxd.commands.mailbox import run_once
 from inboxd.config import Config, load_config
 from inboxd.core.classify import FaqClassifier
 from inboxd.demo import sample_faq_path, samples
-from inboxd.model.embedding_cache import default_cache_path, embed_cached
+from inboxd.model.embedding_cache import default_cache_path, embed_answers, embed_cached
 from inboxd.demo.samples import Sample
 from inboxd.demo.servers import HOST, Captured, DemoServers
 from inboxd.faq import load_faq
@@ -108,12 +108,15 @@ def to_toml(tables: dict[str, dict[str, Any]]) -> str:
 
 def train(config: Config) -> None:
     """The model on the sample FAQ, with the encoder when it can be loaded."""
-    texts, labels = load_faq(config.faq.path).training_rows()
+    faq = load_faq(config.faq.path)
+    texts, labels = faq.training_rows()
     sentence_encoder = encoder.load(threads=1)
-    vectors = None if sentence_encoder is None else \
-        embed_cached(sentence_encoder, texts, default_cache_path())
-    FaqClassifier.train(texts, labels, embedder=sentence_encoder,
-                        vectors=vectors).save(config.faq.model)
+    vectors, answers = None, None
+    if sentence_encoder is not None:
+        vectors = embed_cached(sentence_encoder, texts, default_cache_path())
+        answers = embed_answers(sentence_encoder, faq.answer_texts(), default_cache_path())
+    FaqClassifier.train(texts, labels, embedder=sentence_encoder, vectors=vectors,
+                        answers=answers).save(config.faq.model)
 
 
 def deliver_and_run(rt: Runtime, servers: DemoServers, title: str,

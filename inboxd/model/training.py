@@ -38,8 +38,9 @@ from typing import Any
 import numpy as np
 
 from inboxd.config import FaqSettings
-from inboxd.core.classify import NO_ENCODER, NONE, Embedder, FaqClassifier, choose_threshold
-from inboxd.model.embedding_cache import embed_cached
+from inboxd.core.classify import (NO_ENCODER, NONE, Answers, Embedder, FaqClassifier,
+                                  choose_threshold)
+from inboxd.model.embedding_cache import embed_answers, embed_cached
 from inboxd.errors import ModelError
 from inboxd.faq import Faq
 
@@ -84,6 +85,7 @@ class TrainingSet:
     learned_by_faq: dict[str, int]
     learned_max_id: int
     ignored: int  # learned examples of FAQs no longer in the file
+    answers: dict[str, list[str]] = field(default_factory=dict)  # FAQ id -> its answer texts
 
     @property
     def learned_examples(self) -> int:
@@ -120,7 +122,7 @@ def training_set(faq: Faq, learned: Sequence[dict[str, Any]]) -> TrainingSet:
     return TrainingSet(texts + [r["text"] for r in known], labels + [r["faq_id"] for r in known],
                        len(texts) - background, background, by_faq,
                        max((int(r["id"]) for r in learned), default=0),
-                       len(learned) - len(known))
+                       len(learned) - len(known), faq.answer_texts())
 
 
 def fold_of(labels: Sequence[str], folds: int, seed: int) -> np.ndarray:
@@ -175,9 +177,11 @@ def unknown_weight(unknown: np.ndarray, known: np.ndarray, share: float) -> floa
 
 def cross_validate(texts: Sequence[str], labels: Sequence[str], progress: Progress,
                    seed: int = 0, unknown_share: float = 0.0, embedder: Embedder | None = None,
-                   vectors: np.ndarray | None = None) -> CrossValidation | None:
+                   vectors: np.ndarray | None = None,
+                   answers: Answers | None = None) -> CrossValidation | None:
     """Held-out confidences and hits of every row; None with fewer than two FAQs. With an
-    ``embedder``, ``vectors`` are the texts' embeddings."""
+    ``embedder``, ``vectors`` are the texts' embeddings (and ``answers`` the FAQs' answers: a
+    fold's model holds those of the FAQs it is trained on)."""
     folds = cv_folds(labels)
     if not folds:
         return None
@@ -193,7 +197,8 @@ def cross_validate(texts: Sequence[str], labels: Sequence[str], progress: Progre
         try:
             model = FaqClassifier.train([texts[i] for i in fit], [labels[i] for i in fit],
                                         seed=seed, embedder=embedder,
-                                        vectors=None if vectors is None else vectors[fit])
+                                        vectors=None if vectors is None else vectors[fit],
+                                        answers=answers)
         except ModelError:  # a fold left without any FAQ example
             return None
         matches = model.predict_many([texts[i] for i in held],
@@ -212,16 +217,17 @@ def train(settings: FaqSettings, data: TrainingSet, now: datetime,
     """Cross-validate, choose the threshold, and fit the model on every row; with an
     ``embedder``, on the texts' meaning too (embeddings read from and added to ``cache``)."""
     steps = cv_folds(data.labels) + 1
-    vectors = None
+    vectors, answers = None, None
     if embedder is not None:
         progress(0, steps)
         vectors = embed_cached(embedder, data.texts, cache)  # type: ignore[arg-type]
+        answers = embed_answers(embedder, data.answers, cache)
     cv = cross_validate(data.texts, data.labels, progress, seed, settings.unknown_share,
-                        embedder, vectors)
+                        embedder, vectors, answers)
     chosen, notes = _chosen_threshold(settings, cv, floor=not data.background)
     progress(steps - 1, steps)
     model = FaqClassifier.train(data.texts, data.labels, seed=seed, embedder=embedder,
-                                vectors=vectors)
+                                vectors=vectors, answers=answers)
     progress(steps, steps)
     meta = ModelMeta(threshold=chosen, target_precision=settings.target_precision,
                      reported_threshold=0.0, expected_precision=None, expected_coverage=None,
