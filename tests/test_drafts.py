@@ -29,7 +29,7 @@ ANSWER_EN = "Orders ship within 2 business days."
 def inboxd(tmp_path: Path, fresh_dovecot: Dovecot, fresh_smtp: SmtpServer) -> Installation:
     # nothing is sure enough to be answered: every FAQ question gets a suggestion
     return Installation(tmp_path, fresh_dovecot, fresh_smtp,
-                        faq={"threshold": 0.999, "suggest_threshold": 0.2}).start()
+                        faq={"threshold": 1.0, "suggest_threshold": 0.2}).start()
 
 
 def db(setup: Installation) -> sqlite3.Connection:

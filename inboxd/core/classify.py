@@ -275,7 +275,8 @@ class _Semantic:
                    _AnswerRows.of(answers, np.unique(y).tolist(), len(centre)))
 
     def scores(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-        """Each label's score for each text: log-probability + NEAREST_WEIGHT x similarity."""
+        """Each label's score for each text: log-probability + NEAREST_WEIGHT x similarity to
+        its nearest example + ANSWER_WEIGHT x similarity to its best answer."""
         from scipy.special import log_softmax
 
         rows = _centred(_without_language(vectors, texts, self.languages, self.offsets),
