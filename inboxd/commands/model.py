@@ -98,9 +98,9 @@ def triage_json(t: Triage) -> dict[str, Any]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from inboxd.faq import load_faq
     from inboxd.model import encoder
     from inboxd.model.embedding_cache import default_cache_path
-    from inboxd.faq import load_faq
     from inboxd.model.evaluate import evaluate, format_report, read_labelled_csv
 
     sentence_encoder = None if args.words_only else encoder.load(encoder.training_threads())

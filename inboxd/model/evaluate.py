@@ -122,8 +122,7 @@ def evaluate(train: Sequence[Row], test: Sequence[Row], *, threshold: float | No
     the rows' meaning too (embeddings kept in ``cache``), and on the FAQs' ``answers`` (FAQ
     id -> answer texts) when given."""
     vectors = _Vectors(embedder, cache)
-    embedded = None if embedder is None or not answers else \
-        embed_answers(embedder, answers, cache)
+    embedded = None if embedder is None else embed_answers(embedder, answers or {}, cache)
     texts, labels = _training_rows(train)
     if threshold is None:
         threshold = _cross_validated_threshold(train, target_precision, seed, unknown_share,
