@@ -293,6 +293,7 @@ def test_train_and_classify_name_the_encoder(setup: Path,
     assert main(["-c", str(setup), "train"]) == 0
     out = capsys.readouterr().out
     assert f"encoder: {encoder.NAME}" in out
+    assert "questions are also compared with 2 answers of 2 FAQs" in out
     code, result, _ = classify(setup, capsys)
     assert code == 0 and result["encoder"] == encoder.NAME
     assert (result["best_faq"], result["language"]) == ("password-reset", "en")
@@ -311,6 +312,7 @@ def test_without_the_encoder_inboxd_works_on_words_and_says_so(
     assert main(["-c", str(setup), "train"]) == 0
     out = capsys.readouterr().out
     assert "encoder: none (TF-IDF only: turned off by INBOXD_ENCODER=off)" in out
+    assert "compared with" not in out  # the answers need the encoder
     code, result, _ = classify(setup, capsys)
     assert code == 0 and result["encoder"].startswith("none (TF-IDF only")
     assert main(["-c", str(setup), "check"]) == 1  # the servers are not there

@@ -45,6 +45,9 @@ def run_train(config: Config) -> int:
     print(f"trained on {data.faq_examples} FAQ examples and {data.learned_examples} learned "
           f"examples for {len(faq.entries)} FAQs (languages: {', '.join(sorted(faq.languages))}), "
           f"with {data.background} background messages, in {took_s:.1f} s")
+    if result.answers_by_faq:
+        print(f"questions are also compared with {sum(result.answers_by_faq.values())} answers "
+              f"of {len(result.answers_by_faq)} FAQs")
     if data.ignored:
         print(f"{data.ignored} learned examples belong to FAQs no longer in the file; not used")
     print(f"model written to {config.faq.model}")

@@ -109,6 +109,7 @@ class TrainResult:
     data: TrainingSet
     notes: list[str]  # what the operator should know, e.g. an unreachable target
     unknown_checked: bool = False  # cross-validation left FAQs out (faq.unknown_share)
+    answers_by_faq: dict[str, int] = field(default_factory=dict)  # answers the model compares
 
 
 def training_set(faq: Faq, learned: Sequence[dict[str, Any]]) -> TrainingSet:
@@ -238,7 +239,10 @@ def train(settings: FaqSettings, data: TrainingSet, now: datetime,
                      encoder=model.encoder)
     reported = effective_threshold(settings, meta)
     checked = cv is not None and bool(cv.unknown.any())
-    return TrainResult(model, _with_figures(meta, cv, reported), data, notes, checked)
+    by_faq: dict[str, int] = {}
+    for faq_id in answers.labels if answers is not None else ():
+        by_faq[faq_id] = by_faq.get(faq_id, 0) + 1
+    return TrainResult(model, _with_figures(meta, cv, reported), data, notes, checked, by_faq)
 
 
 def _chosen_threshold(settings: FaqSettings, cv: CrossValidation | None,
