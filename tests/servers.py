@@ -117,6 +117,21 @@ protocol lmtp {{
 """
 
 
+def _pids_working_in(folder: Path) -> list[int]:
+    """Live processes whose working directory lies under ``folder`` (zombies have none)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:  # gone, a zombie, or not ours to see
+            continue
+        if cwd == str(folder) or cwd.startswith(f"{folder}/"):
+            found.append(int(entry.name))
+    return found
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket() as sock:
@@ -227,6 +242,24 @@ class Dovecot:
             pass
         self._process.wait()
         self._process = None
+        self._kill_strays()
+        for lock in (self.dir / "mail").rglob("dovecot*.lock"):  # left by a killed process:
+            lock.unlink(missing_ok=True)  # the next server would wait minutes for it
+
+    def _kill_strays(self) -> None:
+        """Kill any process of this server that outlived its group (one working in a mailbox
+        here), so that none holds a lock the next server waits for."""
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            strays = [pid for pid in _pids_working_in(self.dir) if pid != os.getpid()]
+            if not strays:
+                return
+            for pid in strays:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
 
     def cleanup(self) -> None:
         self.stop()
