@@ -224,7 +224,10 @@ def test_check_says_when_the_model_does_not_fit_the_faq(
     assert "model " in out and ": ok" in out
     faq.write_text(FAQ_TOML.replace("Orders ship within", "Every order ships within"),
                    encoding="utf-8")
-    assert check()[0] == 0, "a new answer needs no training"
+    code, out = check()  # the model compares questions with the answers it was trained on
+    assert code == 2 and "an FAQ's answer changed since it was trained" in out, out
+    setup.train()
+    assert check()[0] == 0, "retrained on the new answer"
     faq.write_text(FAQ_TOML + GIFT_CARDS, encoding="utf-8")
     code, out = check()
     assert code == 2

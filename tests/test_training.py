@@ -262,3 +262,23 @@ def test_classify_json_in_several_languages(setup: Path, capsys: pytest.CaptureF
     result = json.loads(capsys.readouterr().out)
     assert (result["best_faq"], result["language"]) == (faq_id, language)
     assert result["decision"] in ("AutoAnswer", "Acknowledge")
+
+
+def test_a_rewritten_answer_dates_only_a_model_that_compares_answers(tmp_path: Path) -> None:
+    from inboxd.model.modelfile import answers_digest, faq_digest, model_problems
+
+    model = tmp_path / "faq-model.npz"
+    model.write_bytes(b"a model")
+    settings = FaqSettings(path=tmp_path / "faq.toml", model=model)
+    trained = Faq((FaqEntry("a", ("one", "two"), {"en": "A", "sv": "Å"}),
+                   FaqEntry("b", ("three",), {"en": "B"})), background=())
+    rewritten = Faq((FaqEntry("a", ("one", "two"), {"en": "A, now worded otherwise", "sv": "Å"}),
+                     FaqEntry("b", ("three",), {"en": "B"})), background=())
+    with_meaning = replace(meta(None), target_precision=None, faq_ids=["a", "b"],
+                           faq_digest=faq_digest(trained), encoder="some encoder",
+                           answers_digest=answers_digest(trained))
+    assert model_problems(settings, trained, with_meaning) == []
+    [problem] = model_problems(settings, rewritten, with_meaning)
+    assert "an FAQ's answer changed since it was trained" in problem and "inboxd train" in problem
+    words_alone = replace(with_meaning, encoder="", answers_digest="")  # or an older sidecar
+    assert model_problems(settings, rewritten, words_alone) == []

@@ -7,8 +7,10 @@ sidecar. Two trainings never interleave, and a daemon loading the model takes th
 shared, so it never reads a model of one training with the sidecar of another.
 
 The sidecar records the FAQ ids the model knows and a digest of the FAQ file's ids and examples
-(``faq_digest``), so :func:`model_problems` can tell when the FAQ changed since training. Answers
-and rules are not in the digest: changing them needs no retraining.
+(``faq_digest``), so :func:`model_problems` can tell when the FAQ changed since training. A model
+that uses the meaning of texts also compares questions with the FAQs' answers: their digest
+(``answers_digest``) tells when an answer was rewritten since. Rules are in neither: changing
+them needs no retraining.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from inboxd.core.classify import Embedder
+from inboxd.core.classify import NO_ENCODER, Embedder
 from inboxd.model.embedding_cache import cache_path_for
 from inboxd.config import Config, FaqSettings
 from inboxd.errors import ModelError
@@ -93,6 +95,12 @@ def faq_digest(faq: Faq) -> str:
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
+def answers_digest(faq: Faq) -> str:
+    """A digest of the answers a model compares questions with (``Faq.answer_texts``)."""
+    content = sorted(faq.answer_texts().items())
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
 def train_files(config: Config, learned: Callable[[], Sequence[dict[str, Any]]], now: datetime,
                 progress: Progress = lambda done, total: None, *, wait: bool = True,
                 on_wait: Callable[[], None] = lambda: None,
@@ -106,7 +114,9 @@ def train_files(config: Config, learned: Callable[[], Sequence[dict[str, Any]]],
         faq = load_faq(config.faq.path)
         result = train(config.faq, training_set(faq, learned()), now, progress,
                        embedder=embedder, cache=cache_path_for(config.faq.model))
-        result = replace(result, meta=replace(result.meta, faq_digest=faq_digest(faq)))
+        compared = answers_digest(faq) if result.meta.encoder != NO_ENCODER else ""
+        result = replace(result, meta=replace(result.meta, faq_digest=faq_digest(faq),
+                                              answers_digest=compared))
         save(config.faq.model, result)
     return faq, result
 
@@ -124,6 +134,9 @@ def model_problems(settings: FaqSettings, faq: Faq, meta: ModelMeta | None) -> l
                         f"since it was trained: {RETRAIN}")
     elif not meta.faq_digest and _older_than(settings.model, settings.path):
         problems.append(f"it is older than the FAQ file {settings.path}: {RETRAIN}")
+    if not problems and meta.answers_digest and meta.answers_digest != answers_digest(faq):
+        problems.append(f"an FAQ's answer changed since it was trained (the new one is sent, "
+                        f"but questions are still compared with the old one): {RETRAIN}")
     if not settings.threshold_set and settings.target_precision != meta.target_precision:
         asked = "none" if settings.target_precision is None else f"{settings.target_precision:.0%}"
         trained = "none" if meta.target_precision is None else f"{meta.target_precision:.0%}"

@@ -74,6 +74,7 @@ class ModelMeta:
     faq_ids: list[str] = field(default_factory=list)  # the FAQs the model knows
     faq_digest: str = ""  # of the FAQ file's ids and examples trained on (inboxd.model.modelfile)
     encoder: str = NO_ENCODER  # the sentence encoder the model uses; "" for words alone
+    answers_digest: str = ""  # of the answers it compares questions with; "" for words alone
 
 
 @dataclass(frozen=True)
