@@ -276,7 +276,7 @@ def test_a_rewritten_answer_dates_only_a_model_that_compares_answers(tmp_path: P
                      FaqEntry("b", ("three",), {"en": "B"})), background=())
     with_meaning = replace(meta(None), target_precision=None, faq_ids=["a", "b"],
                            faq_digest=faq_digest(trained), encoder="some encoder",
-                           answers_digest=answers_digest(trained))
+                           answers_digest=answers_digest(trained.answer_texts()))
     assert model_problems(settings, trained, with_meaning) == []
     [problem] = model_problems(settings, rewritten, with_meaning)
     assert "an FAQ's answer changed since it was trained" in problem and "inboxd train" in problem

@@ -19,7 +19,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -91,13 +91,16 @@ def _try_lock(fd: int, kind: int) -> bool:
 
 def faq_digest(faq: Faq) -> str:
     """A digest of what a model is trained on from the FAQ file: ids, examples, background."""
-    content = [[e.id, list(e.examples)] for e in faq.entries] + [list(faq.background)]
-    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return _digest([[e.id, list(e.examples)] for e in faq.entries] + [list(faq.background)])
 
 
-def answers_digest(faq: Faq) -> str:
-    """A digest of the answers a model compares questions with (``Faq.answer_texts``)."""
-    content = sorted(faq.answer_texts().items())
+def answers_digest(answers: Mapping[str, Sequence[str]]) -> str:
+    """A digest of the answers a model compares questions with: FAQ id -> answer texts, as
+    ``Faq.answer_texts`` gives them."""
+    return _digest(sorted((faq_id, list(texts)) for faq_id, texts in answers.items()))
+
+
+def _digest(content: Any) -> str:
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -114,7 +117,7 @@ def train_files(config: Config, learned: Callable[[], Sequence[dict[str, Any]]],
         faq = load_faq(config.faq.path)
         result = train(config.faq, training_set(faq, learned()), now, progress,
                        embedder=embedder, cache=cache_path_for(config.faq.model))
-        compared = answers_digest(faq) if result.meta.encoder != NO_ENCODER else ""
+        compared = answers_digest(result.data.answers) if result.meta.encoder != NO_ENCODER else ""
         result = replace(result, meta=replace(result.meta, faq_digest=faq_digest(faq),
                                               answers_digest=compared))
         save(config.faq.model, result)
@@ -134,7 +137,8 @@ def model_problems(settings: FaqSettings, faq: Faq, meta: ModelMeta | None) -> l
                         f"since it was trained: {RETRAIN}")
     elif not meta.faq_digest and _older_than(settings.model, settings.path):
         problems.append(f"it is older than the FAQ file {settings.path}: {RETRAIN}")
-    if not problems and meta.answers_digest and meta.answers_digest != answers_digest(faq):
+    if not problems and meta.answers_digest and meta.answers_digest != answers_digest(
+            faq.answer_texts()):
         problems.append(f"an FAQ's answer changed since it was trained (the new one is sent, "
                         f"but questions are still compared with the old one): {RETRAIN}")
     if not settings.threshold_set and settings.target_precision != meta.target_precision:
